@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django.http import HttpRequest
+from django.urls import reverse
+
+from accounts import permissions as perms
+
+
+def navigation(request: HttpRequest) -> dict[str, object]:
+    """The navigation bar: only the places the signed-in user's role may go."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    items = []
+    if user.has_perm(perms.CODE_ENCOUNTERS):
+        items.append(("Work queue", reverse("encounters:queue")))
+    if user.has_perm(perms.REVIEW_AUDITS):
+        items.append(("Audit queue", reverse("encounters:audit_queue")))
+    if user.has_perm(perms.MANAGE_CODESETS):
+        items.append(("Code sets", reverse("codesets:release_list")))
+        items.append(("System status", reverse("accounts:status")))
+    items.append(("API docs", reverse("api-docs")))
+    path = request.path
+    return {"nav_items": [(label, url, path.startswith(url)) for label, url in items]}

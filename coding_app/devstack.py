@@ -1,0 +1,166 @@
+"""The developer stack behind `make run` and `make test`.
+
+``python -m coding_app.devstack run``: take the run lock, start (or use) the
+database and Redis, migrate, create the demo users, load the bundled code sets,
+then run the web server, a Celery worker and Celery beat until Ctrl-C.
+
+``python -m coding_app.devstack test [pytest args]``: the same services, then
+the whole test suite.
+
+When ``DATABASE_URL`` / ``REDIS_URL`` are set they are used as they are;
+otherwise the embedded servers of ``coding_app.embedded`` start under ./var/
+and this process keeps them alive for its children.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+PYTHON = sys.executable
+
+
+def say(message: str) -> None:
+    print(f"[make] {message}", flush=True)
+
+
+def prepare_environment() -> None:
+    """Point DATABASE_URL / REDIS_URL at real servers, starting embedded ones if unset."""
+    os.environ["DEV_MODE"] = "1"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "coding_app.settings")
+    from coding_app import embedded
+
+    if not os.environ.get("DATABASE_URL"):
+        say("DATABASE_URL is unset: starting the embedded PostgreSQL under ./var/pgdata")
+        os.environ["DATABASE_URL"] = embedded.embedded_database_url()
+    else:
+        say("Using DATABASE_URL from the environment")
+    if not os.environ.get("REDIS_URL"):
+        say("REDIS_URL is unset: starting the embedded Redis under ./var/")
+        os.environ["REDIS_URL"] = embedded.embedded_redis_url()
+    else:
+        say("Using REDIS_URL from the environment")
+
+
+def take_run_lock() -> IO[str]:
+    """One `make run` per checkout: a second one is told so and stops before touching anything."""
+    VAR_DIR.mkdir(exist_ok=True)
+    lock = open(VAR_DIR / "run.lock", "a+")  # noqa: SIM115 - held for the life of the process
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "another process"
+        say(f"Another `make run` is already running from this folder ({holder}). Stop it first (Ctrl-C in its terminal).")
+        sys.exit(1)
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"pid {os.getpid()}")
+    lock.flush()
+    return lock
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def manage(*args: str) -> None:
+    subprocess.run([PYTHON, "manage.py", *args], cwd=BASE_DIR, check=True)
+
+
+def run(host: str, port: int, load_codesets: bool) -> int:
+    lock = take_run_lock()
+    if not port_is_free(host, port):
+        say(f"Port {port} on {host} is in use by another program. Use `make run PORT=8001` or stop that program.")
+        return 1
+    os.environ.setdefault("DEBUG", "1")
+    prepare_environment()
+    say("Applying database migrations")
+    manage("migrate", "--noinput", "-v", "0")
+    manage("seed_demo")
+    if load_codesets:
+        say("Loading the bundled code sets (first run only; later runs skip what is loaded)")
+        manage("load_default_codesets")
+    VAR_DIR.mkdir(exist_ok=True)
+    children = {
+        "web": [PYTHON, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
+        "worker": [PYTHON, "-m", "celery", "-A", "coding_app", "worker", "-l", "INFO", "--concurrency", "2", "-n", f"worker-{os.getpid()}@%h"],
+        "beat": [PYTHON, "-m", "celery", "-A", "coding_app", "beat", "-l", "INFO", "--schedule", str(VAR_DIR / "celerybeat-schedule")],
+    }
+    # Each child in its own session: Ctrl-C reaches only us, and we stop them in order.
+    procs = {name: subprocess.Popen(cmd, cwd=BASE_DIR, start_new_session=True) for name, cmd in children.items()}
+    say(f"The workbench is running at http://{host}:{port}/  (Ctrl-C stops web, worker and beat)")
+
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    while not stopping:
+        for name, proc in procs.items():
+            if proc.poll() is not None:
+                say(f"The {name} process stopped unexpectedly (exit code {proc.returncode}); stopping the others.")
+                exit_code = 1
+                stopping = True
+                break
+        time.sleep(0.5)
+    say("Stopping web, worker and beat ...")
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for name, proc in procs.items():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            say(f"The {name} process did not stop in time; killing it.")
+            proc.kill()
+            proc.wait()
+    lock.close()
+    say("Stopped.")
+    return exit_code
+
+
+def test(pytest_args: list[str]) -> int:
+    prepare_environment()
+    result = subprocess.run([PYTHON, "-m", "pytest", *pytest_args], cwd=BASE_DIR, check=False)
+    return result.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_parser = sub.add_parser("run", help="set up and start web, worker and beat")
+    run_parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+    run_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    run_parser.add_argument("--no-codesets", action="store_true", help="skip loading the bundled code sets")
+    test_parser = sub.add_parser("test", help="run the whole test suite")
+    test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run(args.host, args.port, load_codesets=not args.no_codesets)
+    return test(args.pytest_args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,159 @@
+"""The cast every test uses, the real Celery worker, and the browser."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from tests.factories import PASSWORD, UserFactory
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
+
+
+@pytest.fixture
+def coder(db):
+    return UserFactory(username="casey", role="coder")
+
+
+@pytest.fixture
+def other_coder(db):
+    return UserFactory(username="cole", role="coder")
+
+
+@pytest.fixture
+def supervisor(db):
+    return UserFactory(username="sam", role="supervisor")
+
+
+@pytest.fixture
+def codeset_admin(db):
+    return UserFactory(username="alex", role="codeset_admin")
+
+
+@pytest.fixture
+def outsider(db):
+    """Signed in, but with no role at all."""
+    return UserFactory(username="olly")
+
+
+def _client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def coder_client(coder) -> Client:
+    return _client_for(coder)
+
+
+@pytest.fixture
+def supervisor_client(supervisor) -> Client:
+    return _client_for(supervisor)
+
+
+@pytest.fixture
+def admin_client_(codeset_admin) -> Client:
+    return _client_for(codeset_admin)
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture(scope="session")
+def celery_worker_app():
+    """The project's Celery app on a queue of its own, so a test worker never takes
+    tasks meant for a `make run` worker sharing the same Redis."""
+    from coding_app.celery import app
+
+    queue = f"tests-{os.getpid()}"
+    app.conf.task_default_queue = queue
+    app.conf.task_always_eager = False
+    return app
+
+
+@pytest.fixture
+def celery_worker(celery_worker_app, transactional_db) -> Iterator[object]:
+    """A real Celery worker (a thread of this process) consuming from the real Redis
+    broker and writing to the real test database. Tests using it must commit their
+    data, hence transactional_db."""
+    from celery.contrib.testing.worker import start_worker
+
+    celery_worker_app.loader.import_module("celery.contrib.testing.tasks")
+    with start_worker(
+        celery_worker_app,
+        pool="threads",
+        concurrency=2,
+        perform_ping_check=True,
+        shutdown_timeout=30,
+        queues=[celery_worker_app.conf.task_default_queue],
+    ) as worker:
+        yield worker
+
+
+def _browser_available() -> bool:
+    return shutil.which(CHROMIUM) is not None or Path(CHROMIUM).exists()
+
+
+def pytest_collection_modifyitems(config, items):
+    if _browser_available():
+        return
+    if os.environ.get("REQUIRE_BROWSER") == "1":
+        raise pytest.UsageError(f"REQUIRE_BROWSER=1 but {CHROMIUM} is missing (apt-get install chromium)")
+    skip = pytest.mark.skip(reason=f"no browser: {CHROMIUM} is missing (apt-get install chromium)")
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not _browser_available():
+        terminalreporter.write_line(
+            f"NOTE: browser tests were skipped: {CHROMIUM} is missing (apt-get install chromium).", yellow=True
+        )
+
+
+@pytest.fixture(scope="session")
+def browser():
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls
+    # made from the test body are still synchronous, so allow them.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(15000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def screenshot(page):
+    SCREENSHOTS.mkdir(exist_ok=True)
+
+    def take(name: str) -> Path:
+        path = SCREENSHOTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take

@@ -1,0 +1,51 @@
+"""Project-level promises: migrations are complete and production settings pass Django's checks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+
+
+def test_no_model_change_lacks_a_migration():
+    result = _manage("makemigrations", "--check", "--dry-run", env=dict(os.environ))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_production_settings_pass_check_deploy():
+    env = dict(os.environ)
+    env.update(
+        DEBUG="0",
+        DEV_MODE="0",
+        SECRET_KEY="x" * 20 + "production-secret-key-with-plenty-of-entropy-93kd",
+        ALLOWED_HOSTS="coding.example.org",
+    )
+    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_boot_without_secret_key():
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env.update(DEBUG="0", DEV_MODE="0")
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["maybe", "2x"])
+def test_bad_boolean_setting_is_a_clear_error(value):
+    env = dict(os.environ)
+    env["DEBUG"] = value
+    result = _manage("check", env=env)
+    assert result.returncode != 0
+    assert f"DEBUG='{value}' is not a boolean" in result.stderr
