@@ -6,4 +6,16 @@ app_name = "codesets"
 
 urlpatterns = [
     path("", views.release_list, name="release_list"),
+    path("import/", views.release_upload, name="release_upload"),
+    path("releases/<int:release_id>/", views.release_detail, name="release_detail"),
+    path(
+        "releases/<int:release_id>/activate/",
+        views.release_activate,
+        name="release_activate",
+    ),
+    path(
+        "releases/<int:release_id>/discard/",
+        views.release_discard,
+        name="release_discard",
+    ),
 ]

@@ -1,13 +1,170 @@
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
+from django.contrib import messages
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
 
 from accounts.permissions import MANAGE_CODESETS, permission_required
 from accounts.types import AuthenticatedHttpRequest
+from codesets import selectors, services
+from codesets.forms import (
+    CHANGES,
+    DiffFilterForm,
+    ReleaseActivateForm,
+    ReleaseUploadForm,
+)
+from codesets.importers.base import ImportFormatError
+from codesets.models import Release
+
+DIFF_PAGE_SIZE = 100
 
 
 @permission_required(MANAGE_CODESETS)
 def release_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """The code-set admin's home: every release of every system, newest first."""
-    return render(request, "codesets/release_list.html", {"releases": []})
+    """The code-set admin's home: what judges today's dates, and every release."""
+    today = timezone.localdate()
+    return render(
+        request,
+        "codesets/release_list.html",
+        {
+            "releases": selectors.release_list(),
+            "coverage": selectors.coverage_on(today),
+            "today": today,
+        },
+    )
+
+
+@permission_required(MANAGE_CODESETS)
+def release_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
+    form = ReleaseUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "upload"
+            with open(path, "wb") as fh:
+                for chunk in upload.chunks():
+                    fh.write(chunk)
+            try:
+                release = services.release_receive_file(
+                    path=path,
+                    file_name=upload.name,
+                    user_id=request.user.id,
+                    system=form.cleaned_data["system"] or None,
+                    label=form.cleaned_data["label"],
+                    effective_from=form.cleaned_data["effective_from"],
+                    effective_to=form.cleaned_data["effective_to"],
+                )
+            except services.DuplicateRelease as exc:
+                messages.warning(request, str(exc))
+                return redirect("codesets:release_detail", release_id=exc.existing.id)
+            except (ImportFormatError, services.ReleaseError) as exc:
+                form.add_error("file", str(exc))
+            else:
+                messages.success(
+                    request,
+                    f"“{upload.name}” received; the import runs in the background.",
+                )
+                return redirect("codesets:release_detail", release_id=release.id)
+    return render(request, "codesets/release_upload.html", {"form": form})
+
+
+@permission_required(MANAGE_CODESETS)
+def release_detail(request: AuthenticatedHttpRequest, release_id: int) -> HttpResponse:
+    release = get_object_or_404(selectors.release_list(), id=release_id)
+    if request.htmx and request.GET.get("fragment") == "progress":
+        response = render(
+            request, "codesets/release_detail.html#progress", {"release": release}
+        )
+        if release.state != Release.State.IMPORTING:
+            response["HX-Refresh"] = (
+                "true"  # the job ended: show the whole staged release
+            )
+        return response
+    filters = DiffFilterForm(request.GET or None)
+    change, query, page = "added", "", 1
+    if filters.is_valid():
+        change = filters.cleaned_data["change"] or "added"
+        query = filters.cleaned_data["q"] or ""
+        page = filters.cleaned_data["page"] or 1
+    rows, total = ([], 0)
+    if release.state in (
+        Release.State.STAGED,
+        Release.State.ACTIVE,
+        Release.State.RETIRED,
+    ):
+        rows, total = selectors.release_diff_page(
+            release=release,
+            change=change,
+            query=query,
+            offset=(page - 1) * DIFF_PAGE_SIZE,
+            limit=DIFF_PAGE_SIZE,
+        )
+    context = {
+        "release": release,
+        "changes": [(key, label, release.diff.get(key, 0)) for key, label in CHANGES],
+        "change": change,
+        "query": query,
+        "page": page,
+        "rows": rows,
+        "total": total,
+        "has_next": page * DIFF_PAGE_SIZE < total,
+        "activate_form": ReleaseActivateForm(
+            initial={
+                "effective_from": release.effective_from,
+                "effective_to": release.effective_to,
+            }
+        ),
+    }
+    if request.htmx and request.GET.get("fragment") == "diff":
+        return render(request, "codesets/release_detail.html#diff", context)
+    return render(request, "codesets/release_detail.html", context)
+
+
+@require_POST
+@permission_required(MANAGE_CODESETS)
+def release_activate(
+    request: AuthenticatedHttpRequest, release_id: int
+) -> HttpResponse:
+    release = get_object_or_404(Release, id=release_id)
+    form = ReleaseActivateForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect("codesets:release_detail", release_id=release.id)
+    try:
+        release = services.release_activate(
+            release_id=release.id,
+            user_id=request.user.id,
+            effective_from=form.cleaned_data["effective_from"],
+            effective_to=form.cleaned_data["effective_to"],
+        )
+    except services.ReleaseError as exc:
+        messages.error(request, str(exc))
+    else:
+        until = f" to {release.effective_to:%Y-%m-%d}" if release.effective_to else ""
+        messages.success(
+            request,
+            f"“{release.label}” is now in force from {release.effective_from:%Y-%m-%d}{until}.",
+        )
+    return redirect("codesets:release_detail", release_id=release.id)
+
+
+@require_POST
+@permission_required(MANAGE_CODESETS)
+def release_discard(request: AuthenticatedHttpRequest, release_id: int) -> HttpResponse:
+    release = get_object_or_404(Release, id=release_id)
+    try:
+        services.release_discard(release_id=release.id)
+    except services.ReleaseError as exc:
+        messages.error(request, str(exc))
+        return redirect("codesets:release_detail", release_id=release.id)
+    messages.success(
+        request, f"“{release.label or release.source_file_name}” was discarded."
+    )
+    return redirect("codesets:release_list")

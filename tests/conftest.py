@@ -107,8 +107,12 @@ def pytest_collection_modifyitems(config, items):
     if _browser_available():
         return
     if os.environ.get("REQUIRE_BROWSER") == "1":
-        raise pytest.UsageError(f"REQUIRE_BROWSER=1 but {CHROMIUM} is missing (apt-get install chromium)")
-    skip = pytest.mark.skip(reason=f"no browser: {CHROMIUM} is missing (apt-get install chromium)")
+        raise pytest.UsageError(
+            f"REQUIRE_BROWSER=1 but {CHROMIUM} is missing (apt-get install chromium)"
+        )
+    skip = pytest.mark.skip(
+        reason=f"no browser: {CHROMIUM} is missing (apt-get install chromium)"
+    )
     for item in items:
         if "browser" in item.keywords:
             item.add_marker(skip)
@@ -117,7 +121,8 @@ def pytest_collection_modifyitems(config, items):
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     if not _browser_available():
         terminalreporter.write_line(
-            f"NOTE: browser tests were skipped: {CHROMIUM} is missing (apt-get install chromium).", yellow=True
+            f"NOTE: browser tests were skipped: {CHROMIUM} is missing (apt-get install chromium).",
+            yellow=True,
         )
 
 
@@ -132,7 +137,14 @@ def browser():
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-background-networking",
+                "--disable-gpu",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield browser
         browser.close()

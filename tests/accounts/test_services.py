@@ -19,15 +19,21 @@ def test_weak_passwords_are_refused():
 
 
 def test_user_create_puts_the_user_in_the_role_group():
-    user = user_create(username="dana", password="a-long-passphrase-42", roles=[Role.SUPERVISOR])
+    user = user_create(
+        username="dana", password="a-long-passphrase-42", roles=[Role.SUPERVISOR]
+    )
     assert user.roles == ["supervisor"]
     assert user.has_perm("accounts.review_audits")
     assert not user.has_perm("accounts.manage_codesets")
 
 
 def test_roles_grant_the_expected_permissions():
-    coder = user_create(username="c1", password="a-long-passphrase-42", roles=[Role.CODER])
-    admin = user_create(username="a1", password="a-long-passphrase-42", roles=[Role.CODESET_ADMIN])
+    coder = user_create(
+        username="c1", password="a-long-passphrase-42", roles=[Role.CODER]
+    )
+    admin = user_create(
+        username="a1", password="a-long-passphrase-42", roles=[Role.CODESET_ADMIN]
+    )
     assert coder.has_perm("accounts.code_encounters")
     assert not coder.has_perm("accounts.review_audits")
     assert admin.has_perm("accounts.manage_codesets")

@@ -35,12 +35,21 @@ def test_anonymous_is_sent_to_login(client: Client):
         ("codeset_admin", "codesets:release_list"),
     ],
 )
-def test_each_role_lands_on_its_home_after_login(request, client: Client, password, fixture, home):
+def test_each_role_lands_on_its_home_after_login(
+    request, client: Client, password, fixture, home
+):
     user = request.getfixturevalue(fixture)
-    response = client.post(reverse("accounts:login"), {"username": user.username, "password": password}, follow=True)
+    response = client.post(
+        reverse("accounts:login"),
+        {"username": user.username, "password": password},
+        follow=True,
+    )
     assert response.redirect_chain[-1][0] == reverse(home)
     assert response.status_code == 200
-    assert user.username.encode() in response.content or user.first_name.encode() in response.content
+    assert (
+        user.username.encode() in response.content
+        or user.first_name.encode() in response.content
+    )
 
 
 @pytest.mark.parametrize("url_name", SUPERVISOR_URLS + ADMIN_URLS)
@@ -75,15 +84,21 @@ def test_navigation_shows_only_what_the_role_may_open(coder_client: Client):
     assert b"Code sets" not in response.content
 
 
-def test_session_slides_15_idle_minutes_and_then_expires(client: Client, coder, password):
-    client.post(reverse("accounts:login"), {"username": coder.username, "password": password})
+def test_session_slides_15_idle_minutes_and_then_expires(
+    client: Client, coder, password
+):
+    client.post(
+        reverse("accounts:login"), {"username": coder.username, "password": password}
+    )
     client.get(reverse("encounters:queue"))
     session = Session.objects.get(session_key=client.session.session_key)
     remaining = session.expire_date - timezone.now()
     assert timedelta(minutes=14) < remaining <= timedelta(minutes=15)
 
     # As if the coder had been idle for 15 minutes:
-    Session.objects.filter(pk=session.pk).update(expire_date=timezone.now() - timedelta(seconds=1))
+    Session.objects.filter(pk=session.pk).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
     response = client.get(reverse("encounters:queue"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("accounts:login"))
@@ -97,18 +112,27 @@ def test_htmx_request_after_logoff_redirects_the_whole_page(client: Client):
 
 def test_repeated_failed_logins_are_throttled(client: Client, coder, password):
     for _ in range(5):
-        response = client.post(reverse("accounts:login"), {"username": coder.username, "password": "wrong-password"})
+        response = client.post(
+            reverse("accounts:login"),
+            {"username": coder.username, "password": "wrong-password"},
+        )
     # Locked out: even the right password is refused for now.
-    response = client.post(reverse("accounts:login"), {"username": coder.username, "password": password})
+    response = client.post(
+        reverse("accounts:login"), {"username": coder.username, "password": password}
+    )
     assert response.status_code == 429
     assert b"Too many failed sign-in attempts" in response.content
     assert "_auth_user_id" not in client.session
 
 
 def test_wrong_password_says_so(client: Client, coder):
-    response = client.post(reverse("accounts:login"), {"username": coder.username, "password": "nope"})
+    response = client.post(
+        reverse("accounts:login"), {"username": coder.username, "password": "nope"}
+    )
     assert response.status_code == 200
-    assert b"didn&#x27;t match" in response.content or b"didn't match" in response.content
+    assert (
+        b"didn&#x27;t match" in response.content or b"didn't match" in response.content
+    )
 
 
 def test_logout_requires_post_and_ends_the_session(coder_client: Client):

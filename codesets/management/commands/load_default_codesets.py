@@ -1,0 +1,96 @@
+"""Load the bundled official code sets into an empty installation (`make run`).
+
+ICD-10-CM FY2026 April (the tabular XML inside the `simple-icd-10-cm` package),
+ICD-10-CM FY2027 built from it with the official FY2027 addenda, and ICD-10-PCS
+FY2026 tables. Each file is skipped when a release of it already exists, so the
+command is safe to run at every start.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from codesets.models import Release
+from codesets.services import DuplicateRelease, file_sha256, release_import_now
+
+DATA = Path(__file__).resolve().parent.parent.parent / "data"
+
+
+def bundled_files() -> list[tuple[Path, str, str, dt.date, dt.date | None]]:
+    """(path, system, label, effective from, effective to), in the order they must load."""
+    tabular = Path(
+        str(
+            resources.files("simple_icd_10_cm")
+            / "data"
+            / "icd10c-tabular-April-1-2026.xml"
+        )
+    )
+    return [
+        (
+            tabular,
+            "icd10cm",
+            "ICD-10-CM FY2026 April update",
+            dt.date(2026, 4, 1),
+            dt.date(2026, 9, 30),
+        ),
+        (
+            DATA / "icd10cm_order_addenda_2027.txt",
+            "icd10cm",
+            "ICD-10-CM FY2027",
+            dt.date(2026, 10, 1),
+            dt.date(2027, 9, 30),
+        ),
+        (
+            DATA / "icd10pcs_tables_2026.xml.gz",
+            "icd10pcs",
+            "ICD-10-PCS FY2026",
+            dt.date(2025, 10, 1),
+            dt.date(2026, 9, 30),
+        ),
+    ]
+
+
+class Command(BaseCommand):
+    help = "Import and activate the bundled official code sets (skips those already loaded)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--dry-run", action="store_true", help="List what would be loaded."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        for path, system, label, start, end in bundled_files():
+            sha, _size = file_sha256(path)
+            existing = (
+                Release.objects.filter(system=system, source_sha256=sha)
+                .exclude(state__in=["failed", "discarded"])
+                .first()
+            )
+            if existing:
+                self.stdout.write(
+                    f"  {label}: already loaded ({existing.get_state_display().lower()})"
+                )
+                continue
+            if options["dry_run"]:
+                self.stdout.write(f"  {label}: would load {path.name}")
+                continue
+            try:
+                release = release_import_now(
+                    path=path,
+                    system=system,
+                    label=label,
+                    effective_from=start,
+                    effective_to=end,
+                    activate=True,
+                )
+            except DuplicateRelease as exc:
+                self.stdout.write(f"  {label}: {exc}")
+                continue
+            self.stdout.write(
+                f"  {label}: {release.code_count:,} codes ({release.billable_count:,} billable), in force {start} to {end or 'open-ended'}"
+            )

@@ -1,0 +1,715 @@
+"""Every write to the code sets: receiving a file, importing it into a staged
+release, activating and discarding releases."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import gzip
+import hashlib
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from codesets import importers
+from codesets.importers.base import (
+    ImportFormatError,
+    ParsedChange,
+    ParsedCode,
+    ParseResult,
+)
+from codesets.models import Code, Note, PcsTable, Release, System
+
+logger = logging.getLogger(__name__)
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class ReleaseError(Exception):
+    """A code-set operation refused, with a message for the admin."""
+
+
+@dataclass(frozen=True)
+class DuplicateRelease(ReleaseError):
+    existing: Release
+
+    def __str__(self) -> str:
+        when = timezone.localtime(self.existing.created_at).strftime("%Y-%m-%d %H:%M")
+        return (
+            f"This file was already imported as “{self.existing.label}” ({self.existing.get_state_display().lower()}) "
+            f"on {when} UTC. Nothing was added."
+        )
+
+
+# --- receiving a file -------------------------------------------------------------
+
+
+def file_sha256(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+            size += len(block)
+    return digest.hexdigest(), size
+
+
+def _plain_copy(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target``, inflating it if it is gzip-compressed."""
+    with open(source, "rb") as fh:
+        magic = fh.read(2)
+    if magic == GZIP_MAGIC:
+        try:
+            with gzip.open(source, "rb") as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+        except (OSError, EOFError) as exc:
+            raise ImportFormatError(f"The gzip file is damaged: {exc}") from exc
+    else:
+        shutil.copyfile(source, target)
+
+
+def _fiscal_year_dates(
+    system: str, version: str, file_name: str
+) -> tuple[dt.date | None, dt.date | None]:
+    """The dates an official file usually takes effect: FY N runs (N-1)-10-01 to N-09-30,
+    an April update from N-04-01. Only a proposal: the admin confirms at activation."""
+    if system not in (System.ICD10CM, System.ICD10PCS) or not version[:4].isdigit():
+        return None, None
+    year = int(version[:4])
+    if "april" in file_name.lower():
+        return dt.date(year, 4, 1), dt.date(year, 9, 30)
+    return dt.date(year - 1, 10, 1), dt.date(year, 9, 30)
+
+
+def _default_label(system: str, version: str, file_name: str, is_delta: bool) -> str:
+    label = System(system).label
+    if version[:4].isdigit():
+        label += f" FY{version[:4]}"
+    if "april" in file_name.lower():
+        label += " April update"
+    if is_delta:
+        label += " (from addenda)"
+    return label
+
+
+@transaction.atomic(durable=True)
+def release_receive_file(
+    *,
+    path: Path,
+    file_name: str,
+    user_id: int | None,
+    system: str | None = None,
+    label: str = "",
+    effective_from: dt.date | None = None,
+    effective_to: dt.date | None = None,
+    queue: bool = True,
+) -> Release:
+    """Check an uploaded file and create the release that its import job fills.
+
+    Refuses (nothing written) a file that is too large, in no known format, or
+    already imported. The file is kept under MEDIA_ROOT until the job has read it.
+    """
+    sha256, size = file_sha256(path)
+    if size > settings.CODESET_UPLOAD_MAX_BYTES:
+        raise ReleaseError(
+            f"The file is {size:,} bytes; the limit is {settings.CODESET_UPLOAD_MAX_BYTES:,} bytes."
+        )
+    store = Path(settings.MEDIA_ROOT) / "imports"
+    store.mkdir(parents=True, exist_ok=True)
+    stored = store / f"{sha256}.dat"
+    _plain_copy(path, stored)
+    try:
+        importer = importers.detect_importer(stored, system=system)
+    except ImportFormatError:
+        stored.unlink(missing_ok=True)
+        raise
+    existing = (
+        Release.objects.filter(system=importer.system, source_sha256=sha256)
+        .exclude(state__in=[Release.State.FAILED, Release.State.DISCARDED])
+        .first()
+    )
+    if existing:
+        raise DuplicateRelease(existing)
+    if effective_to and effective_from and effective_to < effective_from:
+        raise ReleaseError("The release cannot end before it starts.")
+    release = Release.objects.create(
+        system=importer.system,
+        label=label or "",
+        source_file_name=Path(file_name).name[:255],
+        source_sha256=sha256,
+        source_size=size,
+        source_format=importer.name,
+        source_path=str(stored),
+        imported_by_id=user_id,
+        effective_from=effective_from,
+        effective_to=effective_to,
+        progress_message="Waiting for a worker",
+    )
+    if queue:
+        from codesets.tasks import release_import_task
+
+        release_import_task.delay_on_commit(release_id=release.id)
+    return release
+
+
+# --- the import job ---------------------------------------------------------------
+
+
+class ProgressReporter:
+    """Writes a release's progress from a connection of its own, so the page sees it
+    while the import transaction is still open. At most one write per half second."""
+
+    def __init__(self, release_id: int) -> None:
+        self.release_id = release_id
+        self._conn: psycopg.Connection | None = None
+        self._last = 0.0
+
+    def __call__(self, percent: int, message: str, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < 0.5:
+            return
+        self._last = now
+        if self._conn is None:
+            params = connection.get_connection_params()
+            params.pop("cursor_factory", None)
+            params.pop("context", None)
+            self._conn = psycopg.connect(**params, autocommit=True)
+            # Progress is best effort: never wait behind a lock on the release row.
+            self._conn.execute("SET lock_timeout = '200ms'")
+        with contextlib.suppress(psycopg.errors.LockNotAvailable):
+            self._conn.execute(
+                "UPDATE codesets_release SET progress = %s, progress_message = %s, progress_at = now() WHERE id = %s",
+                [max(0, min(100, percent)), message[:200], self.release_id],
+            )
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _base_release_for(release: Release) -> Release | None:
+    """The release this one replaces: the one in force the day before it starts,
+    else the newest release of the system in force."""
+    candidates = (
+        Release.objects.in_force().filter(system=release.system).exclude(id=release.id)
+    )
+    if release.effective_from:
+        before = (
+            candidates.filter(
+                Q(effective_to__isnull=True)
+                | Q(effective_to__gte=release.effective_from - dt.timedelta(days=1)),
+                effective_from__lt=release.effective_from,
+            )
+            .order_by("-effective_from")
+            .first()
+        )
+        if before:
+            return before
+    return candidates.order_by("-effective_from").first()
+
+
+def _content_hash(*parts: object) -> uuid.UUID:
+    joined = "\x1f".join("" if p is None else str(p) for p in parts)
+    return uuid.UUID(bytes=hashlib.md5(joined.encode(), usedforsecurity=False).digest())
+
+
+def _attach_rows(
+    *,
+    model: type,
+    columns: list[str],
+    rows: Iterable[tuple],
+    system: str,
+    release_id: int,
+) -> int:
+    """Make ``release_id`` a member of a row for each of ``rows`` (code, hash, *columns):
+    existing rows with the same content gain the id, new content is inserted."""
+    table = model._meta.db_table
+    column_list = ", ".join(["code", "content_hash", *columns])
+    count = 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE incoming ON COMMIT DROP AS SELECT {column_list} FROM {table} WITH NO DATA"  # noqa: S608
+        )
+        with cursor.cursor.copy(f"COPY incoming ({column_list}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+        cursor.execute("CREATE INDEX ON incoming (code, content_hash)")
+        cursor.execute("ANALYZE incoming")
+        cursor.execute(
+            f"""UPDATE {table} t SET release_ids = array_append(t.release_ids, %s::bigint)
+                FROM (SELECT DISTINCT code, content_hash FROM incoming) i
+                WHERE t.system = %s AND t.code = i.code AND t.content_hash = i.content_hash
+                  AND NOT t.release_ids @> ARRAY[%s::bigint]""",  # noqa: S608
+            [release_id, system, release_id],
+        )
+        cursor.execute(
+            f"""INSERT INTO {table} (system, release_ids, {column_list})
+                SELECT DISTINCT ON (i.code, i.content_hash) %s, ARRAY[%s::bigint], {", ".join("i." + c for c in ["code", "content_hash", *columns])}
+                FROM incoming i
+                WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE t.system = %s AND t.code = i.code AND t.content_hash = i.content_hash)""",  # noqa: S608
+            [system, release_id, system],
+        )
+        cursor.execute("DROP TABLE incoming")
+    return count
+
+
+CODE_COLUMNS = [
+    "kind",
+    "billable",
+    "short_title",
+    "long_title",
+    "parent",
+    "chapter",
+    "block",
+]
+NOTE_COLUMNS = ["kind", "seq", "text", "character"]
+
+
+def _code_rows(codes: Iterable[ParsedCode]) -> Iterator[tuple]:
+    for c in codes:
+        yield (
+            c.code,
+            _content_hash(
+                c.kind,
+                c.billable,
+                c.short_title,
+                c.long_title,
+                c.parent,
+                c.chapter,
+                c.block,
+            ),
+            c.kind,
+            c.billable,
+            c.short_title,
+            c.long_title,
+            c.parent,
+            c.chapter,
+            c.block,
+        )
+
+
+def _apply_changes(base: Release, changes: list[ParsedChange]) -> list[ParsedCode]:
+    """The base release's codes with an addenda file's adds, deletes and revisions applied."""
+    nodes: dict[str, ParsedCode] = {
+        row.code: ParsedCode(
+            code=row.code,
+            kind=row.kind,
+            billable=row.billable,
+            short_title=row.short_title,
+            long_title=row.long_title,
+            parent=row.parent,
+            chapter=row.chapter,
+            block=row.block,
+        )
+        for row in Code.objects.filter(
+            system=base.system, release_ids__contains=[base.id]
+        ).iterator(chunk_size=5000)
+    }
+    for change in changes:
+        present = change.code in nodes
+        if change.action == "delete":
+            if not present:
+                raise ImportFormatError(
+                    f"Delete of {change.code}, which {base.label} does not have",
+                    line=change.line,
+                )
+            del nodes[change.code]
+        elif change.action == "revise":
+            if not present:
+                raise ImportFormatError(
+                    f"Revision of {change.code}, which {base.label} does not have",
+                    line=change.line,
+                )
+            old = nodes[change.code]
+            nodes[change.code] = ParsedCode(
+                code=old.code,
+                kind=old.kind,
+                billable=change.billable,
+                short_title=change.short_title,
+                long_title=change.long_title,
+                parent=old.parent,
+                chapter=old.chapter,
+                block=old.block,
+            )
+        elif change.action == "add":
+            if present:
+                raise ImportFormatError(
+                    f"Addition of {change.code}, which {base.label} already has",
+                    line=change.line,
+                )
+            parent = next(
+                (
+                    change.code[:n]
+                    for n in range(len(change.code) - 1, 2, -1)
+                    if change.code[:n] in nodes
+                ),
+                "",
+            )
+            parent_node = nodes.get(parent)
+            nodes[change.code] = ParsedCode(
+                code=change.code,
+                kind="category" if len(change.code) == 3 else "code",
+                billable=change.billable,
+                short_title=change.short_title,
+                long_title=change.long_title,
+                parent=parent or (parent_node.block if parent_node else ""),
+                chapter=parent_node.chapter if parent_node else "",
+                block=parent_node.block if parent_node else "",
+            )
+        else:
+            raise ImportFormatError(
+                f"Unknown change {change.action!r}", line=change.line
+            )
+    return list(nodes.values())
+
+
+def _diff_counts(release: Release, base: Release | None) -> dict[str, int]:
+    from codesets.selectors import release_diff_rows
+
+    counts = {"added": 0, "deleted": 0, "revised": 0, "billable_changed": 0, "moved": 0}
+    if base is None:
+        counts["added"] = release.code_count
+        return counts
+    for row in release_diff_rows(release=release, base=base):
+        for change in row.changes:
+            counts[change] += 1
+    return counts
+
+
+def release_import(*, release_id: int) -> Release | None:
+    """The import job: parse the release's file and fill the staged release.
+
+    Idempotent: a release no longer importing is left alone, and an advisory lock
+    keeps a redelivered job from running beside the first. Everything is written in
+    one transaction: a malformed file or a killed worker leaves no partial release.
+    """
+    progress = ProgressReporter(release_id)
+    try:
+        return _release_import(release_id, progress)
+    except ImportFormatError as exc:
+        progress.close()
+        Release.objects.filter(id=release_id, state=Release.State.IMPORTING).update(
+            state=Release.State.FAILED,
+            error=str(exc),
+            progress_message="Failed",
+            updated_at=timezone.now(),
+        )
+        logger.info("release %s failed: %s", release_id, exc)
+        return None
+    finally:
+        progress.close()
+
+
+def _release_import(release_id: int, progress: ProgressReporter) -> Release | None:
+    release = Release.objects.filter(id=release_id).first()
+    if release is None or release.state != Release.State.IMPORTING:
+        return release
+    started = time.perf_counter()
+    importer = importers.get_importer(release.source_format)
+    path = Path(release.source_path)
+    if not path.exists():
+        raise ImportFormatError(
+            "The uploaded file is no longer on the server; upload it again."
+        )
+    progress(1, "Reading the file", force=True)
+    total = path.stat().st_size
+    parsed: ParseResult = importer.parse(
+        path,
+        progress=lambda done, _total=total: progress(
+            int(45 * done / max(total, 1)),
+            f"Reading the file ({done * 100 // max(total, 1)}%)",
+        ),
+    )
+    progress(45, "Checking against the previous release", force=True)
+    with transaction.atomic(durable=True):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_try_advisory_xact_lock(%s, %s)", [4242, release_id]
+            )
+            if not cursor.fetchone()[0]:
+                return release  # another worker holds this import
+        # No row lock on the release here: the progress connection updates that row
+        # while this transaction runs. The advisory lock keeps other jobs out, and the
+        # final compare-and-set below refuses if the release left "importing" meanwhile.
+        release = Release.objects.get(id=release_id)
+        if release.state != Release.State.IMPORTING:
+            return release
+        proposed_from, proposed_to = _fiscal_year_dates(
+            release.system, parsed.version, release.source_file_name
+        )
+        release.effective_from = release.effective_from or proposed_from
+        if (
+            release.effective_to is None
+            and proposed_to
+            and release.effective_from
+            and proposed_to >= release.effective_from
+        ):
+            release.effective_to = proposed_to
+        base = _base_release_for(release)
+        codes = parsed.codes
+        notes = parsed.notes
+        carry_notes_from: Release | None = None
+        if parsed.is_delta:
+            if base is None:
+                raise ImportFormatError(
+                    f"An addenda file changes an earlier release, and no {System(release.system).label} release is in force to apply it to. "
+                    "Import and activate that release first."
+                )
+            codes = _apply_changes(base, parsed.changes)
+            carry_notes_from = base
+        progress(55, f"Writing {len(codes):,} codes")
+        _attach_rows(
+            model=Code,
+            columns=CODE_COLUMNS,
+            rows=_code_rows(codes),
+            system=release.system,
+            release_id=release.id,
+        )
+        progress(75, f"Writing {len(notes):,} notes")
+        _attach_rows(
+            model=Note,
+            columns=NOTE_COLUMNS,
+            system=release.system,
+            release_id=release.id,
+            rows=(
+                (
+                    n.code,
+                    _content_hash(n.kind, n.seq, n.text, n.character),
+                    n.kind,
+                    n.seq,
+                    n.text,
+                    n.character,
+                )
+                for n in notes
+            ),
+        )
+        if carry_notes_from is not None:
+            kept = {c.code for c in codes}
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    """UPDATE codesets_note SET release_ids = array_append(release_ids, %s::bigint)
+                       WHERE system = %s AND release_ids @> ARRAY[%s::bigint] AND code = ANY(%s)""",
+                    [release.id, release.system, carry_notes_from.id, list(kept)],
+                )
+        if parsed.pcs_tables:
+            _attach_rows(
+                model=PcsTable,
+                columns=["data"],
+                system=release.system,
+                release_id=release.id,
+                rows=(
+                    (
+                        t.code,
+                        _content_hash(t.axes, t.rows),
+                        psycopg.types.json.Jsonb({"axes": t.axes, "rows": t.rows}),
+                    )
+                    for t in parsed.pcs_tables
+                ),
+            )
+        progress(88, "Comparing with the previous release")
+        counted = Code.objects.filter(
+            system=release.system, release_ids__contains=[release.id]
+        ).exclude(kind__in=[Code.Kind.CHAPTER, Code.Kind.BLOCK])
+        release.code_count = counted.count()
+        release.billable_count = counted.filter(billable=True).count()
+        release.note_count = Note.objects.filter(
+            system=release.system, release_ids__contains=[release.id]
+        ).count()
+        release.base_release = base
+        release.diff = _diff_counts(release, base)
+        release.version = parsed.version[:40]
+        release.stated_counts = parsed.stated_counts
+        warnings = list(parsed.warnings)
+        # An addenda footer counts billable codes ("74879 codes in icd10cm_order_2027.txt").
+        stated = parsed.stated_counts.get("codes")
+        if stated is not None and stated != release.billable_count:
+            warnings.append(
+                f"The file says the new release has {stated:,} billable codes; applying it to {base.label if base else 'nothing'} gives {release.billable_count:,}."
+            )
+        release.warnings = warnings
+        if not release.label:
+            release.label = _default_label(
+                release.system,
+                parsed.version,
+                release.source_file_name,
+                parsed.is_delta,
+            )
+        release.state = Release.State.STAGED
+        release.imported_at = timezone.now()
+        release.progress = 100
+        release.progress_message = f"Staged in {time.perf_counter() - started:.1f} s"
+        progress.close()
+        fields = [
+            "effective_from",
+            "effective_to",
+            "code_count",
+            "billable_count",
+            "note_count",
+            "base_release",
+            "diff",
+            "version",
+            "stated_counts",
+            "warnings",
+            "label",
+            "state",
+            "imported_at",
+            "progress",
+            "progress_message",
+        ]
+        updated = Release.objects.filter(
+            id=release.id, state=Release.State.IMPORTING
+        ).update(
+            updated_at=timezone.now(),
+            **{
+                f if f != "base_release" else "base_release_id": getattr(
+                    release, f if f != "base_release" else "base_release_id"
+                )
+                for f in fields
+            },
+        )
+        if not updated:
+            transaction.set_rollback(True)
+            return Release.objects.get(id=release.id)
+    path.unlink(missing_ok=True)
+    return release
+
+
+# --- activating -------------------------------------------------------------------
+
+
+@transaction.atomic(durable=True)
+def release_activate(
+    *,
+    release_id: int,
+    user_id: int | None,
+    effective_from: dt.date,
+    effective_to: dt.date | None = None,
+) -> Release:
+    """Put a staged release in force from ``effective_from``.
+
+    The release in force the day before ends the day before; dates of service
+    before then keep being judged by the releases that covered them. All or nothing.
+    """
+    # Lock every release of the system: two activations at once must not interleave.
+    release = Release.objects.select_for_update().get(id=release_id)
+    siblings = list(
+        Release.objects.select_for_update()
+        .in_force()
+        .filter(system=release.system)
+        .exclude(id=release.id)
+        .order_by("effective_from")
+    )
+    if release.state != Release.State.STAGED:
+        raise ReleaseError(
+            f"“{release.label}” is {release.get_state_display().lower()}, not staged: only a staged release can be activated."
+        )
+    if effective_to and effective_to < effective_from:
+        raise ReleaseError("The release cannot end before it starts.")
+    for other in siblings:
+        if other.effective_from == effective_from:
+            raise ReleaseError(
+                f"“{other.label}” already takes effect on {effective_from:%Y-%m-%d}. Choose another date."
+            )
+    later = [o for o in siblings if o.effective_from > effective_from]
+    if later and (effective_to is None or effective_to >= later[0].effective_from):
+        effective_to = later[0].effective_from - dt.timedelta(days=1)
+    for other in siblings:
+        if other.effective_from < effective_from and (
+            other.effective_to is None or other.effective_to >= effective_from
+        ):
+            other.effective_to = effective_from - dt.timedelta(days=1)
+            other.save(update_fields=["effective_to", "updated_at"])
+    release.effective_from = effective_from
+    release.effective_to = effective_to
+    release.state = Release.State.ACTIVE
+    release.activated_at = timezone.now()
+    release.activated_by_id = user_id
+    release.save(
+        update_fields=[
+            "effective_from",
+            "effective_to",
+            "state",
+            "activated_at",
+            "activated_by",
+            "updated_at",
+        ]
+    )
+    # The newest release in force is "active"; the ones it superseded are "retired"
+    # (still judging the dates of service they cover).
+    in_force = sorted([*siblings, release], key=lambda r: r.effective_from)
+    for other in in_force:
+        wanted = (
+            Release.State.ACTIVE if other is in_force[-1] else Release.State.RETIRED
+        )
+        if other.state != wanted:
+            other.state = wanted
+            other.save(update_fields=["state", "updated_at"])
+    return release
+
+
+@transaction.atomic(durable=True)
+def release_discard(*, release_id: int) -> Release:
+    """Throw away a staged or failed release: its codes leave the shared rows."""
+    release = Release.objects.select_for_update().get(id=release_id)
+    if release.state not in (Release.State.STAGED, Release.State.FAILED):
+        raise ReleaseError(
+            f"“{release.label or release.source_file_name}” is {release.get_state_display().lower()}; only staged or failed releases can be discarded."
+        )
+    for model in (Code, Note, PcsTable):
+        table = model._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET release_ids = array_remove(release_ids, %s::bigint) WHERE release_ids @> ARRAY[%s::bigint]",  # noqa: S608
+                [release.id, release.id],
+            )
+            cursor.execute(f"DELETE FROM {table} WHERE release_ids = '{{}}'")  # noqa: S608
+    release.state = Release.State.DISCARDED
+    release.save(update_fields=["state", "updated_at"])
+    return release
+
+
+def release_import_now(
+    *,
+    path: Path,
+    system: str | None = None,
+    label: str = "",
+    effective_from: dt.date | None = None,
+    effective_to: dt.date | None = None,
+    activate: bool = False,
+    user_id: int | None = None,
+) -> Release:
+    """Receive and import a file in this process (the import_codes command and `make run`)."""
+    release = release_receive_file(
+        path=path,
+        file_name=path.name,
+        user_id=user_id,
+        system=system,
+        label=label,
+        effective_from=effective_from,
+        effective_to=effective_to,
+        queue=False,
+    )
+    release_import(release_id=release.id)
+    release.refresh_from_db()
+    if release.state == Release.State.FAILED:
+        raise ImportFormatError(release.error)
+    if activate:
+        release = release_activate(
+            release_id=release.id,
+            user_id=user_id,
+            effective_from=release.effective_from or timezone.localdate(),
+            effective_to=release.effective_to,
+        )
+    return release
