@@ -223,9 +223,6 @@ class Note(ReleasedRow):
     text = models.TextField()
     character = models.CharField(max_length=1, blank=True)
 
-    def __str__(self) -> str:
-        return f"{self.code} {self.kind}: {self.text[:60]}"
-
     class Meta:
         ordering = ["code", "kind", "seq"]
         constraints = [
@@ -237,6 +234,9 @@ class Note(ReleasedRow):
             models.Index(fields=["system", "code"], name="note_system_code"),
             GinIndex(fields=["release_ids"], name="note_release_ids"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.kind}: {self.text[:60]}"
 
 
 class PcsTable(ReleasedRow):
