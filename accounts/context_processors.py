@@ -14,6 +14,8 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     items = []
     if user.has_perm(perms.CODE_ENCOUNTERS):
         items.append(("Work queue", reverse("encounters:queue")))
+    if user.has_perm(perms.VIEW_CODES):
+        items.append(("Encoder", reverse("codesets:encoder")))
     if user.has_perm(perms.REVIEW_AUDITS):
         items.append(("Audit queue", reverse("encounters:audit_queue")))
     if user.has_perm(perms.MANAGE_CODESETS):

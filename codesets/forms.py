@@ -75,3 +75,16 @@ class DiffFilterForm(forms.Form):
     change = forms.ChoiceField(choices=CHANGES, required=False)
     q = forms.CharField(max_length=100, required=False)
     page = forms.IntegerField(min_value=1, required=False)
+
+
+class EncoderSearchForm(forms.Form):
+    q = forms.CharField(max_length=200, required=False)
+    system = forms.ChoiceField(
+        choices=[("", "All code systems")] + [(s.value, s.label) for s in System],
+        required=False,
+    )
+    dos = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        label="Date of service",
+    )

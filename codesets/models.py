@@ -13,9 +13,11 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Length
 
 
 class System(models.TextChoices):
@@ -195,6 +197,14 @@ class Code(ReleasedRow):
     parent = models.CharField(max_length=16, blank=True)
     chapter = models.CharField(max_length=4, blank=True)
     block = models.CharField(max_length=16, blank=True)
+    # Inclusion terms standing on the code, joined: searched with the title.
+    search_terms = models.TextField(blank=True, default="")
+    search_vector = models.GeneratedField(
+        expression=SearchVector("long_title", weight="A", config="english")
+        + SearchVector("search_terms", weight="B", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
 
     class Meta:
         constraints = [
@@ -204,7 +214,20 @@ class Code(ReleasedRow):
         ]
         indexes = [
             models.Index(fields=["system", "code"], name="code_system_code"),
+            # Code-prefix search ("E11", "e116") without depending on the collation.
+            models.Index(
+                OpClass("code", name="varchar_pattern_ops"), name="code_code_prefix"
+            ),
             GinIndex(fields=["release_ids"], name="code_release_ids"),
+            GinIndex(fields=["search_vector"], name="code_search_vector"),
+            # The encoder's word-search order: for a common word PostgreSQL walks this
+            # index in order and stops at the first matches instead of sorting them all.
+            models.Index(
+                F("billable").desc(),
+                Length("long_title"),
+                F("code"),
+                name="code_search_order",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -24,8 +24,10 @@ from django.utils import timezone
 from codesets import importers
 from codesets.importers.base import (
     ImportFormatError,
+    NoteKind,
     ParsedChange,
     ParsedCode,
+    ParsedNote,
     ParseResult,
 )
 from codesets.models import Code, Note, PcsTable, Release, System
@@ -273,23 +275,15 @@ CODE_COLUMNS = [
     "parent",
     "chapter",
     "block",
+    "search_terms",
 ]
 NOTE_COLUMNS = ["kind", "seq", "text", "character"]
 
 
-def _code_rows(codes: Iterable[ParsedCode]) -> Iterator[tuple]:
+def _code_rows(codes: Iterable[ParsedCode], terms: dict[str, str]) -> Iterator[tuple]:
     for c in codes:
-        yield (
-            c.code,
-            _content_hash(
-                c.kind,
-                c.billable,
-                c.short_title,
-                c.long_title,
-                c.parent,
-                c.chapter,
-                c.block,
-            ),
+        search_terms = terms.get(c.code, "")
+        content = (
             c.kind,
             c.billable,
             c.short_title,
@@ -297,13 +291,30 @@ def _code_rows(codes: Iterable[ParsedCode]) -> Iterator[tuple]:
             c.parent,
             c.chapter,
             c.block,
+            search_terms,
         )
+        yield (c.code, _content_hash(*content), *content)
 
 
-def _apply_changes(base: Release, changes: list[ParsedChange]) -> list[ParsedCode]:
-    """The base release's codes with an addenda file's adds, deletes and revisions applied."""
-    nodes: dict[str, ParsedCode] = {
-        row.code: ParsedCode(
+def _inclusion_terms(notes: Iterable[ParsedNote]) -> dict[str, str]:
+    """Each code's inclusion terms, joined: the encoder searches them with the title."""
+    terms: dict[str, list[str]] = {}
+    for note in notes:
+        if note.kind == NoteKind.INCLUSION_TERM:
+            terms.setdefault(note.code, []).append(note.text)
+    return {code: " | ".join(texts) for code, texts in terms.items()}
+
+
+def _apply_changes(
+    base: Release, changes: list[ParsedChange]
+) -> tuple[list[ParsedCode], dict[str, str]]:
+    """The base release's codes with an addenda file's adds, deletes and revisions
+    applied, and the base's search terms of the codes."""
+    nodes: dict[str, ParsedCode] = {}
+    terms: dict[str, str] = {}
+    rows = Code.objects.filter(system=base.system, release_ids__contains=[base.id])
+    for row in rows.iterator(chunk_size=5000):
+        nodes[row.code] = ParsedCode(
             code=row.code,
             kind=row.kind,
             billable=row.billable,
@@ -313,10 +324,8 @@ def _apply_changes(base: Release, changes: list[ParsedChange]) -> list[ParsedCod
             chapter=row.chapter,
             block=row.block,
         )
-        for row in Code.objects.filter(
-            system=base.system, release_ids__contains=[base.id]
-        ).iterator(chunk_size=5000)
-    }
+        if row.search_terms:
+            terms[row.code] = row.search_terms
     for change in changes:
         present = change.code in nodes
         if change.action == "delete":
@@ -372,7 +381,7 @@ def _apply_changes(base: Release, changes: list[ParsedChange]) -> list[ParsedCod
             raise ImportFormatError(
                 f"Unknown change {change.action!r}", line=change.line
             )
-    return list(nodes.values())
+    return list(nodes.values()), terms
 
 
 def _diff_counts(release: Release, base: Release | None) -> dict[str, int]:
@@ -460,6 +469,7 @@ def _release_import(release_id: int, progress: ProgressReporter) -> Release | No
         base = _base_release_for(release)
         codes = parsed.codes
         notes = parsed.notes
+        terms = _inclusion_terms(notes)
         carry_notes_from: Release | None = None
         if parsed.is_delta:
             if base is None:
@@ -467,13 +477,13 @@ def _release_import(release_id: int, progress: ProgressReporter) -> Release | No
                     f"An addenda file changes an earlier release, and no {System(release.system).label} release is in force to apply it to. "
                     "Import and activate that release first."
                 )
-            codes = _apply_changes(base, parsed.changes)
+            codes, terms = _apply_changes(base, parsed.changes)
             carry_notes_from = base
         progress(55, f"Writing {len(codes):,} codes")
         _attach_rows(
             model=Code,
             columns=CODE_COLUMNS,
-            rows=_code_rows(codes),
+            rows=_code_rows(codes, terms),
             system=release.system,
             release_id=release.id,
         )
@@ -518,6 +528,16 @@ def _release_import(release_id: int, progress: ProgressReporter) -> Release | No
                     for t in parsed.pcs_tables
                 ),
             )
+        # Bulk inserts park GIN entries in a pending list that every search would then
+        # scan; merge them now, and refresh the planner's statistics.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT gin_clean_pending_list('code_search_vector'::regclass)"
+            )
+            cursor.execute(
+                "SELECT gin_clean_pending_list('code_release_ids'::regclass)"
+            )
+            cursor.execute("ANALYZE codesets_code")
         progress(88, "Comparing with the previous release")
         counted = Code.objects.filter(
             system=release.system, release_ids__contains=[release.id]

@@ -4,22 +4,24 @@ import tempfile
 from pathlib import Path
 
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.permissions import MANAGE_CODESETS, permission_required
+from accounts.permissions import MANAGE_CODESETS, VIEW_CODES, permission_required
 from accounts.types import AuthenticatedHttpRequest
 from codesets import selectors, services
 from codesets.forms import (
     CHANGES,
     DiffFilterForm,
+    EncoderSearchForm,
     ReleaseActivateForm,
     ReleaseUploadForm,
 )
 from codesets.importers.base import ImportFormatError
-from codesets.models import Release
+from codesets.models import Release, System
+from codesets.search import code_detail, code_search
 
 DIFF_PAGE_SIZE = 100
 
@@ -168,3 +170,49 @@ def release_discard(request: AuthenticatedHttpRequest, release_id: int) -> HttpR
         request, f"“{release.label or release.source_file_name}” was discarded."
     )
     return redirect("codesets:release_list")
+
+
+@permission_required(VIEW_CODES)
+def encoder(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Code lookup: type a code or words; results update as you type (HTMX)."""
+    form = EncoderSearchForm(request.GET or None)
+    query, system, day = "", "", timezone.localdate()
+    if form.is_valid():
+        query = form.cleaned_data["q"] or ""
+        system = form.cleaned_data["system"] or ""
+        day = form.cleaned_data["dos"] or day
+    result = code_search(
+        query=query, day=day, systems=[system] if system else None, limit=25
+    )
+    context = {
+        "form": form,
+        "query": query,
+        "system": system,
+        "dos": day,
+        "result": result,
+    }
+    if request.htmx and request.GET.get("fragment") == "results":
+        return render(request, "codesets/encoder.html#results", context)
+    return render(request, "codesets/encoder.html", context)
+
+
+@permission_required(VIEW_CODES)
+def code_panel(
+    request: AuthenticatedHttpRequest, system: str, code: str
+) -> HttpResponse:
+    """One code: path, notes (own and inherited), 7th characters, validity on the date."""
+    if system not in System.values:
+        raise Http404
+    form = EncoderSearchForm(request.GET or None)
+    day = (
+        form.cleaned_data["dos"]
+        if form.is_valid() and form.cleaned_data["dos"]
+        else timezone.localdate()
+    )
+    detail = code_detail(system=system, code=code, day=day)
+    if detail is None:
+        raise Http404
+    template = "codesets/code_panel.html" if request.htmx else "codesets/code_page.html"
+    return render(
+        request, template, {"detail": detail, "dos": day, "dos_iso": day.isoformat()}
+    )

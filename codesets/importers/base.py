@@ -9,8 +9,10 @@ Adding a format means adding one module and listing it in ``importers/__init__.p
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
@@ -84,6 +86,12 @@ class ParsedCode:
     parent: str = ""  # code of the parent node; "" at the top
     chapter: str = ""  # ICD-10-CM chapter number this node belongs to
     block: str = ""  # ICD-10-CM block (section) range this node belongs to
+    # Per-code dates where the file carries them (HCPCS: added, action effective,
+    # termination): the code is valid for dates of service in [valid_from, valid_to].
+    valid_from: dt.date | None = None
+    valid_to: dt.date | None = None
+    # Further per-code facts a format carries (HCPCS action code, coverage, BETOS...).
+    extra: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +130,69 @@ class ParsedChange:
     line: int
 
 
+@dataclass(frozen=True, slots=True)
+class ParsedPtpEdit:
+    """One NCCI procedure-to-procedure edit (a row of a practitioner or hospital PTP file)."""
+
+    column1: str
+    column2: str
+    existed_before_1996: bool
+    effective: dt.date
+    deletion: dt.date | None  # None: still in force ("*" in the file)
+    modifier_indicator: str  # "0" never bypassed, "1" an NCCI-associated modifier may bypass, "9" not applicable
+    rationale: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMue:
+    """One Medically Unlikely Edit: the most units of a code on one line or one date of service."""
+
+    code: str
+    value: int
+    adjudication_indicator: int  # 1 line edit, 2 date-of-service edit: policy, 3 date-of-service edit: clinical
+    adjudication_text: str
+    rationale: str
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedDrgWeight:
+    """One row of CMS IPPS Table 5: an MS-DRG's relative weight and mean lengths of stay."""
+
+    drg: int
+    mdc: str  # "04", "PRE", ...
+    type: str  # "MED" | "SURG"
+    title: str
+    weight: Decimal
+    gmlos: Decimal | None
+    amlos: Decimal | None
+    post_acute: bool
+    special_pay: bool
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedIndexTerm:
+    """One term of an ICD-10-CM index (drug table, neoplasm table, external-cause index).
+
+    ``path`` is the main term followed by each subterm down to this one, as the
+    index nests them; ``codes`` maps a table column to its code (drug and neoplasm
+    tables) or holds the single code under "code" (external-cause index)."""
+
+    index: str  # "drug" | "neoplasm" | "external_cause" | "disease"
+    path: tuple[str, ...]
+    codes: tuple[
+        tuple[str, str], ...
+    ]  # (column, code), code undotted; may end with "-" (incomplete)
+    see: str = ""
+    see_also: str = ""
+    nemod: str = ""  # nonessential modifiers in parentheses
+
+
 @dataclass(slots=True)
 class ParseResult:
-    system: str  # "icd10cm" | "icd10pcs" | ...
+    system: str  # "icd10cm" | "icd10pcs" | "hcpcs" | "cpt" | "ncci_ptp" | "mue" | "drg_weights"
     format: str  # the importer's name
     version: str = ""  # what the file says of itself, e.g. "2026"
     codes: list[ParsedCode] = field(default_factory=list)
@@ -133,6 +201,16 @@ class ParseResult:
     # An addenda file is a delta: ``changes`` is filled and ``codes`` stays empty.
     changes: list[ParsedChange] = field(default_factory=list)
     is_delta: bool = False
+    # Edit tables and index tables (formats of the later importers).
+    variant: str = ""  # e.g. "practitioner" | "hospital" (PTP), "practitioner" | "facility" | "dme" (MUE)
+    ptp_edits: list[ParsedPtpEdit] = field(default_factory=list)
+    mues: list[ParsedMue] = field(default_factory=list)
+    drg_weights: list[ParsedDrgWeight] = field(default_factory=list)
+    index_terms: list[ParsedIndexTerm] = field(default_factory=list)
+    # HCPCS modifiers: (modifier, short description, long description, valid_from, valid_to)
+    modifiers: list[tuple[str, str, str, dt.date | None, dt.date | None]] = field(
+        default_factory=list
+    )
     # Figures the file states about itself (e.g. an addenda footer's counts),
     # checked by the service after applying the delta.
     stated_counts: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,52 @@
+// Keyboard use of the encoder: type in the box, ↓/↑ move through the results,
+// Enter opens the highlighted code in the panel, Esc goes back to the box.
+(() => {
+  const box = () => document.getElementById("id_q");
+  const options = () => Array.from(document.querySelectorAll("#results-list [role=option]"));
+  let active = -1;
+
+  function highlight(index) {
+    const items = options();
+    if (!items.length) return;
+    active = Math.max(0, Math.min(index, items.length - 1));
+    items.forEach((item, i) => item.setAttribute("aria-selected", i === active ? "true" : "false"));
+    const item = items[active];
+    item.scrollIntoView({ block: "nearest" });
+    box().setAttribute("aria-activedescendant", item.id);
+  }
+
+  document.addEventListener("keydown", (event) => {
+    const input = box();
+    if (!input) return;
+    const inList = event.target.closest && event.target.closest("#results-list");
+    if (event.target !== input && !inList) return;
+    if (event.key === "ArrowDown") {
+      event.preventDefault();
+      highlight(active + 1);
+    } else if (event.key === "ArrowUp") {
+      event.preventDefault();
+      highlight(active - 1);
+    } else if (event.key === "Enter") {
+      const items = options();
+      if (active >= 0 && items[active]) {
+        event.preventDefault();
+        items[active].click();
+      } else if (items.length === 1) {
+        event.preventDefault();
+        items[0].click();
+      }
+    } else if (event.key === "Escape") {
+      input.focus();
+      input.select();
+    }
+  });
+
+  // New results: nothing highlighted until the coder presses ↓.
+  document.addEventListener("htmx:afterSwap", (event) => {
+    if (event.target.id === "results" || event.detail.target.id === "results") {
+      active = -1;
+      const input = box();
+      if (input) input.removeAttribute("aria-activedescendant");
+    }
+  });
+})();
