@@ -1,0 +1,179 @@
+"""The encoder: code forms, word search, date of service, 7th characters, the API and page."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from rest_framework.test import APIClient
+
+from codesets.search import code_detail, code_search, with_seventh_character
+from codesets.services import release_import_now
+from tests.codesets.conftest import CM_FY2025, CM_FY2026, PCS_FY2026
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
+
+DOS_2025 = dt.date(2025, 5, 1)
+DOS_2026 = dt.date(2026, 5, 1)
+
+
+@pytest.fixture
+def releases():
+    fy25 = release_import_now(path=CM_FY2025, activate=True, effective_from=dt.date(2024, 10, 1))
+    fy26 = release_import_now(path=CM_FY2026, activate=True, effective_from=dt.date(2025, 10, 1))
+    pcs = release_import_now(path=PCS_FY2026, activate=True, effective_from=dt.date(2025, 10, 1))
+    return fy25, fy26, pcs
+
+
+def _codes(query: str, day: dt.date = DOS_2026, **kwargs) -> list[str]:
+    return [hit.display for hit in code_search(query=query, day=day, **kwargs).hits]
+
+
+@pytest.mark.usefixtures("releases")
+@pytest.mark.parametrize("query", ["E11.65", "e11.65", "E1165", "e1165", " e1165 "])
+def test_a_code_is_found_in_any_case_with_or_without_the_dot(query):
+    assert _codes(query)[0] == "E11.65"
+
+
+@pytest.mark.usefixtures("releases")
+def test_a_code_prefix_lists_the_category_first_then_its_codes_in_order():
+    assert _codes("e11")[0] == "E11"
+    found = _codes("e116", limit=100)
+    assert found[0] == "E11.6"
+    assert found.index("E11.64") < found.index("E11.65")
+    assert all(code.startswith("E11.6") for code in found)
+
+
+@pytest.mark.usefixtures("releases")
+def test_words_in_any_order_with_prefixes_and_stemming_find_the_code():
+    assert _codes("diab mel type 2 hyperglyc")[0] == "E11.65"
+    assert _codes("hyperglycemia diabetes type 2")[0] == "E11.65"
+    # "diabetic" and "diabetes" share the English stem.
+    assert "E11.65" in _codes("diabetic hyperglycemia type 2")
+
+
+@pytest.mark.usefixtures("releases")
+def test_inclusion_terms_are_searched_with_the_titles():
+    # "Kimmelstiel-Wilson disease" stands only as an inclusion term of E11.21.
+    assert "E11.21" in _codes("kimmelstiel wilson")
+
+
+@pytest.mark.usefixtures("releases")
+def test_billable_codes_come_before_headers_and_headers_are_marked():
+    hits = code_search(query="type 2 diabetes mellitus", day=DOS_2026, limit=100).hits
+    flags = [hit.billable for hit in hits]
+    assert flags == sorted(flags, reverse=True)
+    assert any(not hit.billable and hit.display == "E11" for hit in hits)
+
+
+@pytest.mark.usefixtures("releases")
+def test_search_is_filtered_by_system():
+    assert _codes("0DTJ4ZZ") == ["0DTJ4ZZ"]
+    assert _codes("0DTJ4ZZ", systems=["icd10cm"]) == []
+    assert _codes("resection appendix percutaneous endoscopic", systems=["icd10pcs"])[0] == "0DTJ4ZZ"
+
+
+@pytest.mark.usefixtures("releases")
+def test_a_code_deleted_in_fy2026_is_found_for_2025_and_not_for_2026():
+    assert _codes("T78.07XA", day=DOS_2025) == ["T78.07XA"]
+    assert _codes("T78.07XA", day=DOS_2026) == []
+    assert _codes("E11.A", day=DOS_2025) == []
+    assert _codes("E11.A", day=DOS_2026) == ["E11.A"]
+
+
+@pytest.mark.usefixtures("releases")
+def test_a_date_no_release_covers_finds_nothing_and_says_so():
+    result = code_search(query="e11", day=dt.date(2020, 1, 1))
+    assert result.hits == []
+    assert "icd10cm" in result.uncovered
+
+
+def test_seventh_character_fills_placeholder_x():
+    assert with_seventh_character("S72001", "A") == "S72001A"
+    assert with_seventh_character("T360X1", "A") == "T360X1A"
+    assert with_seventh_character("S020", "A") == "S020XXA"
+
+
+@pytest.mark.usefixtures("releases")
+def test_code_panel_offers_the_seventh_characters_of_the_category():
+    detail = code_detail(system="icd10cm", code="S72.001", day=DOS_2026)
+    assert not detail.code.billable
+    assert not detail.valid
+    assert "header" in detail.message
+    choices = {s.character: s for s in detail.seventh}
+    assert choices["A"].display == "S72.001A"
+    assert choices["A"].exists
+    assert choices["A"].text == "initial encounter for closed fracture"
+    assert detail.seventh_source == "S72"
+    t36 = code_detail(system="icd10cm", code="T36.0X1", day=DOS_2026)
+    assert [s.display for s in t36.seventh] == ["T36.0X1A", "T36.0X1D", "T36.0X1S"]
+    full = code_detail(system="icd10cm", code="T36.0X1A", day=DOS_2026)
+    assert full.valid
+    assert full.seventh == []
+
+
+@pytest.mark.usefixtures("releases")
+def test_code_panel_shows_the_path_and_inherited_notes():
+    detail = code_detail(system="icd10cm", code="E1165", day=DOS_2026)
+    assert [a.display for a in detail.ancestors] == ["4", "E08-E13", "E11", "E11.6"]
+    kinds = {kind: lines for kind, _label, lines in detail.notes_by_kind()}
+    assert any(n.source == "E11" and n.inherited for n in kinds["use_additional_code"])
+    assert all(not n.inherited for n in kinds["use_additional_code"] if n.source == "E11.65")
+
+
+@pytest.mark.usefixtures("releases")
+def test_code_panel_of_a_deleted_code_says_it_is_not_in_the_release_in_force():
+    detail = code_detail(system="icd10cm", code="T78.07XA", day=DOS_2026)
+    assert not detail.valid
+    assert "is not in ICD-10-CM FY2026" in detail.message
+
+
+@pytest.mark.usefixtures("releases")
+def test_search_api_returns_results_in_display_form(coder):
+    client = APIClient()
+    client.force_authenticate(coder)
+    response = client.get("/api/v1/codes/search/", {"q": "diab mel type 2 hyperglyc", "dos": "2026-05-01", "system": "icd10cm"})
+    assert response.status_code == 200
+    first = response.json()["results"][0]
+    assert first == {"system": "icd10cm", "code": "E11.65", "title": "Type 2 diabetes mellitus with hyperglycemia", "billable": True}
+
+
+def test_search_api_names_a_bad_parameter(coder):
+    client = APIClient()
+    client.force_authenticate(coder)
+    response = client.get("/api/v1/codes/search/", {"q": "e11", "dos": "2026-13-45", "system": "icd11"})
+    assert response.status_code == 400
+    errors = response.json()["errors"]
+    assert set(errors) == {"dos", "system"}
+
+
+@pytest.mark.usefixtures("releases")
+def test_code_api_gives_validity_ancestors_notes_and_seventh_characters(coder):
+    client = APIClient()
+    client.force_authenticate(coder)
+    body = client.get("/api/v1/codes/icd10cm/S72.001/", {"dos": "2026-05-01"}).json()
+    assert body["billable"] is False
+    assert body["valid"] is False
+    assert [a["code"] for a in body["ancestors"]] == ["19", "S70-S79", "S72", "S72.0", "S72.00"]
+    assert body["seventh_characters"][0] == {"character": "A", "title": "initial encounter for closed fracture", "code": "S72.001A", "valid": True}
+    assert client.get("/api/v1/codes/icd10cm/Z99999/").status_code == 404
+
+
+def test_anonymous_callers_cannot_search(client):
+    assert APIClient().get("/api/v1/codes/search/", {"q": "e11"}).status_code in (401, 403)
+    assert client.get("/codesets/encoder/").status_code == 302
+
+
+@pytest.mark.usefixtures("releases")
+def test_encoder_page_and_fragment(coder_client):
+    page = coder_client.get("/codesets/encoder/", {"q": "e1165", "dos": "2026-05-01"})
+    assert page.status_code == 200
+    assert b'role="listbox"' in page.content
+    assert b"E11.65" in page.content
+    fragment = coder_client.get("/codesets/encoder/", {"q": "e1165", "dos": "2026-05-01", "fragment": "results"}, HTTP_HX_REQUEST="true")
+    assert fragment.content.decode().lstrip().startswith('<div id="results"')
+    panel = coder_client.get("/codesets/encoder/icd10cm/E1165/", {"dos": "2026-05-01"}, HTTP_HX_REQUEST="true")
+    assert b'data-testid="code-panel"' in panel.content
+    assert b"<html" not in panel.content
+    assert coder_client.get("/codesets/encoder/icd10cm/Z99999/").status_code == 404
+    assert coder_client.get("/codesets/encoder/icd11/E1165/").status_code == 404
