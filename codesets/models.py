@@ -199,9 +199,13 @@ class Code(ReleasedRow):
     block = models.CharField(max_length=16, blank=True)
     # Inclusion terms standing on the code, joined: searched with the title.
     search_terms = models.TextField(blank=True, default="")
+    # English stems (diabetes ~ diabetic) and the plain words (so that a typed prefix
+    # longer than the stem, "excisio", still matches "excision").
     search_vector = models.GeneratedField(
         expression=SearchVector("long_title", weight="A", config="english")
-        + SearchVector("search_terms", weight="B", config="english"),
+        + SearchVector("search_terms", weight="B", config="english")
+        + SearchVector("long_title", weight="A", config="simple")
+        + SearchVector("search_terms", weight="B", config="simple"),
         output_field=SearchVectorField(),
         db_persist=True,
     )
@@ -218,7 +222,9 @@ class Code(ReleasedRow):
             models.Index(
                 OpClass("code", name="varchar_pattern_ops"), name="code_code_prefix"
             ),
-            GinIndex(fields=["release_ids"], name="code_release_ids"),
+            # No GIN index on release_ids here: release membership is dense (every
+            # row is in one release or more), and such an index made the planner build
+            # a 180k-row bitmap for every search. Whole-release reads scan the table.
             GinIndex(fields=["search_vector"], name="code_search_vector"),
             # The encoder's word-search order: for a common word PostgreSQL walks this
             # index in order and stops at the first matches instead of sorting them all.

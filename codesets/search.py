@@ -11,7 +11,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from django.db import connection
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 from codesets.models import Code, Note, Release, System, display_code, normalize_code
 
@@ -41,23 +42,27 @@ class SearchHit:
 class SearchResult:
     hits: list[SearchHit]
     releases: dict[str, Release]
-    uncovered: list[str] = field(
-        default_factory=list
-    )  # systems no release covers on the date
+    # Loaded systems (some release in force) that no release covers on the date.
+    uncovered: list[str] = field(default_factory=list)
+
+    @property
+    def uncovered_labels(self) -> list[str]:
+        return [System(s).label for s in self.uncovered]
 
 
 def releases_on(
     day: dt.date, systems: list[str] | None = None
 ) -> tuple[dict[str, Release], list[str]]:
-    """The release of each system in force on ``day``, and the systems none covers."""
+    """The release of each system in force on ``day``, and the loaded systems
+    that no release covers on that day."""
     wanted = systems or [s.value for s in System]
+    in_force = Release.objects.in_force().filter(system__in=wanted)
     found = {
         r.system: r
-        for r in Release.objects.in_force()
-        .filter(system__in=wanted, effective_from__lte=day)
-        .exclude(effective_to__lt=day)
+        for r in in_force.filter(effective_from__lte=day).exclude(effective_to__lt=day)
     }
-    return found, [s for s in wanted if s not in found]
+    loaded = set(in_force.values_list("system", flat=True))
+    return found, [s for s in wanted if s in loaded and s not in found]
 
 
 def looks_like_code(query: str) -> bool:
@@ -69,9 +74,8 @@ def looks_like_code(query: str) -> bool:
     )
 
 
-def tsquery_for(query: str) -> str:
-    """Every word must match, each as a prefix: "diab mel" → 'diab:* & mel:*'."""
-    return " & ".join(f"{word}:*" for word in WORD.findall(query.lower()))
+def query_words(query: str) -> list[str]:
+    return WORD.findall(query.lower())[:8]
 
 
 CODE_SQL = """
@@ -81,11 +85,31 @@ ORDER BY code = %(exact)s DESC, code
 LIMIT %(limit)s
 """
 
-TEXT_SQL = """
-SELECT system, code, long_title, billable, kind FROM codesets_code, to_tsquery('english', %(query)s) q
-WHERE search_vector @@ q AND release_ids && %(releases)s::bigint[] AND kind NOT IN ('chapter', 'block')
+# Each typed word must be the start of a word of the title or an inclusion term,
+# either as typed ('simple') or stemmed ('english'): "diabetic" finds "diabetes",
+# "excisio" finds "excision" although its stem is "excis".
+WORD_TSQUERY = "(to_tsquery('english', %s) || to_tsquery('simple', %s))"
+
+# Matches are taken in two ways. Few matches: collect them all through the GIN
+# index and sort. Many matches (a common word): walking the ordering index
+# (code_search_order) finds the first ones at once, where sorting would rank tens
+# of thousands of rows. DENSE rows tell the two apart.
+DENSE = 5000
+SPARSE_SQL = """
+WITH cand AS (
+    SELECT system, code, long_title, billable, kind FROM codesets_code
+    WHERE search_vector @@ ({query}) AND release_ids && %s::bigint[] AND kind NOT IN ('chapter', 'block')
+    LIMIT {dense}
+)
+SELECT system, code, long_title, billable, kind, (SELECT count(*) FROM cand) FROM cand
 ORDER BY billable DESC, length(long_title), code
-LIMIT %(limit)s
+LIMIT %s
+"""
+DENSE_SQL = """
+SELECT system, code, long_title, billable, kind FROM codesets_code
+WHERE search_vector @@ ({query}) AND release_ids && %s::bigint[] AND kind NOT IN ('chapter', 'block')
+ORDER BY billable DESC, length(long_title), code
+LIMIT %s
 """
 
 
@@ -118,17 +142,32 @@ def code_search(
             )
             rows = cursor.fetchall()
         if not rows:
-            terms = tsquery_for(query)
-            if terms:
-                cursor.execute(
-                    TEXT_SQL, {"query": terms, "releases": release_ids, "limit": limit}
-                )
-                rows = cursor.fetchall()
+            rows = _word_search(cursor, query_words(query), release_ids, limit)
     hits = [
         SearchHit(system=s, code=c, title=t, billable=b, kind=k)
         for s, c, t, b, k in rows
     ]
     return SearchResult(hits=hits, releases=releases, uncovered=uncovered)
+
+
+def _word_search(
+    cursor: CursorWrapper, words: list[str], release_ids: list[int], limit: int
+) -> list[tuple]:
+    if not words:
+        return []
+    tsquery = " && ".join([WORD_TSQUERY] * len(words))
+    params: list[object] = [f"{w}:*" for w in words for _config in (1, 2)]
+    cursor.execute(
+        SPARSE_SQL.format(query=tsquery, dense=DENSE), [*params, release_ids, limit]
+    )
+    rows = cursor.fetchall()
+    if not rows or rows[0][5] < DENSE:
+        return [row[:5] for row in rows]
+    with transaction.atomic():
+        # Make PostgreSQL walk code_search_order instead of sorting every match.
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(DENSE_SQL.format(query=tsquery), [*params, release_ids, limit])
+        return cursor.fetchall()
 
 
 # --- the code panel ---------------------------------------------------------------

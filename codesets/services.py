@@ -35,6 +35,18 @@ from codesets.models import Code, Note, PcsTable, Release, System
 logger = logging.getLogger(__name__)
 
 GZIP_MAGIC = b"\x1f\x8b"
+# Formats whose content this release model stores (codes, notes, PCS tables). The edit
+# tables (NCCI, MUE), DRG weights, HCPCS/CPT dates and the index tables have parsers
+# but no storage yet.
+STORABLE_FORMATS = {
+    "icd10cm_tabular",
+    "icd10cm_addenda",
+    "icd10cm_order",
+    "icd10cm_codes",
+    "icd10pcs_tables",
+    "icd10pcs_order",
+    "icd10pcs_codes",
+}
 
 
 class ReleaseError(Exception):
@@ -135,6 +147,12 @@ def release_receive_file(
     except ImportFormatError:
         stored.unlink(missing_ok=True)
         raise
+    if importer.name not in STORABLE_FORMATS:
+        stored.unlink(missing_ok=True)
+        raise ReleaseError(
+            f"This is a {importer.description}. The workbench reads this format but cannot "
+            "store it as a release yet; nothing was imported."
+        )
     existing = (
         Release.objects.filter(system=importer.system, source_sha256=sha256)
         .exclude(state__in=[Release.State.FAILED, Release.State.DISCARDED])
@@ -533,9 +551,6 @@ def _release_import(release_id: int, progress: ProgressReporter) -> Release | No
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT gin_clean_pending_list('code_search_vector'::regclass)"
-            )
-            cursor.execute(
-                "SELECT gin_clean_pending_list('code_release_ids'::regclass)"
             )
             cursor.execute("ANALYZE codesets_code")
         progress(88, "Comparing with the previous release")

@@ -25,6 +25,8 @@ IMPORTER_MODULES = (
     "drg_weights",
     "ncci_ptp",
     "mue",
+    "hcpcs_record",
+    "cpt_file",
 )
 
 

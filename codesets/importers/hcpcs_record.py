@@ -21,7 +21,8 @@ CRLF. Columns, 1-based, from the CMS record layout (``HCPCS2019_recordlayout.txt
     230     coverage code (C carrier judgment, D special coverage instructions,
             I not payable by Medicare, M non-covered, S non-covered by statute)
     231-232 ASC payment group ("YY" = approved for ASC)
-    233-240 ASC payment group effective date (YYYYMMDD)
+    233-240 ASC payment group effective date (YYYYMMDD; the 2018 file writes five
+            as YYMMDD left-justified, "170701  ": read as 20YYMMDD with a warning)
     241-243 MOG (OPPS) payment group
     244     MOG payment policy indicator
     245-252 MOG effective date (YYYYMMDD)

@@ -95,9 +95,10 @@ def _norm(cell: str) -> str:
 
 def _cells(line: str) -> list[str]:
     cells = [c.strip() for c in line.split("\t")]
-    cells = [
-        c[1:-1].strip() if len(c) > 1 and c[0] == c[-1] == '"' else c for c in cells
-    ]
+    if '"' in line:
+        cells = [
+            c[1:-1].strip() if len(c) > 1 and c[0] == c[-1] == '"' else c for c in cells
+        ]
     while cells and not cells[-1]:
         cells.pop()
     return cells
@@ -117,17 +118,26 @@ def _decode(raw: bytes) -> str:
         return raw.decode("cp1252", errors="replace")
 
 
+_DATES: dict[str, dt.date] = {}
+
+
 def _date(value: str, what: str, lineno: int) -> dt.date:
+    date = _DATES.get(value)
+    if date is not None:
+        return date
     if not DATE_RE.fullmatch(value):
         raise ImportFormatError(
             f"The {what} must be a date written YYYYMMDD, found {value!r}.", line=lineno
         )
     try:
-        return dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
+        date = dt.date(int(value[:4]), int(value[4:6]), int(value[6:]))
     except ValueError:
         raise ImportFormatError(
             f"The {what} {value} is not a calendar date.", line=lineno
         ) from None
+    if len(_DATES) < 100_000:  # a few thousand distinct dates in a real file
+        _DATES[value] = date
+    return date
 
 
 def _check_code(code: str, column: str, lineno: int) -> str:

@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString, mark_safe
 register = template.Library()
 
 # E11.65, T36.0X1A, E08.-, A00-A09, K70.3- ... as the tabular writes them.
-CODE_REFERENCE = re.compile(r"\b([A-TV-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(-?)")
+CODE_REFERENCE = re.compile(r"\b([A-TV-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?)(\.?-)?")
 
 
 @register.filter
@@ -28,7 +28,7 @@ def link_codes(text: str, dos: object = None) -> SafeString:
         )
         return (
             f'<a href="{url}" hx-get="{url}" hx-target="#code-panel" class="code-ref">'
-            f"{code}{match.group(2)}</a>"
+            f"{code}{match.group(2) or ''}</a>"
         )
 
     return mark_safe(CODE_REFERENCE.sub(replace, escaped))  # noqa: S308 - built from escaped text
