@@ -39,6 +39,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.db.models import Q  # noqa: E402
 from django.test import Client  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
 from accounts.models import Role  # noqa: E402
 from accounts.services import user_create  # noqa: E402
@@ -295,7 +296,7 @@ def main() -> None:
         for q in queries:
             fn(q)
     results = {
-        "date": dt.date.today().isoformat(),
+        "date": timezone.localdate().isoformat(),
         "machine": f"{os.cpu_count()} cores",
         "codes_in_force": in_force,
         "queries": len(queries),

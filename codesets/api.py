@@ -63,13 +63,32 @@ class CodeDetailApi(APIView):
     class InputSerializer(serializers.Serializer):
         dos = serializers.DateField(required=False)
 
+    class OutputSerializer(serializers.Serializer):
+        system = serializers.CharField()
+        code = serializers.CharField()
+        title = serializers.CharField()
+        short_title = serializers.CharField()
+        billable = serializers.BooleanField()
+        valid = serializers.BooleanField(
+            help_text="Billable and in the release in force on dos."
+        )
+        dos = serializers.DateField()
+        release = serializers.CharField(allow_null=True)
+        message = serializers.CharField()
+        ancestors = serializers.ListField(child=serializers.DictField())
+        notes = serializers.DictField(
+            child=serializers.ListField(child=serializers.DictField())
+        )
+        seventh_characters = serializers.ListField(child=serializers.DictField())
+
     @extend_schema(
         parameters=[
             InputSerializer,
             OpenApiParameter(
                 "system", str, OpenApiParameter.PATH, enum=[s.value for s in System]
             ),
-        ]
+        ],
+        responses=OutputSerializer,
     )
     def get(self, request: Request, system: str, code: str) -> Response:
         params = self.InputSerializer(data=request.query_params)

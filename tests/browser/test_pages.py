@@ -24,24 +24,32 @@ def _login(page, live_server, username: str, password: str) -> None:
 @pytest.mark.parametrize(
     ("fixture", "heading", "nav"),
     [
-        ("coder", "Work queue", ["Work queue"]),
-        ("supervisor", "Audit queue", ["Work queue", "Audit queue"]),
-        ("codeset_admin", "Code sets", ["Code sets", "System status"]),
+        ("coder", "Work queue", ["Work queue", "Encoder"]),
+        ("supervisor", "Audit queue", ["Work queue", "Encoder", "Audit queue"]),
+        ("codeset_admin", "Code sets", ["Encoder", "Code sets", "System status"]),
     ],
 )
-def test_each_role_signs_in_to_its_home(request, page, live_server, screenshot, password, fixture, heading, nav):
+def test_each_role_signs_in_to_its_home(
+    request, page, live_server, screenshot, password, fixture, heading, nav
+):
     user = request.getfixturevalue(fixture)
     page.goto(f"{live_server.url}/")
     assert "/login/" in page.url
     screenshot("login")
     _login(page, live_server, user.username, password)
     page.get_by_role("heading", name=heading, exact=True).wait_for()
-    links = page.get_by_role("navigation", name="Main").get_by_role("link").all_inner_texts()
+    links = (
+        page.get_by_role("navigation", name="Main")
+        .get_by_role("link")
+        .all_inner_texts()
+    )
     assert links == [*nav, "API docs"]
     screenshot(f"home-{fixture}")
 
 
-def test_coder_opening_an_admin_page_is_refused(page, live_server, screenshot, coder, password):
+def test_coder_opening_an_admin_page_is_refused(
+    page, live_server, screenshot, coder, password
+):
     _login(page, live_server, coder.username, password)
     page.get_by_role("heading", name="Work queue").wait_for()
     response = page.goto(f"{live_server.url}/codesets/")
@@ -50,7 +58,16 @@ def test_coder_opening_an_admin_page_is_refused(page, live_server, screenshot, c
     screenshot("coder-403")
 
 
-def test_admin_uploads_reviews_and_activates_a_release(page, live_server, screenshot, settings, tmp_path, celery_worker, codeset_admin, password):
+def test_admin_uploads_reviews_and_activates_a_release(
+    page,
+    live_server,
+    screenshot,
+    settings,
+    tmp_path,
+    celery_worker,
+    codeset_admin,
+    password,
+):
     settings.MEDIA_ROOT = tmp_path
     _login(page, live_server, codeset_admin.username, password)
     page.get_by_role("heading", name="Code sets", exact=True).wait_for()
@@ -62,12 +79,16 @@ def test_admin_uploads_reviews_and_activates_a_release(page, live_server, screen
         screenshot(f"upload-{path.stem}")
         page.get_by_role("button", name="Upload and import").click()
         # The progress panel polls until the worker has staged the release, then reloads.
-        page.get_by_test_id("release-state").filter(has_text="Staged").wait_for(timeout=60000)
+        page.get_by_test_id("release-state").filter(has_text="Staged").wait_for(
+            timeout=60000
+        )
         screenshot(f"staged-{path.stem}")
         page.get_by_label("Effective from").fill(start)
         page.get_by_role("button", name="Activate release").click()
         page.get_by_test_id("release-state").filter(has_text="Active").wait_for()
-        assert page.get_by_text(re.compile(f"is now in force from {start}")).is_visible()
+        assert page.get_by_text(
+            re.compile(f"is now in force from {start}")
+        ).is_visible()
         if path == CM_FY2026:
             break
         page.get_by_role("link", name="← Code sets").click()
