@@ -188,3 +188,13 @@ def test_real_worker_marks_a_malformed_upload_failed_and_stages_nothing(
     assert "line" in release.error
     page = admin_client_.get(reverse("codesets:release_detail", args=[release.id]))
     assert b"The import failed and nothing was staged." in page.content
+
+
+def test_a_recognised_format_without_storage_yet_is_refused_plainly(admin_client_):
+    from tests.codesets.conftest import FIXTURES
+
+    table5 = FIXTURES / "ms-drg" / "table5_fy2026_excerpt.txt"
+    response = _upload(admin_client_, table5)
+    assert response.status_code == 200
+    assert b"cannot store it as a release yet; nothing was imported" in response.content
+    assert not Release.objects.exists()
