@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -23,3 +24,32 @@ class HtmxLoginRedirectMiddleware:
                 redirect["HX-Redirect"] = response["Location"]
                 return redirect
         return response
+
+
+class SessionIdleMiddleware:
+    """Slide the idle logoff forward while the user is active, at most once a minute.
+
+    Saving the session on every request would cost a database write per keystroke
+    of the encoder's typeahead; a session touched within the last minute is left
+    alone, so the logoff comes between SESSION_IDLE_SECONDS and that plus a minute
+    after the last request.
+    """
+
+    TOUCH_EVERY_SECONDS = 60
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if (
+            session is not None
+            and session.session_key
+            and request.user.is_authenticated
+        ):
+            now = int(time.time())
+            if now - int(session.get("_touched", 0)) >= self.TOUCH_EVERY_SECONDS:
+                session["_touched"] = (
+                    now  # marks the session modified: saved with a new expiry
+                )
+        return self.get_response(request)

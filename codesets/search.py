@@ -56,12 +56,9 @@ def releases_on(
     """The release of each system in force on ``day``, and the loaded systems
     that no release covers on that day."""
     wanted = systems or [s.value for s in System]
-    in_force = Release.objects.in_force().filter(system__in=wanted)
-    found = {
-        r.system: r
-        for r in in_force.filter(effective_from__lte=day).exclude(effective_to__lt=day)
-    }
-    loaded = set(in_force.values_list("system", flat=True))
+    in_force = list(Release.objects.in_force().filter(system__in=wanted))
+    found = {r.system: r for r in in_force if r.covers(day)}
+    loaded = {r.system for r in in_force}
     return found, [s for s in wanted if s in loaded and s not in found]
 
 

@@ -130,6 +130,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "accounts.middleware.SessionIdleMiddleware",
     "accounts.middleware.HtmxLoginRedirectMiddleware",
     # Axes goes last: it turns a locked-out login into a clear refusal.
     "axes.middleware.AxesMiddleware",
@@ -175,11 +176,12 @@ LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
-# HIPAA automatic logoff: a session ends after 15 idle minutes. Saving the session on
-# every request slides the expiry forward while the user is active.
+# HIPAA automatic logoff: a session ends after 15 idle minutes.
+# accounts.middleware.SessionIdleMiddleware slides the expiry forward while the user is
+# active (at most one session write a minute).
 SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 15 * 60)
 SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

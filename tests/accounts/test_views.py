@@ -140,3 +140,26 @@ def test_logout_requires_post_and_ends_the_session(coder_client: Client):
     response = coder_client.post(reverse("accounts:logout"))
     assert response.status_code == 302
     assert coder_client.get(reverse("encounters:queue")).status_code == 302
+
+
+def test_activity_slides_the_idle_logoff_at_most_once_a_minute(
+    client: Client, coder, password
+):
+    client.post(
+        reverse("accounts:login"), {"username": coder.username, "password": password}
+    )
+    client.get(reverse("encounters:queue"))
+    key = client.session.session_key
+    soon = timezone.now() + timedelta(minutes=5)
+    # Touched within the last minute: the request does not write the session.
+    Session.objects.filter(pk=key).update(expire_date=soon)
+    client.get(reverse("encounters:queue"))
+    assert Session.objects.get(pk=key).expire_date == soon
+    # Last touched two minutes ago: the request slides the expiry to 15 minutes from now.
+    session = client.session
+    session["_touched"] = int(timezone.now().timestamp()) - 120
+    session.save()
+    Session.objects.filter(pk=key).update(expire_date=soon)
+    client.get(reverse("encounters:queue"))
+    remaining = Session.objects.get(pk=key).expire_date - timezone.now()
+    assert timedelta(minutes=14) < remaining <= timedelta(minutes=15)
