@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 HOST ?= 127.0.0.1
 
-.PHONY: run test lint format check-python install bench clean-var
+.PHONY: run test lint format check-python install clean-var
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (found " + sys.version.split()[0] + ")")'
@@ -32,9 +32,6 @@ lint: $(VENV)/.installed
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
-
-bench: $(VENV)/.installed
-	$(PY) -m bench
 
 # Removes the embedded database and Redis data (asks first).
 clean-var:
