@@ -16,8 +16,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
-from django.db.models import F, Q
-from django.db.models.functions import Length
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Cast, Concat, Least, Length
 
 
 class System(models.TextChoices):
@@ -183,6 +183,16 @@ class ReleasedRow(models.Model):
         abstract = True
 
 
+# One rank marker per code: "xbN" for a billable code, "xhN" for a header, N = title
+# length // 20 (at most 9). codesets/search.py asks the GIN index for short billable
+# titles first when a query matches too many codes to sort them all.
+RANK_MARKERS = Concat(
+    Case(When(billable=True, then=Value("xb")), default=Value("xh")),
+    Cast(Least(Length("long_title") / Value(20), Value(9)), models.TextField()),
+    output_field=models.TextField(),
+)
+
+
 class Code(ReleasedRow):
     class Kind(models.TextChoices):
         CHAPTER = "chapter", "Chapter"
@@ -201,11 +211,14 @@ class Code(ReleasedRow):
     search_terms = models.TextField(blank=True, default="")
     # English stems (diabetes ~ diabetic) and the plain words (so that a typed prefix
     # longer than the stem, "excisio", still matches "excision").
+    # English stems, plain words (a typed prefix longer than the stem still matches)
+    # and the rank marker (RANK_MARKERS).
     search_vector = models.GeneratedField(
         expression=SearchVector("long_title", weight="A", config="english")
         + SearchVector("search_terms", weight="B", config="english")
         + SearchVector("long_title", weight="A", config="simple")
-        + SearchVector("search_terms", weight="B", config="simple"),
+        + SearchVector("search_terms", weight="B", config="simple")
+        + SearchVector(RANK_MARKERS, weight="D", config="simple"),
         output_field=SearchVectorField(),
         db_persist=True,
     )

@@ -87,22 +87,34 @@ LIMIT %(limit)s
 # "excisio" finds "excision" although its stem is "excis".
 WORD_TSQUERY = "(to_tsquery('english', %s) || to_tsquery('simple', %s))"
 
-# Matches are taken in two ways. Few matches: collect them all through the GIN
-# index and sort. Many matches (a common word): walking the ordering index
-# (code_search_order) finds the first ones at once, where sorting would rank tens
-# of thousands of rows. DENSE rows tell the two apart.
-DENSE = 5000
-SPARSE_SQL = """
+# Results are ordered billable first, then shortest title. Sorting every match would
+# cost a heap fetch per match (a common word matches tens of thousands of codes), so the
+# GIN index is asked for the billable codes with short titles first, through the rank
+# markers of Code.search_vector (xbN: billable, title length // 20), widening the length
+# bound step by step. Every billable code shorter than the bound is in the buckets asked
+# for, so once a step finds ``limit`` rows they are exactly the first ``limit`` of the
+# full order. Only when fewer billable codes match at all are the matches sorted whole.
+MARKER_STEPS = (3, 5, 9)
+# A query matching fewer codes than this is simply sorted (one query, few heap fetches).
+FEW = 400
+FEW_SQL = """
 WITH cand AS (
     SELECT system, code, long_title, billable, kind FROM codesets_code
     WHERE search_vector @@ ({query}) AND release_ids && %s::bigint[] AND kind NOT IN ('chapter', 'block')
-    LIMIT {dense}
+    LIMIT {few}
 )
 SELECT system, code, long_title, billable, kind, (SELECT count(*) FROM cand) FROM cand
 ORDER BY billable DESC, length(long_title), code
 LIMIT %s
 """
-DENSE_SQL = """
+MARKED_SQL = """
+SELECT system, code, long_title, billable, kind FROM codesets_code
+WHERE search_vector @@ (({query}) && to_tsquery('simple', %s))
+  AND release_ids && %s::bigint[] AND kind NOT IN ('chapter', 'block')
+ORDER BY billable DESC, length(long_title), code
+LIMIT %s
+"""
+ALL_SQL = """
 SELECT system, code, long_title, billable, kind FROM codesets_code
 WHERE search_vector @@ ({query}) AND release_ids && %s::bigint[] AND kind NOT IN ('chapter', 'block')
 ORDER BY billable DESC, length(long_title), code
@@ -155,15 +167,25 @@ def _word_search(
     tsquery = " && ".join([WORD_TSQUERY] * len(words))
     params: list[object] = [f"{w}:*" for w in words for _config in (1, 2)]
     cursor.execute(
-        SPARSE_SQL.format(query=tsquery, dense=DENSE), [*params, release_ids, limit]
+        FEW_SQL.format(query=tsquery, few=FEW), [*params, release_ids, limit]
     )
     rows = cursor.fetchall()
-    if not rows or rows[0][5] < DENSE:
+    if not rows or rows[0][5] < FEW:
         return [row[:5] for row in rows]
     with transaction.atomic():
-        # Make PostgreSQL walk code_search_order instead of sorting every match.
-        cursor.execute("SET LOCAL enable_bitmapscan = off")
-        cursor.execute(DENSE_SQL.format(query=tsquery), [*params, release_ids, limit])
+        # The planner misjudges how selective the markers are and would walk the
+        # code_search_order index row by row; the GIN bitmap is the fast way here.
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        for top in MARKER_STEPS:
+            markers = " | ".join(f"xb{n}" for n in range(top + 1))
+            cursor.execute(
+                MARKED_SQL.format(query=tsquery), [*params, markers, release_ids, limit]
+            )
+            rows = cursor.fetchall()
+            if len(rows) >= limit:
+                return rows
+        # Fewer than ``limit`` billable codes match: they and the headers, sorted.
+        cursor.execute(ALL_SQL.format(query=tsquery), [*params, release_ids, limit])
         return cursor.fetchall()
 
 
