@@ -16,7 +16,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, Q, Value, When
 from django.db.models.functions import Cast, Concat, Least, Length
 
 
@@ -239,14 +239,6 @@ class Code(ReleasedRow):
             # row is in one release or more), and such an index made the planner build
             # a 180k-row bitmap for every search. Whole-release reads scan the table.
             GinIndex(fields=["search_vector"], name="code_search_vector"),
-            # The encoder's word-search order: for a common word PostgreSQL walks this
-            # index in order and stops at the first matches instead of sorting them all.
-            models.Index(
-                F("billable").desc(),
-                Length("long_title"),
-                F("code"),
-                name="code_search_order",
-            ),
         ]
 
     def __str__(self) -> str:
