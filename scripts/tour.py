@@ -32,12 +32,15 @@ def main() -> None:
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
-            executable_path="/usr/bin/chromium", headless=True,
+            executable_path="/usr/bin/chromium",
+            headless=True,
             args=["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
         )
 
         def session(user: str):
-            page = browser.new_context(viewport={"width": 1280, "height": 860}).new_page()
+            page = browser.new_context(
+                viewport={"width": 1280, "height": 860}
+            ).new_page()
             page.set_default_timeout(30000)
             page.goto(f"{args.url}/login/")
             page.get_by_label("Username").fill(user)
@@ -61,8 +64,12 @@ def main() -> None:
                 print("coder on /codesets/:", response.status)
                 shot(page, "05-coder-403")
                 page.goto(f"{args.url}/codesets/encoder/")
-                page.get_by_role("combobox", name="Code or words").type("diab mel type 2 hyperglyc", delay=30)
-                page.get_by_role("listbox", name="Matching codes").get_by_role("option").first.wait_for()
+                page.get_by_role("combobox", name="Code or words").type(
+                    "diab mel type 2 hyperglyc", delay=30
+                )
+                page.get_by_role("listbox", name="Matching codes").get_by_role(
+                    "option"
+                ).first.wait_for()
                 page.keyboard.press("ArrowDown")
                 page.keyboard.press("Enter")
                 page.get_by_test_id("code-panel").wait_for()
@@ -80,7 +87,9 @@ def main() -> None:
                     page.get_by_test_id("progress-message").wait_for()
                     time.sleep(1.5)
                     shot(page, "09-import-progress")
-                    page.get_by_test_id("release-state").filter(has_text="Staged").wait_for(timeout=180000)
+                    page.get_by_test_id("release-state").filter(
+                        has_text="Staged"
+                    ).wait_for(timeout=180000)
                     shot(page, "10-staged-diff")
                     page.get_by_test_id("tab-revised").click()
                     page.wait_for_load_state("networkidle")

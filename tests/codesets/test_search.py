@@ -223,7 +223,10 @@ def test_encoder_page_and_fragment(coder_client):
 
 
 @pytest.mark.usefixtures("releases")
-@pytest.mark.parametrize("query", ["type 2 diabetes", "fracture femur", "diab", "poisoning", "encounter", "cholera"])
+@pytest.mark.parametrize(
+    "query",
+    ["type 2 diabetes", "fracture femur", "diab", "poisoning", "encounter", "cholera"],
+)
 @pytest.mark.parametrize("limit", [1, 5, 20, 100])
 def test_the_rank_markers_give_the_same_results_as_sorting_every_match(query, limit):
     from django.db import connection
@@ -235,9 +238,15 @@ def test_the_rank_markers_give_the_same_results_as_sorting_every_match(query, li
     with connection.cursor() as cursor:
         cursor.execute(
             ALL_SQL.format(query=" && ".join([WORD_TSQUERY] * len(words))),
-            [*(f"{w}:*" for w in words for _ in (1, 2)), [r.id for r in releases.values()], limit],
+            [
+                *(f"{w}:*" for w in words for _ in (1, 2)),
+                [r.id for r in releases.values()],
+                limit,
+            ],
         )
         sorted_all = [row[1] for row in cursor.fetchall()]
-    found = [hit.code for hit in code_search(query=query, day=DOS_2026, limit=limit).hits]
+    found = [
+        hit.code for hit in code_search(query=query, day=DOS_2026, limit=limit).hits
+    ]
     assert found == sorted_all
     assert found
