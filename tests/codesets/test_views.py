@@ -198,3 +198,27 @@ def test_a_recognised_format_without_storage_yet_is_refused_plainly(admin_client
     assert response.status_code == 200
     assert b"cannot store it as a release yet; nothing was imported" in response.content
     assert not Release.objects.exists()
+
+
+def test_django_admin_shows_imported_content_read_only(client, django_user_model):
+    release_import_now(path=CM_FY2025)
+    superuser = django_user_model.objects.create_superuser(
+        "root", "root@example.org", "a-long-admin-passphrase-1"
+    )
+    client.force_login(superuser)
+    listing = client.get("/admin/codesets/code/", {"q": "E1165"})
+    assert listing.status_code == 200
+    assert b"Type 2 diabetes mellitus with hyperglycemia" in listing.content
+    from codesets.models import Code
+
+    code = Code.objects.get(code="E1165")
+    page = client.get(f"/admin/codesets/code/{code.id}/change/")
+    assert page.status_code == 200
+    assert b'name="long_title"' not in page.content  # shown, not editable
+    assert (
+        client.post(
+            f"/admin/codesets/code/{code.id}/delete/", {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    assert client.get("/admin/codesets/release/add/").status_code == 403
