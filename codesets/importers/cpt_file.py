@@ -66,11 +66,10 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from ._text import head_lines, read_text
 from .base import ImportFormatError, ParsedCode, ParseResult, Progress
-from .icd10cm_order import read_text
 
 CPT_CODE_RE = re.compile(r"[0-9]{4}[0-9FTUM]")
-DETECT_MAX_LINES = 200
 DETECT_MAX_ROWS = 50
 
 CODE_NAMES = frozenset({"code", "cpt code", "cpt", "hcpcs", "hcpcs code"})
@@ -112,16 +111,6 @@ def _columns(header: list[str]) -> dict[str, int] | None:
     return roles
 
 
-def _lines_of_head(head: bytes) -> list[str]:
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
-    text = head.decode("latin-1")
-    lines = text.split("\n")
-    if len(lines) > 1 and not text.endswith("\n"):
-        lines = lines[:-1]  # cut by the head size
-    return [line.rstrip("\r") for line in lines][:DETECT_MAX_LINES]
-
-
 def _delimiter(header_line: str) -> str:
     return "\t" if "\t" in header_line else ","
 
@@ -160,7 +149,7 @@ class CptFileImporter:
     )
 
     def detect(self, head: bytes) -> bool:
-        lines = [line for line in _lines_of_head(head) if line.strip()]
+        lines = [line for line in head_lines(head, keep_blank=True) if line.strip()]
         if not lines:
             return False
         if all(_TAB_LINE_RE.fullmatch(line) for line in lines):

@@ -45,15 +45,13 @@ are tolerated and named in a warning; a DRG row after a blank row is refused.
 
 from __future__ import annotations
 
-import csv
-import io
-import os
 import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from ._text import csv_rows, progress_step, read_decoded
+from ._text import norm_cell as _norm
 from .base import ImportFormatError, ParsedDrgWeight, ParseResult, Progress
-from .icd10cm_order import decode_text
 
 HEADER_SEARCH_ROWS = 30
 
@@ -66,10 +64,6 @@ UNGROUPABLE_TYPE = "**"
 MISSING_FIGURE = "."
 
 _DETECT_LINE_RE = re.compile(rb"^\s*\"?MS-DRG\s*\"?\t", re.M | re.I)
-
-
-def _norm(cell: str) -> str:
-    return " ".join(cell.split()).lower()
 
 
 def _columns(header: list[str], lineno: int) -> dict[str, int]:
@@ -157,28 +151,9 @@ class DrgWeightsImporter:
         return False
 
     def parse(self, path: Path, *, progress: Progress | None = None) -> ParseResult:
-        path = Path(path)
-        total = os.path.getsize(path)
-        with open(path, "rb") as fh:
-            data = fh.read()
-        if progress is not None:
-            progress(total // 2, total)
-        text, encoding = decode_text(data)
         result = ParseResult(system=self.system, format=self.name)
-        if encoding not in ("utf-8", "cp1252"):
-            result.warnings.append(f"The file was read as {encoding}.")
-
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", strict=True)
-        rows: list[tuple[int, list[str]]] = []
-        last_line = 0
-        try:
-            for row in reader:
-                rows.append((last_line + 1, row))
-                last_line = reader.line_num
-        except csv.Error as exc:
-            raise ImportFormatError(
-                f"The table is malformed: {exc}.", line=last_line + 1
-            ) from exc
+        text, total = read_decoded(Path(path), progress, result.warnings)
+        rows = csv_rows(text, "The table", delimiter="\t")
 
         header_at = None
         for index, (_lineno, row) in enumerate(rows[:HEADER_SEARCH_ROWS]):
@@ -223,10 +198,8 @@ class DrgWeightsImporter:
         blank_from: int | None = None
         footnotes: list[int] = []
         body = rows[header_at + 1 :]
-        step = max(1, len(body) // 20)
         for index, (lineno, row) in enumerate(body):
-            if progress is not None and index % step == 0:
-                progress(total // 2 + total * index // (2 * max(1, len(body))), total)
+            progress_step(progress, index, len(body), total, parts=20)
             if not any(cell.strip() for cell in row):
                 if blank_from is None:
                     blank_from = lineno

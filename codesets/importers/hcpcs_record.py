@@ -85,14 +85,13 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from ._text import head_lines, read_text, split_lines
 from .base import ImportFormatError, ParsedCode, ParseResult, Progress
-from .icd10cm_order import read_text, split_lines
 
 RECORD_WIDTH = 320
 FIRST_MIN_WIDTH = 293  # the action code is in column 293
 CONT_MIN_WIDTH = 12  # at least one character of long description
 MAX_PREAMBLE_LINES = 100
-DETECT_MAX_LINES = 200
 
 HCPCS_CODE_RE = re.compile(r"[A-V][0-9]{4}")
 MODIFIER_RE = re.compile(r"[A-Z0-9]{2}")
@@ -275,13 +274,7 @@ class HcpcsRecordImporter:
         real files begin with their modifiers (record id 7), so a 64 KB head may
         hold no procedure record at all.
         """
-        if head.startswith(b"\xef\xbb\xbf"):
-            head = head[3:]
-        text = head.decode("latin-1")
-        lines = text.split("\n")
-        if len(lines) > 1 and not text.endswith("\n"):
-            lines = lines[:-1]  # cut by the head size
-        lines = [line.rstrip("\r") for line in lines][:DETECT_MAX_LINES]
+        lines = head_lines(head, keep_blank=True)
         first = None
         for index, line in enumerate(lines):
             if _record_start(line):

@@ -49,17 +49,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ._text import check_blank, head_lines, parse_titles, read_lines
 from .base import ImportFormatError, ParsedChange, ParseResult, Progress
-from .icd10cm_order import (
-    check_blank,
-    check_code,
-    cm_codes_not_pcs,
-    head_lines,
-    parse_flag,
-    parse_titles,
-    read_text,
-    split_lines,
-)
+from .icd10cm_order import cm_codes_not_pcs, parse_code_field, parse_flag
 
 ACTION_WIDTH = 13
 ACTIONS = {
@@ -94,14 +86,7 @@ def _record(line: str, lineno: int) -> tuple[str, bool, str, str, str]:
         )
     billable = parse_flag(line[13], 14, lineno)
     check_blank(line, 15, lineno, "after the valid flag")
-    code_field = line[15:22]
-    code = code_field.rstrip()
-    if code_field[:1] == " " or " " in code:
-        raise ImportFormatError(
-            f"Columns 16-22 must hold the code, left-justified; found {code_field!r}.",
-            line=lineno,
-        )
-    check_code(code, lineno, "columns 16-22")
+    code = parse_code_field(line, 15, lineno)
     check_blank(line, 23, lineno, "after the code")
     short, long = parse_titles(line, 23, lineno)
     return ACTIONS[label], billable, code, short, long
@@ -127,14 +112,8 @@ class AddendaImporter:
         return cm_codes_not_pcs(codes)
 
     def parse(self, path: Path, *, progress: Progress | None = None) -> ParseResult:
-        path = Path(path)
-        text, encoding, total = read_text(path, progress)
         result = ParseResult(system="icd10cm", format=self.name, is_delta=True)
-        if encoding != "utf-8":
-            result.warnings.append(
-                f"The file is not UTF-8/ASCII; it was read as {encoding}."
-            )
-        lines = split_lines(text)
+        lines, total = read_lines(Path(path), progress, result.warnings)
 
         pending: tuple[int, bool, str] | None = (
             None  # open "Revise from:" (line, billable, code)

@@ -17,24 +17,20 @@ The ICD-10-PCS codes file has the same shape for its 7-character codes
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from .base import ImportFormatError, ParsedCode, ParseResult, Progress
-from .icd10cm_order import (
-    CM_CODE_RE,
-    check_code,
-    cm_codes_not_pcs,
-    code_kind,
+from ._text import (
+    TITLE_WORD_RE,
+    check_title_words,
+    check_unique,
     head_lines,
-    read_text,
-    split_lines,
+    read_lines,
+    record_lines,
 )
+from .base import ImportFormatError, ParsedCode, ParseResult, Progress
+from .icd10cm_order import CM_CODE_RE, check_code, cm_codes_not_pcs, code_kind
 
 CODE_WIDTH = 8
-# A title is words. This keeps out look-alikes such as the GEM files
-# ("A000    0010  00000": code, target code, flags).
-TITLE_WORD_RE = re.compile(r"[A-Za-z]{3}")
 
 
 def _code_field(line: str) -> str | None:
@@ -69,30 +65,10 @@ class CodesImporter:
         return cm_codes_not_pcs(codes)
 
     def parse(self, path: Path, *, progress: Progress | None = None) -> ParseResult:
-        path = Path(path)
-        text, encoding, total = read_text(path, progress)
         result = ParseResult(system="icd10cm", format=self.name)
-        if encoding != "utf-8":
-            result.warnings.append(
-                f"The file is not UTF-8/ASCII; it was read as {encoding}."
-            )
-        lines = split_lines(text)
+        lines, total = read_lines(Path(path), progress, result.warnings)
         seen: dict[str, int] = {}
-        blank_from = None
-        step = max(1, len(lines) // 50)
-        for index, line in enumerate(lines):
-            lineno = index + 1
-            if progress is not None and index % step == 0:
-                progress(total // 2 + total * index // (2 * max(1, len(lines))), total)
-            if not line.strip():
-                if blank_from is None:
-                    blank_from = lineno
-                continue
-            if blank_from is not None:
-                raise ImportFormatError(
-                    f"Blank line {blank_from} inside the file (records follow it).",
-                    line=blank_from,
-                )
+        for lineno, line in record_lines(lines, progress, total):
             field = line[:CODE_WIDTH]
             code = field.rstrip()
             if field[:1] == " " or " " in code:
@@ -113,16 +89,8 @@ class CodesImporter:
                     f"The title must start in column {CODE_WIDTH + 1}, right after the code field.",
                     line=lineno,
                 )
-            if not TITLE_WORD_RE.search(title):
-                raise ImportFormatError(
-                    f"The title of {code} has no words: {title!r}.", line=lineno
-                )
-            if code in seen:
-                raise ImportFormatError(
-                    f"Code {code} appears twice (first on line {seen[code]}).",
-                    line=lineno,
-                )
-            seen[code] = lineno
+            check_title_words(code, title, lineno)
+            check_unique(code, seen, lineno)
             result.codes.append(
                 ParsedCode(code, code_kind(code), True, title, title, "", "", "")
             )

@@ -68,17 +68,13 @@ Errors carry the line number and the innermost open element.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
-from xml.etree.ElementTree import ParseError
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import DefusedXMLParser
-
+from ._xml import StreamTarget, detect_root, stream_parse
+from ._xml import clean as _clean
 from .base import ImportFormatError, ParsedIndexTerm, ParseResult, Progress
 
-CHUNK_SIZE = 256 * 1024
 ROOT_TAG = "ICD10CM.index"
 
 # Elements whose text is read (all but <title> hold plain text, addenda markup aside).
@@ -111,13 +107,6 @@ RANGE_RE = re.compile(
 
 DRUG_HEAD_RE = re.compile(r"substance|adverse effect|poisoning|underdosing", re.I)
 NEOPLASM_HEAD_RE = re.compile(r"neoplasm|malignant|benign|in situ", re.I)
-
-_DETECT_COMMENT_RE = re.compile(rb"<!--.*?-->", re.S)
-_DETECT_START_TAG_RE = re.compile(rb"<([A-Za-z_][\w.\-:]*)")
-
-
-def _clean(text: str) -> str:
-    return " ".join(text.split())
 
 
 def index_code(text: str) -> str | None:
@@ -152,12 +141,11 @@ class _Term:
         self.emitted = False
 
 
-class _Target:
+class _Target(StreamTarget):
     """Streaming target for the expat parser: one ParsedIndexTerm per term, parents first."""
 
     def __init__(self) -> None:
-        self.expat = None
-        self.stack: list[str] = []
+        super().__init__()
         self.terms: list[_Term] = []
         self.out: list[ParsedIndexTerm] = []
         self.root_seen = False
@@ -179,16 +167,6 @@ class _Target:
         self.old_depth = 0
 
     # -- helpers ---------------------------------------------------------
-    def line(self) -> int | None:
-        return self.expat.CurrentLineNumber if self.expat is not None else None
-
-    def fail(self, message: str, element: str = "") -> None:
-        raise ImportFormatError(
-            message,
-            line=self.line(),
-            element=element or (self.stack[-1] if self.stack else ""),
-        )
-
     def where(self) -> str:
         titles = [t.title for t in self.terms if t.title]
         return f" (in {' > '.join(titles)})" if titles else ""
@@ -433,9 +411,6 @@ class _Target:
                 ("see_category" if tag == "seecat" else "see_subcategory", code)
             )
 
-    def close(self) -> None:
-        return None
-
 
 class IndexImporter:
     name = "icd10cm_index"
@@ -443,52 +418,11 @@ class IndexImporter:
     description = "ICD-10-CM index XML (drug table, neoplasm table, external cause index, Index to Diseases)"
 
     def detect(self, head: bytes) -> bool:
-        head = head.lstrip(b"\xef\xbb\xbf").lstrip()
-        if not head.startswith(b"<"):
-            return False
-        head = _DETECT_COMMENT_RE.sub(b"", head[:16384])
-        match = _DETECT_START_TAG_RE.search(head)
-        return bool(match and match.group(1) == ROOT_TAG.encode())
+        return detect_root(head, ROOT_TAG)
 
     def parse(self, path: Path, *, progress: Progress | None = None) -> ParseResult:
-        path = Path(path)
-        total = os.path.getsize(path)
         target = _Target()
-        parser = DefusedXMLParser(target=target)
-        expat = parser.parser
-        target.expat = expat
-        read = 0
-        try:
-            with open(path, "rb") as fh:
-                while True:
-                    chunk = fh.read(CHUNK_SIZE)
-                    if not chunk:
-                        break
-                    read += len(chunk)
-                    parser.feed(chunk)
-                    if progress is not None:
-                        progress(read, total)
-            parser.close()
-        except ParseError as exc:
-            line = exc.position[0] if getattr(exc, "position", None) else None
-            element = target.stack[-1] if target.stack else ""
-            message = re.sub(r":\s*line \d+, column \d+$", "", str(exc))
-            if "no element found" in message or "unclosed token" in message:
-                text = "The XML file is incomplete (truncated?)"
-            else:
-                text = "The XML is malformed"
-            raise ImportFormatError(
-                f"{text}: {message}{target.where()}", line=line, element=element
-            ) from exc
-        except DefusedXmlException as exc:
-            name = getattr(exc, "name", None)
-            what = f"the entity {name!r}" if name else "an entity or external reference"
-            raise ImportFormatError(
-                f"The XML declares {what} in a DOCTYPE; entity declarations and external references "
-                "are refused for safety (they can expand without limit or read other files)",
-                line=expat.CurrentLineNumber,
-                element="!DOCTYPE",
-            ) from exc
+        stream_parse(Path(path), target, target.where, progress)
         if not target.root_seen:
             raise ImportFormatError("The file holds no XML element.", line=1)
         if not target.letters or not target.out:

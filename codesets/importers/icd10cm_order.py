@@ -24,15 +24,26 @@ above 0x7F; the order file spells "Sjogren", the tabular XML "Sjögren"). The
 importer decodes UTF-8 (of which ASCII is a subset) and falls back to
 Windows-1252, which older CMS text files used, with a warning.
 
-The helpers at the top are shared with the codes and addenda importers.
+The ICD-10-CM helpers at the top are shared with the codes and addenda
+importers; the generic text helpers live in ``_text``.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
+from ._text import (
+    ORDER_MIN_WIDTH,
+    check_blank,
+    check_unique,
+    head_lines,
+    order_increases,
+    order_number,
+    parse_titles,
+    read_lines,
+    record_lines,
+)
 from .base import ImportFormatError, ParsedCode, ParseResult, Progress
 
 # ---------------------------------------------------------------------------
@@ -47,8 +58,6 @@ CM_CODE_RE = re.compile(r"[A-Z][0-9A-Z]{2,6}")
 # table headers (e.g. "001").
 _PCS_ALPHABET = frozenset("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ")
 _PCS_SECTIONS = frozenset("0123456789BCDFGHX")
-
-DETECT_MAX_LINES = 200
 
 
 def looks_like_pcs(code: str) -> bool:
@@ -71,52 +80,6 @@ def cm_codes_not_pcs(codes: list[str]) -> bool:
     return any(not looks_like_pcs(c) for c in codes)
 
 
-def decode_text(data: bytes) -> tuple[str, str]:
-    """Decode an official text file: UTF-8 when it is (ASCII is), else Windows-1252 / Latin-1."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    for encoding in ("utf-8", "cp1252"):
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1"), "latin-1"
-
-
-def read_text(path: Path, progress: Progress | None) -> tuple[str, str, int]:
-    """Read and decode the whole file, reporting progress while reading."""
-    total = os.path.getsize(path)
-    chunks = []
-    read = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            chunks.append(chunk)
-            read += len(chunk)
-            if progress is not None:
-                progress(read // 2, total)  # reading is the first half of the work
-    text, encoding = decode_text(b"".join(chunks))
-    return text, encoding, total
-
-
-def split_lines(text: str) -> list[str]:
-    """Physical lines without CR/LF; a final newline does not make an extra line."""
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
-
-
-def head_lines(head: bytes) -> list[str]:
-    """Complete non-blank lines of a file head (its last line may be cut by the head size)."""
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
-    text = head.decode("latin-1")
-    lines = text.split("\n")
-    if len(lines) > 1 and not text.endswith("\n"):
-        lines = lines[:-1]
-    return [line.rstrip("\r") for line in lines if line.strip()][:DETECT_MAX_LINES]
-
-
 def check_code(code: str, lineno: int, where: str) -> None:
     if not code:
         raise ImportFormatError(f"The code is missing ({where}).", line=lineno)
@@ -125,6 +88,20 @@ def check_code(code: str, lineno: int, where: str) -> None:
             f"{code!r} ({where}) is not an ICD-10-CM code: expected a letter then 2-6 letters or digits, no dot.",
             line=lineno,
         )
+
+
+def parse_code_field(line: str, start: int, lineno: int) -> str:
+    """The code in the 7 columns from ``start`` (0-based), left-justified."""
+    columns = f"{start + 1}-{start + 7}"
+    code_field = line[start : start + 7]
+    code = code_field.rstrip()
+    if code_field[:1] == " " or " " in code:
+        raise ImportFormatError(
+            f"Columns {columns} must hold the code, left-justified; found {code_field!r}.",
+            line=lineno,
+        )
+    check_code(code, lineno, f"columns {columns}")
+    return code
 
 
 def code_kind(code: str) -> str:
@@ -139,15 +116,6 @@ def prefix_parent(code: str, known) -> str:
     return ""
 
 
-def check_blank(line: str, col: int, lineno: int, what: str) -> None:
-    """``col`` is 1-based."""
-    if line[col - 1] != " ":
-        raise ImportFormatError(
-            f"Column {col} must be blank ({what}), found {line[col - 1]!r}.",
-            line=lineno,
-        )
-
-
 def parse_flag(char: str, col: int, lineno: int) -> bool:
     if char not in ("0", "1"):
         raise ImportFormatError(
@@ -157,29 +125,9 @@ def parse_flag(char: str, col: int, lineno: int) -> bool:
     return char == "1"
 
 
-def parse_titles(line: str, short_start: int, lineno: int) -> tuple[str, str]:
-    """Short title in 60 columns from ``short_start`` (0-based), a blank, then the long title."""
-    short_field = line[short_start : short_start + 60]
-    short = short_field.rstrip()
-    if not short or short_field[0] == " ":
-        raise ImportFormatError(
-            f"The short title (columns {short_start + 1}-{short_start + 60}) is missing or not left-justified.",
-            line=lineno,
-        )
-    check_blank(line, short_start + 61, lineno, "between short and long title")
-    long_start = short_start + 61
-    long = line[long_start:].rstrip()
-    if not long or line[long_start] == " ":
-        raise ImportFormatError(
-            f"The long title (from column {long_start + 1}) is missing or not left-justified.",
-            line=lineno,
-        )
-    return short, long
-
-
 # ---------------------------------------------------------------------------
 
-MIN_WIDTH = 78  # the long title starts in column 78
+MIN_WIDTH = ORDER_MIN_WIDTH  # the long title starts in column 78
 
 
 def _order_fields(line: str) -> tuple[str, str, str] | None:
@@ -219,70 +167,20 @@ class OrderImporter:
         return cm_codes_not_pcs(codes)
 
     def parse(self, path: Path, *, progress: Progress | None = None) -> ParseResult:
-        path = Path(path)
-        text, encoding, total = read_text(path, progress)
         result = ParseResult(system="icd10cm", format=self.name)
-        if encoding != "utf-8":
-            result.warnings.append(
-                f"The file is not UTF-8/ASCII; it was read as {encoding}."
-            )
-        lines = split_lines(text)
+        lines, total = read_lines(Path(path), progress, result.warnings)
         records: list[tuple[str, bool, str, str, int]] = []
         seen: dict[str, int] = {}
         previous_order = 0
-        blank_from = None
-        step = max(1, len(lines) // 50)
-        for index, line in enumerate(lines):
-            lineno = index + 1
-            if progress is not None and index % step == 0:
-                progress(total // 2 + total * index // (2 * max(1, len(lines))), total)
-            if not line.strip():
-                if blank_from is None:
-                    blank_from = lineno
-                continue
-            if blank_from is not None:
-                raise ImportFormatError(
-                    f"Blank line {blank_from} inside the file (records follow it).",
-                    line=blank_from,
-                )
-            if len(line) < MIN_WIDTH:
-                raise ImportFormatError(
-                    f"The line is {len(line)} characters long; an order record has at least {MIN_WIDTH} "
-                    "(long title from column 78).",
-                    line=lineno,
-                )
-            order_no = line[:5]
-            if not order_no.isdigit():
-                raise ImportFormatError(
-                    f"Columns 1-5 must hold the order number (5 digits), found {order_no!r}.",
-                    line=lineno,
-                )
-            check_blank(line, 6, lineno, "after the order number")
-            code_field = line[6:13]
-            code = code_field.rstrip()
-            if code_field[:1] == " " or " " in code:
-                raise ImportFormatError(
-                    f"Columns 7-13 must hold the code, left-justified; found {code_field!r}.",
-                    line=lineno,
-                )
-            check_code(code, lineno, "columns 7-13")
+        for lineno, line in record_lines(lines, progress, total):
+            order_no = order_number(line, lineno)
+            code = parse_code_field(line, 6, lineno)
             check_blank(line, 14, lineno, "after the code")
             billable = parse_flag(line[14], 15, lineno)
             check_blank(line, 16, lineno, "after the valid flag")
             short, long = parse_titles(line, 16, lineno)
-            number = int(order_no)
-            if number <= previous_order:
-                raise ImportFormatError(
-                    f"Order number {order_no} does not increase (the previous record is {previous_order:05d}).",
-                    line=lineno,
-                )
-            previous_order = number
-            if code in seen:
-                raise ImportFormatError(
-                    f"Code {code} appears twice (first on line {seen[code]}).",
-                    line=lineno,
-                )
-            seen[code] = lineno
+            previous_order = order_increases(order_no, previous_order, lineno)
+            check_unique(code, seen, lineno)
             records.append((code, billable, short, long, lineno))
         if not records:
             raise ImportFormatError("The file holds no order records.", line=1)

@@ -60,15 +60,12 @@ element.
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from pathlib import Path
-from xml.etree.ElementTree import ParseError
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import DefusedXMLParser
-
+from ._xml import StreamTarget, detect_root, stream_parse
+from ._xml import clean as _clean
 from .base import (
     ImportFormatError,
     NoteKind,
@@ -77,8 +74,6 @@ from .base import (
     ParseResult,
     Progress,
 )
-
-CHUNK_SIZE = 256 * 1024
 
 # Containers whose <note> children become ParsedNote of this kind.
 NOTE_CONTAINERS = {
@@ -115,14 +110,6 @@ NOT_APPLY_RE = re.compile(
 )
 SIXTH_CHAR_RE = re.compile(r"(?:^|,? or |, )([0-9A-Z]) -")
 
-_DETECT_COMMENT_RE = re.compile(rb"<!--.*?-->", re.S)
-_DETECT_START_TAG_RE = re.compile(rb"<([A-Za-z_][\w.\-:]*)")
-
-
-def _clean(text: str) -> str:
-    """Collapse runs of white space (the XML indents and wraps some texts)."""
-    return " ".join(text.split())
-
 
 class _Node:
     __slots__ = (
@@ -149,12 +136,11 @@ class _Node:
         self.block = ""
 
 
-class _Target:
+class _Target(StreamTarget):
     """Streaming target for the expat parser: builds flat node records and notes."""
 
     def __init__(self) -> None:
-        self.expat = None  # set after the parser exists, for line numbers
-        self.stack: list[str] = []  # open element tags
+        super().__init__()
         self.node_stack: list[int] = []  # indices of open chapter/section/diag
         self.nodes: list[_Node] = []
         # raw notes: (node index, kind, text, character)
@@ -173,16 +159,6 @@ class _Target:
         self.warnings: list[str] = []
 
     # -- helpers ---------------------------------------------------------
-    def line(self) -> int | None:
-        return self.expat.CurrentLineNumber if self.expat is not None else None
-
-    def fail(self, message: str, element: str = "") -> None:
-        raise ImportFormatError(
-            message,
-            line=self.line(),
-            element=element or (self.stack[-1] if self.stack else ""),
-        )
-
     def current(self) -> _Node | None:
         return self.nodes[self.node_stack[-1]] if self.node_stack else None
 
@@ -401,9 +377,6 @@ class _Target:
             self.notes.append((self.node_stack[-1], NoteKind.NOTE, text, ""))
         self.vis_category = None
 
-    def close(self) -> None:
-        return None
-
 
 class TabularImporter:
     name = "icd10cm_tabular"
@@ -411,53 +384,11 @@ class TabularImporter:
     description = "ICD-10-CM tabular XML"
 
     def detect(self, head: bytes) -> bool:
-        head = head.lstrip(b"\xef\xbb\xbf").lstrip()
-        if not head.startswith(b"<"):
-            return False
-        head = _DETECT_COMMENT_RE.sub(b"", head[:16384])
-        match = _DETECT_START_TAG_RE.search(head)
-        return bool(match and match.group(1) == ROOT_TAG.encode())
+        return detect_root(head, ROOT_TAG)
 
     def parse(self, path: Path, *, progress: Progress | None = None) -> ParseResult:
-        path = Path(path)
-        total = os.path.getsize(path)
         target = _Target()
-        parser = DefusedXMLParser(target=target)
-        expat = parser.parser
-        target.expat = expat
-        read = 0
-        try:
-            with open(path, "rb") as fh:
-                while True:
-                    chunk = fh.read(CHUNK_SIZE)
-                    if not chunk:
-                        break
-                    read += len(chunk)
-                    parser.feed(chunk)
-                    if progress is not None:
-                        progress(read, total)
-            parser.close()
-        except ParseError as exc:
-            line = exc.position[0] if getattr(exc, "position", None) else None
-            element = target.stack[-1] if target.stack else ""
-            message = str(exc)
-            message = re.sub(r":\s*line \d+, column \d+$", "", message)
-            if "no element found" in message or "unclosed token" in message:
-                text = "The XML file is incomplete (truncated?)"
-            else:
-                text = "The XML is malformed"
-            raise ImportFormatError(
-                f"{text}: {message}{_inside(target)}", line=line, element=element
-            ) from exc
-        except DefusedXmlException as exc:
-            name = getattr(exc, "name", None)
-            what = f"the entity {name!r}" if name else "an entity or external reference"
-            raise ImportFormatError(
-                f"The XML declares {what} in a DOCTYPE; entity declarations and external references "
-                "are refused for safety (they can expand without limit or read other files)",
-                line=expat.CurrentLineNumber,
-                element="!DOCTYPE",
-            ) from exc
+        stream_parse(Path(path), target, lambda: _inside(target), progress)
         if not target.root_seen:
             raise ImportFormatError("The file holds no XML element.", line=1)
         if not any(n.tag == "chapter" for n in target.nodes):

@@ -18,15 +18,24 @@ the first one a section (0-9, B, C, D, F, G, H, X). The ICD-10-CM codes file
 looks alike but pads its codes (3-7 characters, a letter first) to 8 columns;
 detection checks every line of the head, so it never claims one.
 
-The text helpers at the top are shared with the PCS order importer.
+The PCS helpers at the top are shared with the PCS order importer; the
+generic text helpers live in ``_text``.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
+from ._text import (
+    TITLE_WORD_RE,
+    check_title_words,
+    check_unique,
+    every_head_line,
+    progress_step,
+    read_lines,
+    record_lines,
+)
 from .base import ImportFormatError, ParsedCode, ParseResult, Progress
 
 PCS_ALPHABET = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -35,60 +44,11 @@ PCS_CODE_RE = re.compile(f"[{PCS_ALPHABET}]{{7}}")
 PCS_TABLE_RE = re.compile(f"[{PCS_ALPHABET}]{{3}}")
 # A detected code must also start with a known section.
 _DETECT_CODE_RE = re.compile(f"[{PCS_SECTIONS}][{PCS_ALPHABET}]{{6}}")
-# A title is words (this keeps out look-alikes such as GEM files: "0016070 0231  00000").
-TITLE_WORD_RE = re.compile(r"[A-Za-z]{3}")
-DETECT_MAX_LINES = 200
 CODE_WIDTH = 7
 
 
 # ---------------------------------------------------------------------------
-# Text helpers (shared with icd10pcs_order)
-
-
-def decode_text(data: bytes) -> tuple[str, str]:
-    """UTF-8 (CMS files are ASCII), else Windows-1252, else Latin-1."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    for encoding in ("utf-8", "cp1252"):
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    return data.decode("latin-1"), "latin-1"
-
-
-def read_text(path: Path, progress: Progress | None) -> tuple[str, str, int]:
-    """The whole file decoded; reading reports the first half of the progress."""
-    total = os.path.getsize(path)
-    chunks = []
-    read = 0
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            chunks.append(chunk)
-            read += len(chunk)
-            if progress is not None:
-                progress(read // 2, total)
-    text, encoding = decode_text(b"".join(chunks))
-    return text, encoding, total
-
-
-def split_lines(text: str) -> list[str]:
-    """Physical lines without CR/LF; a final newline does not make an extra line."""
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line[:-1] if line.endswith("\r") else line for line in lines]
-
-
-def head_lines(head: bytes) -> list[str]:
-    """Complete non-blank lines of a file head (the last one may be cut by the head size)."""
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
-    text = head.decode("latin-1")
-    lines = text.split("\n")
-    if len(lines) > 1 and not text.endswith("\n"):
-        lines = lines[:-1]
-    return [line.rstrip("\r") for line in lines if line.strip()][:DETECT_MAX_LINES]
+# PCS helpers (shared with icd10pcs_order)
 
 
 def check_pcs_code(code: str, lineno: int, where: str, length: int = 7) -> None:
@@ -101,30 +61,6 @@ def check_pcs_code(code: str, lineno: int, where: str, length: int = 7) -> None:
             f"A-Z without I and O{detail}.",
             line=lineno,
         )
-
-
-def progress_step(
-    progress: Progress | None, index: int, count: int, total: int
-) -> None:
-    """Second half of the progress: the lines already checked."""
-    if progress is not None and count and index % max(1, count // 50) == 0:
-        progress(total // 2 + total * index // (2 * count), total)
-
-
-def check_blank_lines(lines: list[str]):
-    """Yield (line number, line) for the records; blank lines may only end the file."""
-    blank_from = None
-    for index, line in enumerate(lines):
-        if not line.strip():
-            if blank_from is None:
-                blank_from = index + 1
-            continue
-        if blank_from is not None:
-            raise ImportFormatError(
-                f"Blank line {blank_from} inside the file (records follow it).",
-                line=blank_from,
-            )
-        yield index + 1, line
 
 
 # ---------------------------------------------------------------------------
@@ -146,20 +82,13 @@ class CodesImporter:
     description = "ICD-10-PCS codes file (7-character codes and long titles)"
 
     def detect(self, head: bytes) -> bool:
-        lines = head_lines(head)
-        return bool(lines) and all(_looks_like_record(line) for line in lines)
+        return every_head_line(head, _looks_like_record)
 
     def parse(self, path: Path, *, progress: Progress | None = None) -> ParseResult:
-        path = Path(path)
-        text, encoding, total = read_text(path, progress)
         result = ParseResult(system=self.system, format=self.name)
-        if encoding != "utf-8":
-            result.warnings.append(
-                f"The file is not UTF-8/ASCII; it was read as {encoding}."
-            )
-        lines = split_lines(text)
+        lines, total = read_lines(Path(path), progress, result.warnings)
         seen: dict[str, int] = {}
-        for lineno, line in check_blank_lines(lines):
+        for lineno, line in record_lines(lines):
             progress_step(progress, lineno, len(lines), total)
             field = line[:CODE_WIDTH]
             if len(line) <= CODE_WIDTH or " " in field:
@@ -180,16 +109,8 @@ class CodesImporter:
                     f"The title must start in column {CODE_WIDTH + 2}, after exactly one blank.",
                     line=lineno,
                 )
-            if not TITLE_WORD_RE.search(title):
-                raise ImportFormatError(
-                    f"The title of {field} has no words: {title!r}.", line=lineno
-                )
-            if field in seen:
-                raise ImportFormatError(
-                    f"Code {field} appears twice (first on line {seen[field]}).",
-                    line=lineno,
-                )
-            seen[field] = lineno
+            check_title_words(field, title, lineno)
+            check_unique(field, seen, lineno)
             result.codes.append(
                 ParsedCode(field, "code", True, title, title, field[:3], "", "")
             )

@@ -32,20 +32,23 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .base import ImportFormatError, ParsedCode, ParseResult, Progress
-from .icd10pcs_codes import (
-    PCS_ALPHABET,
-    PCS_SECTIONS,
-    check_blank_lines,
-    check_pcs_code,
-    head_lines,
+from ._text import (
+    ORDER_MIN_WIDTH,
+    check_blank,
+    check_unique,
+    every_head_line,
+    order_increases,
+    order_number,
+    parse_titles,
     progress_step,
-    read_text,
-    split_lines,
+    read_lines,
+    record_lines,
 )
+from .base import ImportFormatError, ParsedCode, ParseResult, Progress
+from .icd10pcs_codes import PCS_ALPHABET, PCS_SECTIONS, check_pcs_code
 
-MIN_WIDTH = 78  # the long title starts in column 78
-SHORT_START, SHORT_WIDTH = 16, 60
+MIN_WIDTH = ORDER_MIN_WIDTH  # the long title starts in column 78
+SHORT_START = 16
 _DETECT_HEADER_RE = re.compile(f"[{PCS_SECTIONS}][{PCS_ALPHABET}]{{2}}")
 _DETECT_CODE_RE = re.compile(f"[{PCS_SECTIONS}][{PCS_ALPHABET}]{{6}}")
 
@@ -68,52 +71,24 @@ def _looks_like_record(line: str) -> bool:
     return False
 
 
-def _blank(line: str, col: int, lineno: int, what: str) -> None:
-    """``col`` is 1-based."""
-    if line[col - 1] != " ":
-        raise ImportFormatError(
-            f"Column {col} must be blank ({what}), found {line[col - 1]!r}.",
-            line=lineno,
-        )
-
-
 class OrderImporter:
     name = "icd10pcs_order"
     system = "icd10pcs"
     description = "ICD-10-PCS order file (tables and codes with short and long titles, fixed width)"
 
     def detect(self, head: bytes) -> bool:
-        lines = head_lines(head)
-        return bool(lines) and all(_looks_like_record(line) for line in lines)
+        return every_head_line(head, _looks_like_record)
 
     def parse(self, path: Path, *, progress: Progress | None = None) -> ParseResult:
-        path = Path(path)
-        text, encoding, total = read_text(path, progress)
         result = ParseResult(system=self.system, format=self.name)
-        if encoding != "utf-8":
-            result.warnings.append(
-                f"The file is not UTF-8/ASCII; it was read as {encoding}."
-            )
-        lines = split_lines(text)
+        lines, total = read_lines(Path(path), progress, result.warnings)
         seen: dict[str, int] = {}
         tables: dict[str, int] = {}
         missing_tables: dict[str, int] = {}
         previous_order = 0
-        for lineno, line in check_blank_lines(lines):
+        for lineno, line in record_lines(lines):
             progress_step(progress, lineno, len(lines), total)
-            if len(line) < MIN_WIDTH:
-                raise ImportFormatError(
-                    f"The line is {len(line)} characters long; an order record has at least {MIN_WIDTH} "
-                    "(long title from column 78).",
-                    line=lineno,
-                )
-            order_no = line[:5]
-            if not order_no.isdigit():
-                raise ImportFormatError(
-                    f"Columns 1-5 must hold the order number (5 digits), found {order_no!r}.",
-                    line=lineno,
-                )
-            _blank(line, 6, lineno, "after the order number")
+            order_no = order_number(line, lineno)
             field = line[6:13]
             code = field.rstrip()
             if not code or field[0] == " " or " " in code:
@@ -121,7 +96,7 @@ class OrderImporter:
                     f"Columns 7-13 must hold one code, left-justified; found {field!r}.",
                     line=lineno,
                 )
-            _blank(line, 14, lineno, "after the code")
+            check_blank(line, 14, lineno, "after the code")
             flag = line[14]
             if flag not in ("0", "1"):
                 raise ImportFormatError(
@@ -145,34 +120,10 @@ class OrderImporter:
                     ),
                     line=lineno,
                 )
-            _blank(line, 16, lineno, "after the valid flag")
-            short_field = line[SHORT_START : SHORT_START + SHORT_WIDTH]
-            short = short_field.rstrip()
-            if not short or short_field[0] == " ":
-                raise ImportFormatError(
-                    "The short title (columns 17-76) is missing or not left-justified.",
-                    line=lineno,
-                )
-            _blank(line, 77, lineno, "between short and long title")
-            long = line[77:].rstrip()
-            if not long or line[77] == " ":
-                raise ImportFormatError(
-                    "The long title (from column 78) is missing or not left-justified.",
-                    line=lineno,
-                )
-            number = int(order_no)
-            if number <= previous_order:
-                raise ImportFormatError(
-                    f"Order number {order_no} does not increase (the previous record is {previous_order:05d}).",
-                    line=lineno,
-                )
-            previous_order = number
-            if code in seen:
-                raise ImportFormatError(
-                    f"Code {code} appears twice (first on line {seen[code]}).",
-                    line=lineno,
-                )
-            seen[code] = lineno
+            check_blank(line, 16, lineno, "after the valid flag")
+            short, long = parse_titles(line, SHORT_START, lineno)
+            previous_order = order_increases(order_no, previous_order, lineno)
+            check_unique(code, seen, lineno)
             if billable:
                 table = code[:3]
                 if table in tables:

@@ -38,15 +38,13 @@ Medicaid MUE files) are refused: every Medicare MUE has an MAI.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
-import os
 import re
 from pathlib import Path
 
+from ._text import csv_rows, progress_step, read_decoded
+from ._text import norm_cell as _norm
 from .base import ImportFormatError, ParsedMue, ParseResult, Progress
-from .icd10cm_order import decode_text
 from .ncci_ptp import HCPCS_CODE_RE
 
 HEADER_SEARCH_ROWS = 40
@@ -80,10 +78,6 @@ EFFECTIVE_RE = re.compile(
 _DETECT_RE = re.compile(
     rb'(?is)cpt\s+code\s*"?\s*,\s*"?[a-z /&-]*mue\s+values?\s*"?\s*,'
 )
-
-
-def _norm(cell: str) -> str:
-    return " ".join(cell.split()).lower()
 
 
 def _is_code_header(cell: str) -> bool:
@@ -138,28 +132,9 @@ class MueImporter:
         return bool(_DETECT_RE.search(head.lstrip(b"\xef\xbb\xbf")))
 
     def parse(self, path: Path, *, progress: Progress | None = None) -> ParseResult:
-        path = Path(path)
-        total = os.path.getsize(path)
-        with open(path, "rb") as fh:
-            data = fh.read()
-        if progress is not None:
-            progress(total // 2, total)
-        text, encoding = decode_text(data)
         result = ParseResult(system=self.system, format=self.name)
-        if encoding not in ("utf-8", "cp1252"):
-            result.warnings.append(f"The file was read as {encoding}.")
-
-        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-        rows: list[tuple[int, list[str]]] = []
-        last_line = 0
-        try:
-            for row in reader:
-                rows.append((last_line + 1, row))
-                last_line = reader.line_num
-        except csv.Error as exc:
-            raise ImportFormatError(
-                f"The CSV is malformed: {exc}.", line=last_line + 1
-            ) from exc
+        text, total = read_decoded(Path(path), progress, result.warnings)
+        rows = csv_rows(text, "The CSV")
 
         header_at = next(
             (
@@ -211,10 +186,8 @@ class MueImporter:
         seen: dict[str, int] = {}
         blank_from: int | None = None
         body = rows[header_at + 1 :]
-        step = max(1, len(body) // 20)
         for index, (lineno, row) in enumerate(body):
-            if progress is not None and index % step == 0:
-                progress(total // 2 + total * index // (2 * max(1, len(body))), total)
+            progress_step(progress, index, len(body), total, parts=20)
             cells = [c.strip() for c in row]
             if not any(cells):
                 if blank_from is None:
