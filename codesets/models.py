@@ -27,6 +27,19 @@ class System(models.TextChoices):
     CPT = "cpt", "CPT"
 
 
+class Table(models.TextChoices):
+    """Official tables released like code sets (versioned by effective date), not codes."""
+
+    DRG_WEIGHTS = "drg_weights", "MS-DRG weights (IPPS Table 5)"
+
+
+RELEASE_KINDS = [*System.choices, *Table.choices]
+
+
+def release_kind_label(value: str) -> str:
+    return dict(RELEASE_KINDS)[value]
+
+
 def display_code(system: str, code: str) -> str:
     """A code as coders write it: ICD-10-CM gets its dot after the category."""
     if system == System.ICD10CM and len(code) > 3 and "-" not in code:
@@ -63,7 +76,7 @@ class Release(models.Model):
         RETIRED = "retired", "Retired"
         DISCARDED = "discarded", "Discarded"
 
-    system = models.CharField(max_length=10, choices=System.choices)
+    system = models.CharField(max_length=12, choices=RELEASE_KINDS)
     label = models.CharField(max_length=100)
     version = models.CharField(
         max_length=40, blank=True, help_text="What the file says of itself."
@@ -152,7 +165,11 @@ class Release(models.Model):
 
     @property
     def system_label(self) -> str:
-        return System(self.system).label
+        return release_kind_label(self.system)
+
+    @property
+    def is_table(self) -> bool:
+        return self.system in Table.values
 
     @property
     def is_in_force(self) -> bool:
@@ -292,3 +309,33 @@ class PcsTable(ReleasedRow):
 
     def __str__(self) -> str:
         return f"PCS table {self.code}"
+
+
+class DrgWeight(models.Model):
+    """One MS-DRG of an IPPS Table 5 release: relative weight and mean lengths of stay."""
+
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, related_name="drg_weights"
+    )
+    drg = models.PositiveSmallIntegerField()
+    mdc = models.CharField(max_length=4, blank=True)
+    type = models.CharField(max_length=4, blank=True)
+    title = models.TextField()
+    weight = models.DecimalField(
+        max_digits=8, decimal_places=4, help_text="Relative weight, 10% cap applied."
+    )
+    gmlos = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    amlos = models.DecimalField(max_digits=6, decimal_places=1, null=True, blank=True)
+    post_acute = models.BooleanField(default=False)
+    special_pay = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["drg"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["release", "drg"], name="drgweight_unique_drg"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"MS-DRG {self.drg:03d} {self.weight}"

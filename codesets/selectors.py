@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import QuerySet
 
-from codesets.models import Code, Release, System, display_code
+from codesets.models import RELEASE_KINDS, Code, DrgWeight, Release, Table, display_code
 
 
 def release_list() -> QuerySet[Release]:
@@ -29,7 +29,7 @@ def coverage_on(day: dt.date) -> list[tuple[str, Release | None]]:
         .filter(effective_from__lte=day)
         .exclude(effective_to__lt=day)
     }
-    return [(label, in_force.get(value)) for value, label in System.choices]
+    return [(label, in_force.get(value)) for value, label in RELEASE_KINDS]
 
 
 CODE_ON_SQL = """
@@ -174,3 +174,28 @@ def release_diff_page(
             or needle in r.new_title.lower()
         ]
     return rows[offset : offset + limit], len(rows)
+
+
+def drg_weight_on(*, drg: int, day: dt.date) -> DrgWeight | None:
+    """The MS-DRG's weight and mean lengths of stay from the Table 5 in force on ``day``
+    (the discharge date)."""
+    return (
+        DrgWeight.objects.filter(
+            drg=drg, release__in=Release.objects.covering(Table.DRG_WEIGHTS, day)
+        )
+        .select_related("release")
+        .first()
+    )
+
+
+def drg_weight_page(
+    *, release: Release, query: str = "", offset: int = 0, limit: int = 100
+) -> tuple[list[DrgWeight], int]:
+    rows = DrgWeight.objects.filter(release=release)
+    query = query.strip()
+    if query.isdigit():
+        rows = rows.filter(drg=int(query))
+    elif query:
+        for word in query.split():
+            rows = rows.filter(title__icontains=word)
+    return list(rows[offset : offset + limit]), rows.count()

@@ -30,7 +30,16 @@ from codesets.importers.base import (
     ParsedNote,
     ParseResult,
 )
-from codesets.models import Code, Note, PcsTable, Release, System
+from codesets.models import (
+    Code,
+    DrgWeight,
+    Note,
+    PcsTable,
+    Release,
+    System,
+    Table,
+    release_kind_label,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +55,7 @@ STORABLE_FORMATS = {
     "icd10pcs_tables",
     "icd10pcs_order",
     "icd10pcs_codes",
+    "drg_weights",
 }
 
 
@@ -97,7 +107,10 @@ def _fiscal_year_dates(
 ) -> tuple[dt.date | None, dt.date | None]:
     """The dates an official file usually takes effect: FY N runs (N-1)-10-01 to N-09-30,
     an April update from N-04-01. Only a proposal: the admin confirms at activation."""
-    if system not in (System.ICD10CM, System.ICD10PCS) or not version[:4].isdigit():
+    if (
+        system not in (System.ICD10CM, System.ICD10PCS, Table.DRG_WEIGHTS)
+        or not version[:4].isdigit()
+    ):
         return None, None
     year = int(version[:4])
     if "april" in file_name.lower():
@@ -106,7 +119,7 @@ def _fiscal_year_dates(
 
 
 def _default_label(system: str, version: str, file_name: str, is_delta: bool) -> str:
-    label = System(system).label
+    label = release_kind_label(system)
     if version[:4].isdigit():
         label += f" FY{version[:4]}"
     if "april" in file_name.lower():
@@ -415,6 +428,131 @@ def _diff_counts(release: Release, base: Release | None) -> dict[str, int]:
     return counts
 
 
+def _store_codes(
+    release: Release,
+    parsed: ParseResult,
+    base: Release | None,
+    progress: ProgressReporter,
+) -> None:
+    """Write a code release's codes, notes and PCS tables, sharing unchanged rows."""
+    codes = parsed.codes
+    notes = parsed.notes
+    terms = _inclusion_terms(notes)
+    carry_notes_from: Release | None = None
+    if parsed.is_delta:
+        if base is None:
+            raise ImportFormatError(
+                f"An addenda file changes an earlier release, and no {System(release.system).label} release is in force to apply it to. "
+                "Import and activate that release first."
+            )
+        codes, terms = _apply_changes(base, parsed.changes)
+        carry_notes_from = base
+    progress(55, f"Writing {len(codes):,} codes")
+    _attach_rows(
+        model=Code,
+        columns=CODE_COLUMNS,
+        rows=_code_rows(codes, terms),
+        system=release.system,
+        release_id=release.id,
+    )
+    progress(75, f"Writing {len(notes):,} notes")
+    _attach_rows(
+        model=Note,
+        columns=NOTE_COLUMNS,
+        system=release.system,
+        release_id=release.id,
+        rows=(
+            (
+                n.code,
+                _content_hash(n.kind, n.seq, n.text, n.character),
+                n.kind,
+                n.seq,
+                n.text,
+                n.character,
+            )
+            for n in notes
+        ),
+    )
+    if carry_notes_from is not None:
+        kept = {c.code for c in codes}
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """UPDATE codesets_note SET release_ids = array_append(release_ids, %s::bigint)
+                   WHERE system = %s AND release_ids @> ARRAY[%s::bigint] AND code = ANY(%s)""",
+                [release.id, release.system, carry_notes_from.id, list(kept)],
+            )
+    if parsed.pcs_tables:
+        _attach_rows(
+            model=PcsTable,
+            columns=["data"],
+            system=release.system,
+            release_id=release.id,
+            rows=(
+                (
+                    t.code,
+                    _content_hash(t.axes, t.rows),
+                    psycopg.types.json.Jsonb({"axes": t.axes, "rows": t.rows}),
+                )
+                for t in parsed.pcs_tables
+            ),
+        )
+    # Bulk inserts park GIN entries in a pending list that every search would then
+    # scan; merge them now, and refresh the planner's statistics.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT gin_clean_pending_list('code_search_vector'::regclass)")
+        cursor.execute("ANALYZE codesets_code")
+    progress(88, "Comparing with the previous release")
+    counted = Code.objects.filter(
+        system=release.system, release_ids__contains=[release.id]
+    ).exclude(kind__in=[Code.Kind.CHAPTER, Code.Kind.BLOCK])
+    release.code_count = counted.count()
+    release.billable_count = counted.filter(billable=True).count()
+    release.note_count = Note.objects.filter(
+        system=release.system, release_ids__contains=[release.id]
+    ).count()
+    release.diff = _diff_counts(release, base)
+
+
+def _store_drg_weights(
+    release: Release,
+    parsed: ParseResult,
+    base: Release | None,
+    progress: ProgressReporter,
+) -> None:
+    """Write an IPPS Table 5 release and compare it with the previous fiscal year's."""
+    progress(55, f"Writing {len(parsed.drg_weights):,} MS-DRGs")
+    DrgWeight.objects.bulk_create(
+        DrgWeight(
+            release=release,
+            drg=w.drg,
+            mdc=w.mdc,
+            type=w.type,
+            title=w.title,
+            weight=w.weight,
+            gmlos=w.gmlos,
+            amlos=w.amlos,
+            post_acute=w.post_acute,
+            special_pay=w.special_pay,
+        )
+        for w in parsed.drg_weights
+    )
+    release.code_count = len(parsed.drg_weights)
+    release.billable_count = 0
+    release.note_count = 0
+    counts = {"added": 0, "deleted": 0, "revised": 0, "weight_changed": 0}
+    if base is None:
+        counts["added"] = release.code_count
+    else:
+        old = {w.drg: w for w in DrgWeight.objects.filter(release=base)}
+        new = {w.drg: w for w in parsed.drg_weights}
+        counts["added"] = len(new.keys() - old.keys())
+        counts["deleted"] = len(old.keys() - new.keys())
+        for drg in new.keys() & old.keys():
+            counts["revised"] += new[drg].title != old[drg].title
+            counts["weight_changed"] += new[drg].weight != old[drg].weight
+    release.diff = counts
+
+
 def release_import(*, release_id: int) -> Release | None:
     """The import job: parse the release's file and fill the staged release.
 
@@ -485,85 +623,11 @@ def _release_import(release_id: int, progress: ProgressReporter) -> Release | No
         ):
             release.effective_to = proposed_to
         base = _base_release_for(release)
-        codes = parsed.codes
-        notes = parsed.notes
-        terms = _inclusion_terms(notes)
-        carry_notes_from: Release | None = None
-        if parsed.is_delta:
-            if base is None:
-                raise ImportFormatError(
-                    f"An addenda file changes an earlier release, and no {System(release.system).label} release is in force to apply it to. "
-                    "Import and activate that release first."
-                )
-            codes, terms = _apply_changes(base, parsed.changes)
-            carry_notes_from = base
-        progress(55, f"Writing {len(codes):,} codes")
-        _attach_rows(
-            model=Code,
-            columns=CODE_COLUMNS,
-            rows=_code_rows(codes, terms),
-            system=release.system,
-            release_id=release.id,
-        )
-        progress(75, f"Writing {len(notes):,} notes")
-        _attach_rows(
-            model=Note,
-            columns=NOTE_COLUMNS,
-            system=release.system,
-            release_id=release.id,
-            rows=(
-                (
-                    n.code,
-                    _content_hash(n.kind, n.seq, n.text, n.character),
-                    n.kind,
-                    n.seq,
-                    n.text,
-                    n.character,
-                )
-                for n in notes
-            ),
-        )
-        if carry_notes_from is not None:
-            kept = {c.code for c in codes}
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    """UPDATE codesets_note SET release_ids = array_append(release_ids, %s::bigint)
-                       WHERE system = %s AND release_ids @> ARRAY[%s::bigint] AND code = ANY(%s)""",
-                    [release.id, release.system, carry_notes_from.id, list(kept)],
-                )
-        if parsed.pcs_tables:
-            _attach_rows(
-                model=PcsTable,
-                columns=["data"],
-                system=release.system,
-                release_id=release.id,
-                rows=(
-                    (
-                        t.code,
-                        _content_hash(t.axes, t.rows),
-                        psycopg.types.json.Jsonb({"axes": t.axes, "rows": t.rows}),
-                    )
-                    for t in parsed.pcs_tables
-                ),
-            )
-        # Bulk inserts park GIN entries in a pending list that every search would then
-        # scan; merge them now, and refresh the planner's statistics.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT gin_clean_pending_list('code_search_vector'::regclass)"
-            )
-            cursor.execute("ANALYZE codesets_code")
-        progress(88, "Comparing with the previous release")
-        counted = Code.objects.filter(
-            system=release.system, release_ids__contains=[release.id]
-        ).exclude(kind__in=[Code.Kind.CHAPTER, Code.Kind.BLOCK])
-        release.code_count = counted.count()
-        release.billable_count = counted.filter(billable=True).count()
-        release.note_count = Note.objects.filter(
-            system=release.system, release_ids__contains=[release.id]
-        ).count()
+        if parsed.drg_weights:
+            _store_drg_weights(release, parsed, base, progress)
+        else:
+            _store_codes(release, parsed, base, progress)
         release.base_release = base
-        release.diff = _diff_counts(release, base)
         release.version = parsed.version[:40]
         release.stated_counts = parsed.stated_counts
         warnings = list(parsed.warnings)
@@ -710,6 +774,7 @@ def release_discard(*, release_id: int) -> Release:
                 [release.id, release.id],
             )
             cursor.execute(f"DELETE FROM {table} WHERE release_ids = '{{}}'")  # noqa: S608
+    DrgWeight.objects.filter(release=release).delete()
     release.state = Release.State.DISCARDED
     release.save(update_fields=["state", "updated_at"])
     return release

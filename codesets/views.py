@@ -99,13 +99,21 @@ def release_detail(request: AuthenticatedHttpRequest, release_id: int) -> HttpRe
         Release.State.ACTIVE,
         Release.State.RETIRED,
     ):
-        rows, total = selectors.release_diff_page(
-            release=release,
-            change=change,
-            query=query,
-            offset=(page - 1) * DIFF_PAGE_SIZE,
-            limit=DIFF_PAGE_SIZE,
-        )
+        if release.is_table:
+            rows, total = selectors.drg_weight_page(
+                release=release,
+                query=query,
+                offset=(page - 1) * DIFF_PAGE_SIZE,
+                limit=DIFF_PAGE_SIZE,
+            )
+        else:
+            rows, total = selectors.release_diff_page(
+                release=release,
+                change=change,
+                query=query,
+                offset=(page - 1) * DIFF_PAGE_SIZE,
+                limit=DIFF_PAGE_SIZE,
+            )
     context = {
         "release": release,
         "changes": [(key, label, release.diff.get(key, 0)) for key, label in CHANGES],

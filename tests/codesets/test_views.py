@@ -193,8 +193,8 @@ def test_real_worker_marks_a_malformed_upload_failed_and_stages_nothing(
 def test_a_recognised_format_without_storage_yet_is_refused_plainly(admin_client_):
     from tests.codesets.conftest import FIXTURES
 
-    table5 = FIXTURES / "ms-drg" / "table5_fy2026_excerpt.txt"
-    response = _upload(admin_client_, table5)
+    mue = FIXTURES / "ncci" / "mue_practitioner.csv"
+    response = _upload(admin_client_, mue)
     assert response.status_code == 200
     assert b"cannot store it as a release yet; nothing was imported" in response.content
     assert not Release.objects.exists()

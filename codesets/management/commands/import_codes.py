@@ -19,10 +19,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from codesets import importers
 from codesets.importers.base import ImportFormatError
-from codesets.models import System
+from codesets.models import System, Table
 from codesets.services import ReleaseError, release_import_now
 
-SYSTEM_ALIASES = {"ncci_ptp", "mue", "drg_weights"}
+SYSTEM_ALIASES = {"ncci_ptp", "mue"}
 
 
 def _date(value: str) -> dt.date:
@@ -38,7 +38,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file")
         parser.add_argument(
-            "--system", choices=[s.value for s in System] + sorted(SYSTEM_ALIASES)
+            "--system",
+            choices=[s.value for s in System]
+            + [t.value for t in Table]
+            + sorted(SYSTEM_ALIASES),
         )
         parser.add_argument("--label", default="")
         parser.add_argument(
@@ -96,6 +99,14 @@ class Command(BaseCommand):
         if options["json"]:
             result["diff"]["billable_changed"] = diff.get("billable_changed", 0)
             self.stdout.write(json.dumps(result))
+            return
+        if release.is_table:
+            self.stdout.write(
+                f"{release.label}: {release.state}, {release.code_count:,} MS-DRGs; compared with "
+                f"{release.base_release.label if release.base_release else 'nothing'}: {diff}"
+            )
+            for warning in release.warnings:
+                self.stdout.write(self.style.WARNING(f"warning: {warning}"))
             return
         self.stdout.write(
             f"{release.label}: {release.state}, {release.code_count:,} codes ({release.billable_count:,} billable), "

@@ -1,8 +1,8 @@
 """Load the bundled official code sets into an empty installation (`make run`).
 
 ICD-10-CM FY2026 April (the tabular XML inside the `simple-icd-10-cm` package),
-ICD-10-CM FY2027 built from it with the official FY2027 addenda, and ICD-10-PCS
-FY2026 tables. Each file is skipped when a release of it already exists, so the
+ICD-10-CM FY2027 built from it with the official FY2027 addenda, ICD-10-PCS
+FY2026 tables and the FY2026 IPPS Table 5 (MS-DRG weights). Each file is skipped when a release of it already exists, so the
 command is safe to run at every start.
 """
 
@@ -52,6 +52,13 @@ def bundled_files() -> list[tuple[Path, str, str, dt.date, dt.date | None]]:
             dt.date(2025, 10, 1),
             dt.date(2026, 9, 30),
         ),
+        (
+            DATA / "table5_drg_weights_fy2026_final.txt",
+            "drg_weights",
+            "MS-DRG weights FY2026 (v43)",
+            dt.date(2025, 10, 1),
+            dt.date(2026, 9, 30),
+        ),
     ]
 
 
@@ -91,6 +98,11 @@ class Command(BaseCommand):
             except DuplicateRelease as exc:
                 self.stdout.write(f"  {label}: {exc}")
                 continue
+            counted = (
+                f"{release.code_count:,} MS-DRGs"
+                if release.is_table
+                else f"{release.code_count:,} codes ({release.billable_count:,} billable)"
+            )
             self.stdout.write(
-                f"  {label}: {release.code_count:,} codes ({release.billable_count:,} billable), in force {start} to {end or 'open-ended'}"
+                f"  {label}: {counted}, in force {start} to {end or 'open-ended'}"
             )
