@@ -18,6 +18,7 @@ from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Case, Q, Value, When
 from django.db.models.functions import Cast, Concat, Least, Length
+from django.utils import timezone
 
 
 class System(models.TextChoices):
@@ -170,6 +171,15 @@ class Release(models.Model):
     @property
     def is_table(self) -> bool:
         return self.system in Table.values
+
+    @property
+    def stalled_minutes(self) -> int:
+        """Minutes an import has shown no progress (0 while it moves or is done)."""
+        if self.state != self.State.IMPORTING:
+            return 0
+        last = self.progress_at or self.created_at
+        idle = (timezone.now() - last).total_seconds() if last else 0
+        return int(idle // 60) if idle >= 120 else 0
 
     @property
     def is_in_force(self) -> bool:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
@@ -565,16 +566,38 @@ def release_import(*, release_id: int) -> Release | None:
         return _release_import(release_id, progress)
     except ImportFormatError as exc:
         progress.close()
-        Release.objects.filter(id=release_id, state=Release.State.IMPORTING).update(
-            state=Release.State.FAILED,
-            error=str(exc),
-            progress_message="Failed",
-            updated_at=timezone.now(),
-        )
+        _release_mark_failed(release_id, str(exc))
         logger.info("release %s failed: %s", release_id, exc)
         return None
+    except SoftTimeLimitExceeded:
+        progress.close()
+        _release_mark_failed(
+            release_id,
+            "The import took longer than the time limit (CELERY_TASK_SOFT_TIME_LIMIT) and was stopped; nothing was staged.",
+        )
+        raise
+    except Exception as exc:
+        # Anything else is our fault, not the file's: say so, keep nothing, and let the
+        # worker log the traceback. The admin can upload the file again.
+        progress.close()
+        _release_mark_failed(
+            release_id,
+            f"The import stopped on an internal error ({type(exc).__name__}); nothing was staged. "
+            "The worker's log has the details.",
+        )
+        logger.exception("release %s: internal error during import", release_id)
+        raise
     finally:
         progress.close()
+
+
+def _release_mark_failed(release_id: int, message: str) -> None:
+    Release.objects.filter(id=release_id, state=Release.State.IMPORTING).update(
+        state=Release.State.FAILED,
+        error=message,
+        progress_message="Failed",
+        updated_at=timezone.now(),
+    )
 
 
 def _release_import(release_id: int, progress: ProgressReporter) -> Release | None:

@@ -273,3 +273,46 @@ def test_coverage_says_which_systems_no_release_covers():
     assert coverage["ICD-10-CM"].label == "ICD-10-CM FY2026 April update"
     assert coverage["ICD-10-PCS"] is None
     assert dict(coverage_on(dt.date(2026, 11, 26)))["ICD-10-CM"] is None
+
+
+def test_an_internal_error_marks_the_release_failed_and_keeps_nothing(monkeypatch):
+    from codesets import importers
+    from codesets.services import release_import, release_receive_file
+
+    release = release_receive_file(
+        path=CM_FY2025, file_name=CM_FY2025.name, user_id=None, queue=False
+    )
+    importer = importers.get_importer("icd10cm_tabular")
+
+    def broken_parse(path, *, progress=None):
+        raise RuntimeError("disk went away")
+
+    monkeypatch.setattr(
+        type(importer), "parse", lambda self, path, progress=None: broken_parse(path)
+    )
+    with pytest.raises(RuntimeError):
+        release_import(release_id=release.id)
+    release.refresh_from_db()
+    assert release.state == Release.State.FAILED
+    assert "internal error (RuntimeError)" in release.error
+    assert not Code.objects.exists()
+
+
+def test_an_import_without_progress_for_minutes_says_so(admin_client_):
+    import datetime as dt_
+
+    from django.utils import timezone
+
+    from codesets.services import release_receive_file
+
+    release = release_receive_file(
+        path=CM_FY2025, file_name=CM_FY2025.name, user_id=None, queue=False
+    )
+    assert release.stalled_minutes == 0
+    Release.objects.filter(id=release.id).update(
+        created_at=timezone.now() - dt_.timedelta(minutes=7)
+    )
+    release.refresh_from_db()
+    assert release.stalled_minutes == 7
+    page = admin_client_.get(f"/codesets/releases/{release.id}/").content.decode()
+    assert "No progress for 7 minutes: no background worker has taken this import yet" in page
