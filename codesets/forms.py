@@ -14,7 +14,18 @@ CHANGES = [
 ]
 
 
-class ReleaseUploadForm(forms.Form):
+class EffectiveRangeForm(forms.Form):
+    """A release's effective_from / effective_to: the end may not come before the start."""
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("effective_from"), data.get("effective_to")
+        if start and end and end < start:
+            self.add_error("effective_to", "The release cannot end before it starts.")
+        return data
+
+
+class ReleaseUploadForm(EffectiveRangeForm):
     file = forms.FileField(
         help_text="The official file exactly as CMS publishes it (XML or text; .gz accepted)."
     )
@@ -44,15 +55,8 @@ class ReleaseUploadForm(forms.Form):
             )
         return upload
 
-    def clean(self):
-        data = super().clean()
-        start, end = data.get("effective_from"), data.get("effective_to")
-        if start and end and end < start:
-            self.add_error("effective_to", "The release cannot end before it starts.")
-        return data
 
-
-class ReleaseActivateForm(forms.Form):
+class ReleaseActivateForm(EffectiveRangeForm):
     effective_from = forms.DateField(
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="First date of service this release judges.",
@@ -62,13 +66,6 @@ class ReleaseActivateForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Last date of service (empty: until a later release).",
     )
-
-    def clean(self):
-        data = super().clean()
-        start, end = data.get("effective_from"), data.get("effective_to")
-        if start and end and end < start:
-            self.add_error("effective_to", "The release cannot end before it starts.")
-        return data
 
 
 class DiffFilterForm(forms.Form):
