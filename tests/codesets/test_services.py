@@ -315,4 +315,7 @@ def test_an_import_without_progress_for_minutes_says_so(admin_client_):
     release.refresh_from_db()
     assert release.stalled_minutes == 7
     page = admin_client_.get(f"/codesets/releases/{release.id}/").content.decode()
-    assert "No progress for 7 minutes: no background worker has taken this import yet" in page
+    assert (
+        "No progress for 7 minutes: no background worker has taken this import yet"
+        in page
+    )
