@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import socket
 import time
 
@@ -11,6 +12,6 @@ def worker_ping_task(*, sent_at: float) -> dict[str, object]:
     """Answer the web process's health check: which worker answered, how late."""
     return {
         "hostname": socket.gethostname(),
-        "pid": __import__("os").getpid(),
+        "pid": os.getpid(),
         "delay_s": time.time() - sent_at,
     }

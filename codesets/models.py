@@ -57,13 +57,16 @@ class ReleaseQuerySet(models.QuerySet["Release"]):
     def in_force(self) -> ReleaseQuerySet:
         return self.filter(state__in=[Release.State.ACTIVE, Release.State.RETIRED])
 
-    def covering(self, system: str, day: dt.date) -> ReleaseQuerySet:
-        """The release of ``system`` in force on ``day`` (at most one)."""
+    def on(self, day: dt.date) -> ReleaseQuerySet:
+        """The releases in force on ``day``: at most one per system."""
         return self.in_force().filter(
             Q(effective_to__isnull=True) | Q(effective_to__gte=day),
-            system=system,
             effective_from__lte=day,
         )
+
+    def covering(self, system: str, day: dt.date) -> ReleaseQuerySet:
+        """The release of ``system`` in force on ``day`` (at most one)."""
+        return self.on(day).filter(system=system)
 
 
 class Release(models.Model):

@@ -23,12 +23,7 @@ def release_in_force(*, system: str, day: dt.date) -> Release | None:
 
 def coverage_on(day: dt.date) -> list[tuple[str, Release | None]]:
     """For each code system: the release judging ``day``, or None."""
-    in_force = {
-        r.system: r
-        for r in Release.objects.in_force()
-        .filter(effective_from__lte=day)
-        .exclude(effective_to__lt=day)
-    }
+    in_force = {r.system: r for r in Release.objects.on(day)}
     return [(label, in_force.get(value)) for value, label in RELEASE_KINDS]
 
 

@@ -45,9 +45,9 @@ from codesets.models import (
 logger = logging.getLogger(__name__)
 
 GZIP_MAGIC = b"\x1f\x8b"
-# Formats whose content this release model stores (codes, notes, PCS tables). The edit
-# tables (NCCI, MUE), DRG weights, HCPCS/CPT dates and the index tables have parsers
-# but no storage yet.
+# Formats this release model stores (codes, notes, PCS tables; DRG weights). The edit
+# tables (NCCI, MUE), HCPCS/CPT validity dates and the index tables have parsers but
+# no storage yet.
 STORABLE_FORMATS = {
     "icd10cm_tabular",
     "icd10cm_addenda",
@@ -152,6 +152,15 @@ def release_receive_file(
         raise ReleaseError(
             f"The file is {size:,} bytes; the limit is {settings.CODESET_UPLOAD_MAX_BYTES:,} bytes."
         )
+    # The same bytes are the same format, hence the same system: refuse a file already
+    # imported before copying and parsing it again.
+    existing = (
+        Release.objects.filter(source_sha256=sha256)
+        .exclude(state__in=[Release.State.FAILED, Release.State.DISCARDED])
+        .first()
+    )
+    if existing:
+        raise DuplicateRelease(existing)
     store = Path(settings.MEDIA_ROOT) / "imports"
     store.mkdir(parents=True, exist_ok=True)
     stored = store / f"{sha256}.dat"
@@ -167,13 +176,6 @@ def release_receive_file(
             f"This is a {importer.description}. The workbench reads this format but cannot "
             "store it as a release yet; nothing was imported."
         )
-    existing = (
-        Release.objects.filter(system=importer.system, source_sha256=sha256)
-        .exclude(state__in=[Release.State.FAILED, Release.State.DISCARDED])
-        .first()
-    )
-    if existing:
-        raise DuplicateRelease(existing)
     if effective_to and effective_from and effective_to < effective_from:
         raise ReleaseError("The release cannot end before it starts.")
     release = Release.objects.create(
@@ -565,12 +567,10 @@ def release_import(*, release_id: int) -> Release | None:
     try:
         return _release_import(release_id, progress)
     except ImportFormatError as exc:
-        progress.close()
         _release_mark_failed(release_id, str(exc))
         logger.info("release %s failed: %s", release_id, exc)
         return None
     except SoftTimeLimitExceeded:
-        progress.close()
         _release_mark_failed(
             release_id,
             "The import took longer than the time limit (CELERY_TASK_SOFT_TIME_LIMIT) and was stopped; nothing was staged.",
@@ -579,7 +579,6 @@ def release_import(*, release_id: int) -> Release | None:
     except Exception as exc:
         # Anything else is our fault, not the file's: say so, keep nothing, and let the
         # worker log the traceback. The admin can upload the file again.
-        progress.close()
         _release_mark_failed(
             release_id,
             f"The import stopped on an internal error ({type(exc).__name__}); nothing was staged. "
@@ -679,7 +678,7 @@ def _release_import(release_id: int, progress: ProgressReporter) -> Release | No
             "code_count",
             "billable_count",
             "note_count",
-            "base_release",
+            "base_release_id",
             "diff",
             "version",
             "stated_counts",
@@ -692,15 +691,7 @@ def _release_import(release_id: int, progress: ProgressReporter) -> Release | No
         ]
         updated = Release.objects.filter(
             id=release.id, state=Release.State.IMPORTING
-        ).update(
-            updated_at=timezone.now(),
-            **{
-                f if f != "base_release" else "base_release_id": getattr(
-                    release, f if f != "base_release" else "base_release_id"
-                )
-                for f in fields
-            },
-        )
+        ).update(updated_at=timezone.now(), **{f: getattr(release, f) for f in fields})
         if not updated:
             transaction.set_rollback(True)
             return Release.objects.get(id=release.id)
