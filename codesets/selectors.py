@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from codesets.models import RELEASE_KINDS, Code, DrgWeight, Release, Table, display_code
 
@@ -131,36 +131,39 @@ def release_diff_page(
     *, release: Release, change: str, query: str = "", offset: int = 0, limit: int = 100
 ) -> tuple[list[DiffRow], int]:
     """One page of one kind of change, filtered by code or title words."""
+    needle = query.strip().lower()
+    plain = needle.replace(".", "").upper()
     if release.base_release is None:
-        rows = (
-            [
-                DiffRow(
-                    code=c.code,
-                    display=c.display,
-                    old_title="",
-                    new_title=c.long_title,
-                    old_billable=None,
-                    new_billable=c.billable,
-                    changes=("added",),
-                )
-                for c in Code.objects.filter(
-                    system=release.system, release_ids__contains=[release.id]
-                )
-                .exclude(kind__in=["chapter", "block"])
-                .order_by("code")
-            ]
-            if change == "added"
-            else []
-        )
-    else:
-        rows = [
-            r
-            for r in release_diff_rows(release=release, base=release.base_release)
-            if change in r.changes
+        # A first release: every code is "added". Filter and page in the database
+        # rather than build ~100k rows to show 100.
+        if change != "added":
+            return [], 0
+        codes = Code.objects.filter(
+            system=release.system, release_ids__contains=[release.id]
+        ).exclude(kind__in=["chapter", "block"])
+        if needle:
+            codes = codes.filter(
+                Q(code__startswith=plain) | Q(long_title__icontains=needle)
+            )
+        page = [
+            DiffRow(
+                code=c.code,
+                display=c.display,
+                old_title="",
+                new_title=c.long_title,
+                old_billable=None,
+                new_billable=c.billable,
+                changes=("added",),
+            )
+            for c in codes.order_by("code")[offset : offset + limit]
         ]
-    if query:
-        needle = query.strip().lower()
-        plain = needle.replace(".", "").upper()
+        return page, codes.count()
+    rows = [
+        r
+        for r in release_diff_rows(release=release, base=release.base_release)
+        if change in r.changes
+    ]
+    if needle:
         rows = [
             r
             for r in rows

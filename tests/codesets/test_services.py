@@ -319,3 +319,23 @@ def test_an_import_without_progress_for_minutes_says_so(admin_client_):
         "No progress for 7 minutes: no background worker has taken this import yet"
         in page
     )
+
+
+def test_a_first_release_lists_every_code_as_added_page_by_page():
+    release = release_import_now(path=CM_FY2025)
+    page, total = release_diff_page(release=release, change="added", limit=10)
+    assert total == release.code_count
+    assert [row.code for row in page] == sorted(row.code for row in page)
+    assert len(page) == 10
+    e11, count = release_diff_page(
+        release=release, change="added", query="e11", limit=500
+    )
+    assert count == len(e11) > 0
+    assert all(
+        row.code.startswith("E11") or "e11" in row.new_title.lower() for row in e11
+    )
+    titled, _ = release_diff_page(
+        release=release, change="added", query="Hyperglycemia"
+    )
+    assert "E1165" in {row.code for row in titled}
+    assert release_diff_page(release=release, change="deleted") == ([], 0)
