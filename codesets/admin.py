@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from codesets.models import Code, Note, PcsTable, Release
+from codesets.models import Code, IndexTerm, MueEdit, Note, PcsTable, PtpEdit, Release
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -61,3 +61,31 @@ class NoteAdmin(ReadOnlyAdmin):
 class PcsTableAdmin(ReadOnlyAdmin):
     list_display = ("code",)
     search_fields = ("code",)
+
+
+@admin.register(PtpEdit)
+class PtpEditAdmin(ReadOnlyAdmin):
+    list_display = (
+        "release",
+        "column1",
+        "column2",
+        "effective",
+        "deletion",
+        "modifier_indicator",
+    )
+    search_fields = ("column1", "column2")
+    show_full_result_count = False
+
+
+@admin.register(MueEdit)
+class MueEditAdmin(ReadOnlyAdmin):
+    list_display = ("release", "code", "max_units", "adjudication_indicator")
+    search_fields = ("code",)
+    show_full_result_count = False
+
+
+@admin.register(IndexTerm)
+class IndexTermAdmin(ReadOnlyAdmin):
+    list_display = ("release", "path", "column", "code")
+    search_fields = ("path", "code")
+    show_full_result_count = False

@@ -9,8 +9,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import VIEW_CODES, api_permission
+from codesets.index_search import index_search
 from codesets.models import System, display_code
 from codesets.search import code_detail, code_search
+from codesets.selectors import modifier_list
 
 
 class CodeSearchApi(APIView):
@@ -35,24 +37,40 @@ class CodeSearchApi(APIView):
         uncovered = serializers.ListField(
             child=serializers.CharField(), help_text="Systems no release covers on dos."
         )
+        index = serializers.ListField(
+            child=serializers.DictField(),
+            help_text="ICD-10-CM index table entries (drugs, neoplasms, external causes) "
+            "matching the words: path, column, code, see. Absent when system is not icd10cm.",
+            required=False,
+        )
 
     @extend_schema(parameters=[InputSerializer], responses=OutputSerializer)
     def get(self, request: Request) -> Response:
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = params.validated_data
+        day = data.get("dos") or timezone.localdate()
         result = code_search(
             query=data["q"],
-            day=data.get("dos") or timezone.localdate(),
+            day=day,
             systems=[data["system"]] if data.get("system") else None,
             limit=data["limit"],
         )
-        return Response(
-            {
-                "results": self.ResultSerializer(result.hits, many=True).data,
-                "uncovered": result.uncovered,
-            }
-        )
+        body = {
+            "results": self.ResultSerializer(result.hits, many=True).data,
+            "uncovered": result.uncovered,
+        }
+        if data.get("system", System.ICD10CM) == System.ICD10CM:
+            body["index"] = [
+                {
+                    "path": h.path,
+                    "column": h.column_label,
+                    "code": h.display,
+                    "see": h.see,
+                }
+                for h in index_search(q=data["q"], dos=day, limit=data["limit"])
+            ]
+        return Response(body)
 
 
 class CodeDetailApi(APIView):
@@ -69,8 +87,17 @@ class CodeDetailApi(APIView):
         title = serializers.CharField()
         short_title = serializers.CharField()
         billable = serializers.BooleanField()
+        kind = serializers.CharField(
+            help_text="chapter, block, category, code or modifier (HCPCS)."
+        )
         valid = serializers.BooleanField(
-            help_text="Billable and in the release in force on dos."
+            help_text="Billable (a modifier: usable as a modifier), in the release in "
+            "force on dos, and dos within the code's own valid_from/valid_to."
+        )
+        valid_from = serializers.DateField(allow_null=True)
+        valid_to = serializers.DateField(
+            allow_null=True,
+            help_text="HCPCS termination date: the last date of service.",
         )
         dos = serializers.DateField()
         release = serializers.CharField(allow_null=True)
@@ -116,7 +143,10 @@ class CodeDetailApi(APIView):
                 "title": detail.code.long_title,
                 "short_title": detail.code.short_title,
                 "billable": detail.code.billable,
+                "kind": detail.code.kind,
                 "valid": detail.valid,
+                "valid_from": detail.code.valid_from,
+                "valid_to": detail.code.valid_to,
                 "dos": day.isoformat(),
                 "release": detail.release.label if detail.release else None,
                 "message": detail.message,
@@ -134,5 +164,39 @@ class CodeDetailApi(APIView):
                     }
                     for s in detail.seventh
                 ],
+            }
+        )
+
+
+class ModifierListApi(APIView):
+    """HCPCS modifiers valid on the date of service: a list of their own, never
+    returned by code search."""
+
+    permission_classes = [api_permission(VIEW_CODES)]
+
+    class InputSerializer(serializers.Serializer):
+        dos = serializers.DateField(required=False)
+
+    class ModifierSerializer(serializers.Serializer):
+        modifier = serializers.CharField(source="code")
+        title = serializers.CharField(source="long_title")
+        short_title = serializers.CharField()
+        valid_from = serializers.DateField(allow_null=True)
+        valid_to = serializers.DateField(allow_null=True)
+
+    class OutputSerializer(serializers.Serializer):
+        dos = serializers.DateField()
+        results = serializers.ListField()
+
+    @extend_schema(parameters=[InputSerializer], responses=OutputSerializer)
+    def get(self, request: Request) -> Response:
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        day = params.validated_data.get("dos") or timezone.localdate()
+        modifiers = modifier_list(day=day)
+        return Response(
+            {
+                "dos": day.isoformat(),
+                "results": self.ModifierSerializer(modifiers, many=True).data,
             }
         )

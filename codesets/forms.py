@@ -11,6 +11,7 @@ CHANGES = [
     ("revised", "Revised titles"),
     ("billable_changed", "Billable changes"),
     ("moved", "Moved in the hierarchy"),
+    ("dates_changed", "Validity dates changed"),
 ]
 
 
@@ -25,9 +26,25 @@ class EffectiveRangeForm(forms.Form):
         return data
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """One file, or several: the part files of one release (NCCI PTP edits)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        files = data if isinstance(data, list | tuple) else [data]
+        return [super(MultipleFileField, self).clean(f, initial) for f in files]
+
+
 class ReleaseUploadForm(EffectiveRangeForm):
-    file = forms.FileField(
-        help_text="The official file exactly as CMS publishes it (XML or text; .gz accepted)."
+    file = MultipleFileField(
+        help_text="The official file exactly as CMS publishes it, or your AMA-licensed CPT file (XML or text; .gz accepted)."
     )
     system = forms.ChoiceField(
         choices=[("", "Detect from the file")] + [(s.value, s.label) for s in System],
@@ -36,7 +53,7 @@ class ReleaseUploadForm(EffectiveRangeForm):
     label = forms.CharField(
         max_length=100,
         required=False,
-        help_text="Leave empty to name it from the file (e.g. ICD-10-CM FY2026).",
+        help_text="Leave empty to name it from the file (e.g. ICD-10-CM FY2026, HCPCS Level II 2020).",
     )
     effective_from = forms.DateField(
         required=False,
@@ -48,12 +65,13 @@ class ReleaseUploadForm(EffectiveRangeForm):
     )
 
     def clean_file(self):
-        upload = self.cleaned_data["file"]
-        if upload.size > settings.CODESET_UPLOAD_MAX_BYTES:
+        uploads = self.cleaned_data["file"]
+        size = sum(upload.size for upload in uploads)
+        if size > settings.CODESET_UPLOAD_MAX_BYTES:
             raise forms.ValidationError(
-                f"The file is {upload.size:,} bytes; the limit is {settings.CODESET_UPLOAD_MAX_BYTES:,} bytes."
+                f"The file is {size:,} bytes; the limit is {settings.CODESET_UPLOAD_MAX_BYTES:,} bytes."
             )
-        return upload
+        return uploads
 
 
 class ReleaseActivateForm(EffectiveRangeForm):

@@ -32,9 +32,32 @@ class Table(models.TextChoices):
     """Official tables released like code sets (versioned by effective date), not codes."""
 
     DRG_WEIGHTS = "drg_weights", "MS-DRG weights (IPPS Table 5)"
+    NCCI_PTP = "ncci_ptp", "NCCI PTP edits"
+    MUE = "mue", "NCCI MUE table"
+    # Imported "under icd10cm" (DESIGN.md) but a kind of its own: an index table never
+    # replaces the tabular release, and code search and coverage leave it out.
+    ICD10CM_INDEX = "icd10cm_index", "ICD-10-CM index table"
 
 
 RELEASE_KINDS = [*System.choices, *Table.choices]
+
+# Tables CMS/CDC publish in several variants that are in force side by side (the
+# practitioner and the hospital PTP edits). Releases of one kind *and* variant
+# succeed each other: activation, the base release and "in force on a day" go by both.
+TABLE_VARIANTS: dict[str, dict[str, str]] = {
+    Table.NCCI_PTP: {"practitioner": "practitioner", "hospital": "hospital outpatient"},
+    Table.MUE: {
+        "practitioner": "practitioner services",
+        "facility": "outpatient hospital services",
+        "dme": "DME supplier services",
+    },
+    Table.ICD10CM_INDEX: {
+        "drug": "Table of Drugs and Chemicals",
+        "neoplasm": "Neoplasm Table",
+        "external_cause": "External Cause Index",
+        "disease": "Index to Diseases and Injuries",
+    },
+}
 
 
 def release_kind_label(value: str) -> str:
@@ -80,7 +103,12 @@ class Release(models.Model):
         RETIRED = "retired", "Retired"
         DISCARDED = "discarded", "Discarded"
 
-    system = models.CharField(max_length=12, choices=RELEASE_KINDS)
+    system = models.CharField(max_length=16, choices=RELEASE_KINDS)
+    variant = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="Which table of its kind (TABLE_VARIANTS), e.g. practitioner PTP edits; empty for code systems.",
+    )
     label = models.CharField(max_length=100)
     version = models.CharField(
         max_length=40, blank=True, help_text="What the file says of itself."
@@ -176,6 +204,10 @@ class Release(models.Model):
         return self.system in Table.values
 
     @property
+    def variant_label(self) -> str:
+        return TABLE_VARIANTS.get(self.system, {}).get(self.variant, self.variant)
+
+    @property
     def stalled_minutes(self) -> int:
         """Minutes an import has shown no progress (0 while it moves or is done)."""
         if self.state != self.State.IMPORTING:
@@ -229,9 +261,19 @@ class Code(ReleasedRow):
         BLOCK = "block", "Block"
         CATEGORY = "category", "Category"
         CODE = "code", "Code"
+        # HCPCS modifiers (two characters, e.g. "LT"): a list of their own, never a
+        # claim line's code; code search leaves them out, selectors.modifier_list
+        # lists them.
+        MODIFIER = "modifier", "Modifier"
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     billable = models.BooleanField()
+    # Per-code validity where the file carries it (HCPCS: added and termination
+    # dates; CPT: the simple CSV's columns), both ends inclusive, null = unbounded.
+    # A code is valid on a date of service only if the release in force has it and
+    # the date falls in this range (selectors.code_on, the search SQL, code_detail).
+    valid_from = models.DateField(null=True, blank=True)
+    valid_to = models.DateField(null=True, blank=True)
     short_title = models.TextField()
     long_title = models.TextField()
     parent = models.CharField(max_length=16, blank=True)
@@ -277,6 +319,12 @@ class Code(ReleasedRow):
     @property
     def display(self) -> str:
         return display_code(self.system, self.code)
+
+    def in_validity_range(self, day: dt.date) -> bool:
+        """The per-code dates allow ``day`` (release membership is checked apart)."""
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or day <= self.valid_to
+        )
 
 
 class Note(ReleasedRow):
@@ -352,3 +400,124 @@ class DrgWeight(models.Model):
 
     def __str__(self) -> str:
         return f"MS-DRG {self.drg:03d} {self.weight}"
+
+
+class PtpEdit(models.Model):
+    """One NCCI procedure-to-procedure edit of a PTP release (practitioner or hospital).
+
+    Billed together on one date of service, the column 2 code is denied unless the
+    modifier indicator allows an NCCI-associated modifier. The edit applies to dates
+    of service from ``effective`` up to the day before ``deletion``
+    (``selectors.ptp_pairs_on``).
+    """
+
+    class ModifierIndicator(models.TextChoices):
+        NOT_ALLOWED = "0", "0: never bypassed"
+        ALLOWED = "1", "1: an NCCI-associated modifier may bypass"
+        NOT_APPLICABLE = "9", "9: not applicable (deleted back to its start)"
+
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, related_name="ptp_edits"
+    )
+    column1 = models.CharField(max_length=5)
+    column2 = models.CharField(max_length=5)
+    effective = models.DateField()
+    deletion = models.DateField(null=True, blank=True)
+    modifier_indicator = models.CharField(
+        max_length=1, choices=ModifierIndicator.choices
+    )
+    existed_before_1996 = models.BooleanField(default=False)
+    rationale = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["column1", "column2", "effective"]
+        constraints = [
+            # Also the index of ptp_pairs_on: release, then both codes of the pair.
+            models.UniqueConstraint(
+                fields=["release", "column1", "column2", "effective"],
+                name="ptpedit_unique_key",
+            )
+        ]
+        # The release page filters by either column.
+        indexes = [models.Index(fields=["release", "column2"], name="ptpedit_column2")]
+
+    def __str__(self) -> str:
+        return f"{self.column1}/{self.column2} from {self.effective}"
+
+
+class MueEdit(models.Model):
+    """One Medically Unlikely Edit of an MUE release: the most units of a code."""
+
+    class AdjudicationIndicator(models.IntegerChoices):
+        LINE = 1, "1 Line Edit"
+        DOS_POLICY = 2, "2 Date of Service Edit: Policy"
+        DOS_CLINICAL = 3, "3 Date of Service Edit: Clinical"
+
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, related_name="mue_edits"
+    )
+    code = models.CharField(max_length=5)
+    max_units = models.PositiveIntegerField()
+    adjudication_indicator = models.PositiveSmallIntegerField(
+        choices=AdjudicationIndicator.choices
+    )
+    rationale = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["release", "code"], name="mueedit_unique_code"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"MUE {self.code} {self.max_units}"
+
+
+class IndexTerm(models.Model):
+    """One code of one term of an ICD-10-CM index table, or the term itself when it
+    has no code (a heading, a "see" reference).
+
+    A drug-table term has one row per column (poisoning accidental ... underdosing),
+    so that "acetaminophen adverse effect" matches the adverse-effect row only:
+    ``search_vector`` holds the term's path *and* its column (codesets/index_search.py).
+    """
+
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, related_name="index_terms"
+    )
+    # Place in the file: terms in document order, a term's columns in table order.
+    seq = models.PositiveIntegerField()
+    path = models.TextField(help_text='Main term down to this subterm: "A > b > c".')
+    level = models.PositiveSmallIntegerField(help_text="0 for a main term.")
+    column = models.CharField(max_length=80, blank=True)
+    code = models.CharField(
+        max_length=20, blank=True, help_text="Undotted; a trailing '-' needs more."
+    )
+    nemod = models.TextField(blank=True)
+    see = models.TextField(blank=True)
+    see_also = models.TextField(blank=True)
+    search_vector = models.GeneratedField(
+        expression=SearchVector("path", weight="A", config="english")
+        + SearchVector("column", weight="B", config="english")
+        + SearchVector("nemod", weight="C", config="english")
+        + SearchVector("path", weight="A", config="simple")
+        + SearchVector("column", weight="B", config="simple"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["release", "seq"], name="indexterm_unique_seq"
+            )
+        ]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="indexterm_search_vector"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.path} [{self.column}] {self.code}"

@@ -75,9 +75,15 @@ def query_words(query: str) -> list[str]:
     return WORD.findall(query.lower())[:8]
 
 
+# Every search query ends with the same test: a row of a release in force, not a
+# chapter, block or modifier (modifiers are listed apart: selectors.modifier_list),
+# and valid on the day by its own dates where it has them (HCPCS terminations).
+# A plain filter on rows already fetched: it costs no extra index or heap access.
 CODE_SQL = """
 SELECT system, code, long_title, billable, kind FROM codesets_code
-WHERE code LIKE %(prefix)s AND release_ids && %(releases)s::bigint[] AND kind NOT IN ('chapter', 'block')
+WHERE code LIKE %(prefix)s AND release_ids && %(releases)s::bigint[]
+  AND kind NOT IN ('chapter', 'block', 'modifier')
+  AND (valid_from IS NULL OR valid_from <= %(day)s) AND (valid_to IS NULL OR valid_to >= %(day)s)
 ORDER BY code = %(exact)s DESC, code
 LIMIT %(limit)s
 """
@@ -100,7 +106,9 @@ FEW = 400
 FEW_SQL = """
 WITH cand AS (
     SELECT system, code, long_title, billable, kind FROM codesets_code
-    WHERE search_vector @@ ({query}) AND release_ids && %s::bigint[] AND kind NOT IN ('chapter', 'block')
+    WHERE search_vector @@ ({query}) AND release_ids && %s::bigint[]
+      AND kind NOT IN ('chapter', 'block', 'modifier')
+      AND (valid_from IS NULL OR valid_from <= %s::date) AND (valid_to IS NULL OR valid_to >= %s::date)
     LIMIT {few}
 )
 SELECT system, code, long_title, billable, kind, (SELECT count(*) FROM cand) FROM cand
@@ -110,13 +118,16 @@ LIMIT %s
 MARKED_SQL = """
 SELECT system, code, long_title, billable, kind FROM codesets_code
 WHERE search_vector @@ (({query}) && to_tsquery('simple', %s))
-  AND release_ids && %s::bigint[] AND kind NOT IN ('chapter', 'block')
+  AND release_ids && %s::bigint[] AND kind NOT IN ('chapter', 'block', 'modifier')
+  AND (valid_from IS NULL OR valid_from <= %s::date) AND (valid_to IS NULL OR valid_to >= %s::date)
 ORDER BY billable DESC, length(long_title), code
 LIMIT %s
 """
 ALL_SQL = """
 SELECT system, code, long_title, billable, kind FROM codesets_code
-WHERE search_vector @@ ({query}) AND release_ids && %s::bigint[] AND kind NOT IN ('chapter', 'block')
+WHERE search_vector @@ ({query}) AND release_ids && %s::bigint[]
+  AND kind NOT IN ('chapter', 'block', 'modifier')
+  AND (valid_from IS NULL OR valid_from <= %s::date) AND (valid_to IS NULL OR valid_to >= %s::date)
 ORDER BY billable DESC, length(long_title), code
 LIMIT %s
 """
@@ -146,12 +157,13 @@ def code_search(
                     "prefix": plain + "%",
                     "exact": plain,
                     "releases": release_ids,
+                    "day": day,
                     "limit": limit,
                 },
             )
             rows = cursor.fetchall()
         if not rows:
-            rows = _word_search(cursor, query_words(query), release_ids, limit)
+            rows = _word_search(cursor, query_words(query), release_ids, day, limit)
     hits = [
         SearchHit(system=s, code=c, title=t, billable=b, kind=k)
         for s, c, t, b, k in rows
@@ -160,14 +172,18 @@ def code_search(
 
 
 def _word_search(
-    cursor: CursorWrapper, words: list[str], release_ids: list[int], limit: int
+    cursor: CursorWrapper,
+    words: list[str],
+    release_ids: list[int],
+    day: dt.date,
+    limit: int,
 ) -> list[tuple]:
     if not words:
         return []
     tsquery = " && ".join([WORD_TSQUERY] * len(words))
     params: list[object] = [f"{w}:*" for w in words for _config in (1, 2)]
     cursor.execute(
-        FEW_SQL.format(query=tsquery, few=FEW), [*params, release_ids, limit]
+        FEW_SQL.format(query=tsquery, few=FEW), [*params, release_ids, day, day, limit]
     )
     rows = cursor.fetchall()
     if not rows or rows[0][5] < FEW:
@@ -179,13 +195,16 @@ def _word_search(
         for top in MARKER_STEPS:
             markers = " | ".join(f"xb{n}" for n in range(top + 1))
             cursor.execute(
-                MARKED_SQL.format(query=tsquery), [*params, markers, release_ids, limit]
+                MARKED_SQL.format(query=tsquery),
+                [*params, markers, release_ids, day, day, limit],
             )
             rows = cursor.fetchall()
             if len(rows) >= limit:
                 return rows
         # Fewer than ``limit`` billable codes match: they and the headers, sorted.
-        cursor.execute(ALL_SQL.format(query=tsquery), [*params, release_ids, limit])
+        cursor.execute(
+            ALL_SQL.format(query=tsquery), [*params, release_ids, day, day, limit]
+        )
         return cursor.fetchall()
 
 
@@ -304,8 +323,18 @@ def code_detail(*, system: str, code: str, day: dt.date) -> CodeDetail | None:
         release, row = holder, other
     if release is None:  # rows of a release since discarded: nothing to show
         return None
-    valid = bool(row.billable and release.covers(day))
-    if not message and not row.billable:
+    in_range = row.in_validity_range(day)
+    # A modifier is valid as a modifier (beside a procedure code), never on its own.
+    is_modifier = row.kind == Code.Kind.MODIFIER
+    valid = bool((row.billable or is_modifier) and release.covers(day) and in_range)
+    if not message and not in_range:
+        if row.valid_to is not None and day > row.valid_to:
+            message = f"{row.display} was discontinued: its last date of service was {row.valid_to:%Y-%m-%d}."
+        elif row.valid_from is not None:
+            message = f"{row.display} takes effect for dates of service from {row.valid_from:%Y-%m-%d}."
+    if not message and is_modifier:
+        message = f"{row.display} is a modifier: it goes beside a procedure code, not on a line of its own."
+    elif not message and not row.billable:
         message = (
             f"{row.display} is a header: a more specific code is required on a claim."
         )

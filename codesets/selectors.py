@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Q, QuerySet
 
-from codesets.models import RELEASE_KINDS, Code, DrgWeight, Release, Table, display_code
+from codesets.models import (
+    RELEASE_KINDS,
+    TABLE_VARIANTS,
+    Code,
+    DrgWeight,
+    IndexTerm,
+    MueEdit,
+    PtpEdit,
+    Release,
+    System,
+    Table,
+    display_code,
+    normalize_code,
+)
 
 
 def release_list() -> QuerySet[Release]:
@@ -22,9 +36,20 @@ def release_in_force(*, system: str, day: dt.date) -> Release | None:
 
 
 def coverage_on(day: dt.date) -> list[tuple[str, Release | None]]:
-    """For each code system: the release judging ``day``, or None."""
-    in_force = {r.system: r for r in Release.objects.on(day)}
-    return [(label, in_force.get(value)) for value, label in RELEASE_KINDS]
+    """For each code system and table: the release judging ``day``, or None. A table
+    published in variants (practitioner / hospital PTP edits) has a line per variant;
+    the ICD-10-CM index tables help search but judge nothing, and are left out."""
+    in_force = {(r.system, r.variant): r for r in Release.objects.on(day)}
+    lines: list[tuple[str, Release | None]] = []
+    for value, label in RELEASE_KINDS:
+        if value == Table.ICD10CM_INDEX:
+            continue
+        variants = TABLE_VARIANTS.get(value, {"": ""})
+        lines.extend(
+            (f"{label}, {name}" if name else label, in_force.get((value, variant)))
+            for variant, name in variants.items()
+        )
+    return lines
 
 
 CODE_ON_SQL = """
@@ -35,11 +60,15 @@ WHERE c.system = %(system)s AND c.code = %(code)s
       WHERE r.system = %(system)s AND r.state IN ('active', 'retired')
         AND r.effective_from <= %(day)s AND (r.effective_to IS NULL OR r.effective_to >= %(day)s)
       LIMIT 1)]
+  AND (c.valid_from IS NULL OR c.valid_from <= %(day)s)
+  AND (c.valid_to IS NULL OR c.valid_to >= %(day)s)
 """
 
 
 def code_on(*, system: str, code: str, day: dt.date) -> Code | None:
-    """The code as the release in force on ``day`` has it (None if it has none).
+    """The code as the release in force on ``day`` has it (None if it has none, or
+    if the code's own dates exclude the day: a HCPCS code terminated 2019-12-31 is
+    not valid on 2020-01-01 although the 2020 file still lists it).
 
     One query, on two indexes: the release covering the day, and the code's rows
     (system, code) narrowed to that release's membership.
@@ -60,19 +89,30 @@ class DiffRow:
     new_billable: bool | None
     changes: tuple[
         str, ...
-    ]  # of "added", "deleted", "revised", "billable_changed", "moved"
+    ]  # of "added", "deleted", "revised", "billable_changed", "moved", "dates_changed"
 
 
+# Codes with their own validity dates (HCPCS, some CPT files) are compared as valid on
+# one day, the new release's first day: a HCPCS file keeps discontinued codes for four
+# years, and "deleted" must mean "no longer valid from this release on", as in CMS's
+# change report. Rows without dates (ICD-10) pass the date test unchanged.
 DIFF_SQL = """
 WITH a AS (
-    SELECT id, code, billable, long_title, short_title, parent, kind FROM codesets_code
+    SELECT id, code, billable, long_title, short_title, parent, kind, valid_from, valid_to
+    FROM codesets_code
     WHERE system = %(system)s AND release_ids @> ARRAY[%(base)s::bigint] AND kind NOT IN ('chapter', 'block')
+      AND (%(day)s::date IS NULL OR ((valid_from IS NULL OR valid_from <= %(day)s::date)
+                                     AND (valid_to IS NULL OR valid_to >= %(day)s::date)))
 ), b AS (
-    SELECT id, code, billable, long_title, short_title, parent, kind FROM codesets_code
+    SELECT id, code, billable, long_title, short_title, parent, kind, valid_from, valid_to
+    FROM codesets_code
     WHERE system = %(system)s AND release_ids @> ARRAY[%(release)s::bigint] AND kind NOT IN ('chapter', 'block')
+      AND (%(day)s::date IS NULL OR ((valid_from IS NULL OR valid_from <= %(day)s::date)
+                                     AND (valid_to IS NULL OR valid_to >= %(day)s::date)))
 )
 SELECT coalesce(a.code, b.code) AS code, a.long_title, b.long_title, a.billable, b.billable,
-       a.short_title, b.short_title, a.parent, b.parent, a.id IS NULL, b.id IS NULL
+       a.short_title, b.short_title, a.parent, b.parent, a.id IS NULL, b.id IS NULL,
+       a.valid_from IS DISTINCT FROM b.valid_from OR a.valid_to IS DISTINCT FROM b.valid_to
 FROM a FULL OUTER JOIN b ON a.code = b.code
 WHERE a.id IS DISTINCT FROM b.id
 ORDER BY 1
@@ -83,7 +123,13 @@ def release_diff_rows(*, release: Release, base: Release) -> list[DiffRow]:
     """Every code whose row differs between ``base`` and ``release``, classified."""
     with connection.cursor() as cursor:
         cursor.execute(
-            DIFF_SQL, {"system": release.system, "base": base.id, "release": release.id}
+            DIFF_SQL,
+            {
+                "system": release.system,
+                "base": base.id,
+                "release": release.id,
+                "day": release.effective_from,
+            },
         )
         rows = cursor.fetchall()
     out = []
@@ -99,6 +145,7 @@ def release_diff_rows(*, release: Release, base: Release) -> list[DiffRow]:
         new_parent,
         added,
         deleted,
+        dates_changed,
     ) in rows:
         if added:
             changes: tuple[str, ...] = ("added",)
@@ -112,6 +159,8 @@ def release_diff_rows(*, release: Release, base: Release) -> list[DiffRow]:
                 found.append("billable_changed")
             if not found and old_parent != new_parent:
                 found.append("moved")
+            if dates_changed:
+                found.append("dates_changed")
             changes = tuple(found) or ("moved",)
         out.append(
             DiffRow(
@@ -174,16 +223,55 @@ def release_diff_page(
     return rows[offset : offset + limit], len(rows)
 
 
+def modifier_list(*, system: str = System.HCPCS, day: dt.date) -> list[Code]:
+    """The modifiers valid on ``day`` in the release in force, by modifier: a list of
+    their own, never offered as a claim line's code (code search leaves them out)."""
+    release = release_in_force(system=system, day=day)
+    if release is None:
+        return []
+    rows = Code.objects.filter(
+        system=system, kind=Code.Kind.MODIFIER, release_ids__contains=[release.id]
+    ).order_by("code")
+    return [row for row in rows if row.in_validity_range(day)]
+
+
+def modifier_on(
+    *, modifier: str, day: dt.date, system: str = System.HCPCS
+) -> Code | None:
+    """The modifier if it is valid on ``day`` (release in force and its own dates)."""
+    found = code_on(system=system, code=modifier.strip().upper(), day=day)
+    return found if found is not None and found.kind == Code.Kind.MODIFIER else None
+
+
+# Table 5 rows of an active or retired release never change (a release is
+# imported whole before it can be activated), so each process keeps the ones it
+# has read: the live DRG on the coding form and the audit job look a weight up
+# for every grouping. Keyed by release id; a new release is a new key.
+_DRG_WEIGHTS: dict[int, dict[int, DrgWeight]] = {}
+
+
 def drg_weight_on(*, drg: int, day: dt.date) -> DrgWeight | None:
     """The MS-DRG's weight and mean lengths of stay from the Table 5 in force on ``day``
     (the discharge date)."""
-    return (
-        DrgWeight.objects.filter(
-            drg=drg, release__in=Release.objects.covering(Table.DRG_WEIGHTS, day)
-        )
-        .select_related("release")
+    release_id = (
+        Release.objects.covering(Table.DRG_WEIGHTS, day)
+        .values_list("id", flat=True)
         .first()
     )
+    if release_id is None:
+        return None
+    table = _DRG_WEIGHTS.get(release_id)
+    if table is None:
+        table = {
+            w.drg: w
+            for w in DrgWeight.objects.filter(release_id=release_id).select_related(
+                "release"
+            )
+        }
+        if len(_DRG_WEIGHTS) >= 8:
+            _DRG_WEIGHTS.clear()
+        _DRG_WEIGHTS[release_id] = table
+    return table.get(drg)
 
 
 def drg_weight_page(
@@ -197,3 +285,183 @@ def drg_weight_page(
         for word in query.split():
             rows = rows.filter(title__icontains=word)
     return list(rows[offset : offset + limit]), rows.count()
+
+
+@dataclass(frozen=True)
+class CodeVerdict:
+    """What the release in force on a date of service says of one entered code."""
+
+    system: str
+    code: str  # normalised, as stored
+    display: str
+    exists: bool  # in some loaded release of the system
+    valid: bool  # billable in the release in force on the date
+    billable: bool
+    title: str
+    message: str  # empty when valid; otherwise what a coder needs to fix
+
+
+def codes_check(
+    *, system: str, codes: list[str], day: dt.date
+) -> dict[str, CodeVerdict]:
+    """Check many codes of one system at once (two or three queries, whatever the
+    number): used by the coding form on every edit and by the encounter API."""
+    from codesets.models import System, normalize_code
+
+    wanted = {normalize_code(c) for c in codes if c.strip()}
+    label = System(system).label if system in System.values else system
+    release = release_in_force(system=system, day=day)
+    found: dict[str, Code] = {}
+    if release is not None and wanted:
+        found = {
+            c.code: c
+            for c in Code.objects.filter(
+                system=system, code__in=wanted, release_ids__contains=[release.id]
+            ).only(
+                "code",
+                "long_title",
+                "billable",
+                "system",
+                "kind",
+                "valid_from",
+                "valid_to",
+            )
+        }
+    elsewhere: dict[str, tuple[str, list[int]]] = {}
+    missing = wanted - set(found)
+    if missing:
+        for code, title, release_ids in (
+            Code.objects.filter(system=system, code__in=missing)
+            .exclude(release_ids=[])
+            .order_by("code", "-id")
+            .values_list("code", "long_title", "release_ids")
+        ):
+            elsewhere.setdefault(code, (title, release_ids))
+    starts = dict(
+        Release.objects.in_force()
+        .filter(system=system)
+        .values_list("id", "effective_from")
+    )
+    out: dict[str, CodeVerdict] = {}
+    for code in wanted:
+        shown = display_code(system, code)
+        if code in found:
+            row = found[code]
+            message = (
+                ""
+                if row.billable
+                else f"{shown} is a header, not a billable code: pick a more specific "
+                "code below it."
+            )
+            if row.kind == Code.Kind.MODIFIER:
+                message = f"{shown} is a modifier, not a procedure code."
+            elif not row.in_validity_range(day):
+                message = (
+                    f"{shown} is not valid on {day:%Y-%m-%d}: its dates of service run "
+                    f"{row.valid_from or '…'} to {row.valid_to or '…'}."
+                )
+            valid = row.billable and not message
+            out[code] = CodeVerdict(
+                system, code, shown, True, valid, row.billable, row.long_title, message
+            )
+            continue
+        if code not in elsewhere:
+            message = f"{shown} is not an {label} code in any loaded release."
+            if release is None:
+                message = f"{shown} is not in any loaded {label} release."
+            out[code] = CodeVerdict(
+                system, code, shown, False, False, False, "", message
+            )
+            continue
+        title, release_ids = elsewhere[code]
+        if release is None:
+            message = f"No {label} release covers {day:%Y-%m-%d}: {shown} cannot be checked for that date."
+        else:
+            dates = [starts[r] for r in release_ids if starts.get(r)]
+            if dates and min(dates) > day:
+                message = f"{shown} is not valid until {min(dates):%Y-%m-%d}; {release.label} (in force on {day:%Y-%m-%d}) does not have it yet."
+            else:
+                message = f"{shown} is not valid on {day:%Y-%m-%d}: {release.label}, in force on that date, no longer has it (deleted)."
+        out[code] = CodeVerdict(system, code, shown, True, False, False, title, message)
+    return out
+
+
+# --- edit tables: read by the audit rules ncci-ptp and mue-units (issue 7) -----------
+
+
+def _table_release_on(kind: str, variant: str, day: dt.date) -> QuerySet[Release]:
+    if variant not in TABLE_VARIANTS[kind]:
+        raise ValueError(
+            f"{variant!r} is not a variant of {kind}: use one of {', '.join(TABLE_VARIANTS[kind])}."
+        )
+    return Release.objects.covering(kind, day).filter(variant=variant).values("id")
+
+
+def ptp_pairs_on(
+    *, codes: Iterable[str], day: dt.date, variant: str
+) -> QuerySet[PtpEdit]:
+    """The NCCI PTP edits between any two of ``codes`` (procedures billed on one date of
+    service) that apply on ``day``, from the PTP release of ``variant`` ("practitioner"
+    or "hospital") in force that day. One query on the index (release, column 1,
+    column 2).
+
+    An edit applies from its effective date up to the day *before* its deletion date:
+    CMS deletes an edit "back to its start" with a deletion date equal to the
+    effective date (it never applied), and replaces an edit by deleting it on the
+    day its successor takes effect (97110/97530 in tests/fixtures/ncci)."""
+    wanted = sorted({normalize_code(c) for c in codes if c.strip()})
+    return (
+        PtpEdit.objects.filter(
+            release__in=_table_release_on(Table.NCCI_PTP, variant, day),
+            column1__in=wanted,
+            column2__in=wanted,
+            effective__lte=day,
+        )
+        .filter(Q(deletion__isnull=True) | Q(deletion__gt=day))
+        .order_by("column1", "column2")
+    )
+
+
+def mue_on(*, code: str, day: dt.date, variant: str) -> MueEdit | None:
+    """The MUE of ``code`` in the MUE table of ``variant`` ("practitioner",
+    "facility" or "dme") in force on ``day``; None when the table has no MUE for it
+    or no table covers the day."""
+    return MueEdit.objects.filter(
+        release__in=_table_release_on(Table.MUE, variant, day),
+        code=normalize_code(code),
+    ).first()
+
+
+def table_rows_page(
+    *, release: Release, query: str = "", offset: int = 0, limit: int = 100
+) -> tuple[list, int]:
+    """One page of a table release's rows, filtered by code (or words, where the
+    table has words): the release page of DRG weights, PTP edits, MUEs, index terms."""
+    if release.system == Table.DRG_WEIGHTS:
+        return drg_weight_page(release=release, query=query, offset=offset, limit=limit)
+    query = query.strip()
+    plain = normalize_code(query)
+    rows: QuerySet
+    if release.system == Table.NCCI_PTP:
+        rows = PtpEdit.objects.filter(release=release)
+        if len(plain) == 5:
+            rows = rows.filter(Q(column1=plain) | Q(column2=plain))
+        elif plain:
+            rows = rows.filter(
+                Q(column1__startswith=plain) | Q(column2__startswith=plain)
+            )
+    elif release.system == Table.MUE:
+        rows = MueEdit.objects.filter(release=release)
+        if plain:
+            rows = rows.filter(code__startswith=plain)
+    elif release.system == Table.ICD10CM_INDEX:
+        rows = IndexTerm.objects.filter(release=release)
+        if query and any(ch.isdigit() for ch in query) and " " not in query:
+            rows = rows.filter(code__startswith=plain)
+        else:
+            for word in query.split():
+                rows = rows.filter(path__icontains=word)
+    else:
+        raise ValueError(f"{release.system} is not a table")
+    total = release.code_count if not query else rows.count()
+    return list(rows[offset : offset + limit]), total

@@ -8,6 +8,7 @@ import datetime as dt
 import gzip
 import hashlib
 import logging
+import re
 import shutil
 import time
 import uuid
@@ -22,7 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from codesets import importers
+from codesets import importers, table_releases
 from codesets.importers.base import (
     ImportFormatError,
     NoteKind,
@@ -32,6 +33,7 @@ from codesets.importers.base import (
     ParseResult,
 )
 from codesets.models import (
+    TABLE_VARIANTS,
     Code,
     DrgWeight,
     Note,
@@ -45,9 +47,9 @@ from codesets.models import (
 logger = logging.getLogger(__name__)
 
 GZIP_MAGIC = b"\x1f\x8b"
-# Formats this release model stores (codes, notes, PCS tables; DRG weights). The edit
-# tables (NCCI, MUE), HCPCS/CPT validity dates and the index tables have parsers but
-# no storage yet.
+# Formats this release model stores (codes, notes, PCS tables; DRG weights; HCPCS and
+# CPT codes with their per-code validity dates; NCCI PTP, MUE and ICD-10-CM index tables,
+# codesets/table_releases.py).
 STORABLE_FORMATS = {
     "icd10cm_tabular",
     "icd10cm_addenda",
@@ -57,6 +59,11 @@ STORABLE_FORMATS = {
     "icd10pcs_order",
     "icd10pcs_codes",
     "drg_weights",
+    "hcpcs_record",
+    "cpt_file",
+    "ncci_ptp",
+    "mue",
+    "icd10cm_index",
 }
 
 
@@ -119,8 +126,51 @@ def _fiscal_year_dates(
     return dt.date(year - 1, 10, 1), dt.date(year, 9, 30)
 
 
+# HCPCS quarterly files name their month ("HCPC2020_APR_ANWEB_v2.txt", "July 2020").
+_QUARTER_RE = re.compile(r"(?<![a-z])(apr|jul|oct)(?:il|y|ober)?(?![a-z])")
+QUARTER_MONTHS = {"apr": 4, "jul": 7, "oct": 10}
+QUARTER_NAMES = {4: "April", 7: "July", 10: "October"}
+
+
+def _quarter_month(file_name: str) -> int | None:
+    match = _QUARTER_RE.search(file_name.lower())
+    return QUARTER_MONTHS[match.group(1)] if match else None
+
+
+def _calendar_year_dates(
+    system: str, version: str, file_name: str
+) -> tuple[dt.date | None, dt.date | None]:
+    """HCPCS and CPT editions are calendar years: year N from N-01-01 to N-12-31, a
+    HCPCS quarterly update from the first day of its quarter. Only a proposal: the
+    admin confirms at activation. A CPT file that names no year proposes nothing."""
+    if not version[:4].isdigit():
+        return None, None
+    year = int(version[:4])
+    month = _quarter_month(file_name) if system == System.HCPCS else None
+    return dt.date(year, month or 1, 1), dt.date(year, 12, 31)
+
+
+def _proposed_dates(
+    system: str, version: str, file_name: str
+) -> tuple[dt.date | None, dt.date | None]:
+    if system in (Table.NCCI_PTP, Table.MUE):
+        return table_releases.proposed_dates(system, version)
+    if system == Table.ICD10CM_INDEX:
+        return _fiscal_year_dates(System.ICD10CM, version, file_name)
+    if system in (System.HCPCS, System.CPT):
+        return _calendar_year_dates(system, version, file_name)
+    return _fiscal_year_dates(system, version, file_name)
+
+
 def _default_label(system: str, version: str, file_name: str, is_delta: bool) -> str:
     label = release_kind_label(system)
+    if system in (System.HCPCS, System.CPT):
+        if version[:4].isdigit():
+            label += f" {version[:4]}"
+        month = _quarter_month(file_name) if system == System.HCPCS else None
+        if month:
+            label += f" {QUARTER_NAMES[month]} update"
+        return label
     if version[:4].isdigit():
         label += f" FY{version[:4]}"
     if "april" in file_name.lower():
@@ -166,7 +216,7 @@ def release_receive_file(
     stored = store / f"{sha256}.dat"
     _plain_copy(path, stored)
     try:
-        importer = importers.detect_importer(stored, system=system)
+        importer = table_releases.detect_importer(stored, system=system)
     except ImportFormatError:
         stored.unlink(missing_ok=True)
         raise
@@ -179,7 +229,7 @@ def release_receive_file(
     if effective_to and effective_from and effective_to < effective_from:
         raise ReleaseError("The release cannot end before it starts.")
     release = Release.objects.create(
-        system=importer.system,
+        system=table_releases.release_kind(importer),
         label=label or "",
         source_file_name=Path(file_name).name[:255],
         source_sha256=sha256,
@@ -238,7 +288,9 @@ def _base_release_for(release: Release) -> Release | None:
     """The release this one replaces: the one in force the day before it starts,
     else the newest release of the system in force."""
     candidates = (
-        Release.objects.in_force().filter(system=release.system).exclude(id=release.id)
+        Release.objects.in_force()
+        .filter(system=release.system, variant=release.variant)
+        .exclude(id=release.id)
     )
     if release.effective_from:
         before = (
@@ -310,6 +362,8 @@ CODE_COLUMNS = [
     "chapter",
     "block",
     "search_terms",
+    "valid_from",
+    "valid_to",
 ]
 NOTE_COLUMNS = ["kind", "seq", "text", "character"]
 
@@ -327,7 +381,33 @@ def _code_rows(codes: Iterable[ParsedCode], terms: dict[str, str]) -> Iterator[t
             c.block,
             search_terms,
         )
-        yield (c.code, _content_hash(*content), *content)
+        # The dates join the hash only when set, so rows without them (ICD-10) keep
+        # the hash they had before the dates existed and stay shared.
+        dates = (c.valid_from, c.valid_to) if c.valid_from or c.valid_to else ()
+        yield (
+            c.code,
+            _content_hash(*content, *dates),
+            *content,
+            c.valid_from,
+            c.valid_to,
+        )
+
+
+def _modifier_codes(parsed: ParseResult) -> list[ParsedCode]:
+    """HCPCS modifiers as rows of kind "modifier": not billable on their own, left
+    out of code search, listed by ``selectors.modifier_list``."""
+    return [
+        ParsedCode(
+            code=modifier,
+            kind=Code.Kind.MODIFIER,
+            billable=False,
+            short_title=short,
+            long_title=long,
+            valid_from=valid_from,
+            valid_to=valid_to,
+        )
+        for modifier, short, long, valid_from, valid_to in parsed.modifiers
+    ]
 
 
 def _inclusion_terms(notes: Iterable[ParsedNote]) -> dict[str, str]:
@@ -357,6 +437,8 @@ def _apply_changes(
             parent=row.parent,
             chapter=row.chapter,
             block=row.block,
+            valid_from=row.valid_from,
+            valid_to=row.valid_to,
         )
         if row.search_terms:
             terms[row.code] = row.search_terms
@@ -421,7 +503,14 @@ def _apply_changes(
 def _diff_counts(release: Release, base: Release | None) -> dict[str, int]:
     from codesets.selectors import release_diff_rows
 
-    counts = {"added": 0, "deleted": 0, "revised": 0, "billable_changed": 0, "moved": 0}
+    counts = {
+        "added": 0,
+        "deleted": 0,
+        "revised": 0,
+        "billable_changed": 0,
+        "moved": 0,
+        "dates_changed": 0,
+    }
     if base is None:
         counts["added"] = release.code_count
         return counts
@@ -438,7 +527,7 @@ def _store_codes(
     progress: ProgressReporter,
 ) -> None:
     """Write a code release's codes, notes and PCS tables, sharing unchanged rows."""
-    codes = parsed.codes
+    codes = [*parsed.codes, *_modifier_codes(parsed)]
     notes = parsed.notes
     terms = _inclusion_terms(notes)
     carry_notes_from: Release | None = None
@@ -612,7 +701,8 @@ def _release_import(release_id: int, progress: ProgressReporter) -> Release | No
         )
     progress(1, "Reading the file", force=True)
     total = path.stat().st_size
-    parsed: ParseResult = importer.parse(
+    parsed: ParseResult = table_releases.parse_source(
+        importer,
         path,
         progress=lambda done, _total=total: progress(
             int(45 * done / max(total, 1)),
@@ -633,7 +723,7 @@ def _release_import(release_id: int, progress: ProgressReporter) -> Release | No
         release = Release.objects.get(id=release_id)
         if release.state != Release.State.IMPORTING:
             return release
-        proposed_from, proposed_to = _fiscal_year_dates(
+        proposed_from, proposed_to = _proposed_dates(
             release.system, parsed.version, release.source_file_name
         )
         release.effective_from = release.effective_from or proposed_from
@@ -644,15 +734,23 @@ def _release_import(release_id: int, progress: ProgressReporter) -> Release | No
             and proposed_to >= release.effective_from
         ):
             release.effective_to = proposed_to
+        if release.system in TABLE_VARIANTS:
+            release.variant = parsed.variant
         base = _base_release_for(release)
+        table_warnings: list[str] = []
         if parsed.drg_weights:
             _store_drg_weights(release, parsed, base, progress)
+        elif release.system in table_releases.STORED_KINDS:
+            progress(55, "Writing the table", force=True)
+            table_warnings = table_releases.table_store(
+                release=release, parsed=parsed, base=base
+            )
         else:
             _store_codes(release, parsed, base, progress)
         release.base_release = base
         release.version = parsed.version[:40]
         release.stated_counts = parsed.stated_counts
-        warnings = list(parsed.warnings)
+        warnings = [*parsed.warnings, *table_warnings]
         # An addenda footer counts billable codes ("74879 codes in icd10cm_order_2027.txt").
         stated = parsed.stated_counts.get("codes")
         if stated is not None and stated != release.billable_count:
@@ -660,6 +758,13 @@ def _release_import(release_id: int, progress: ProgressReporter) -> Release | No
                 f"The file says the new release has {stated:,} billable codes; applying it to {base.label if base else 'nothing'} gives {release.billable_count:,}."
             )
         release.warnings = warnings
+        if not release.label and release.system in table_releases.STORED_KINDS:
+            release.label = table_releases.default_label(
+                kind=release.system,
+                variant=release.variant,
+                version=parsed.version,
+                file_name=release.source_file_name,
+            )
         if not release.label:
             release.label = _default_label(
                 release.system,
@@ -683,6 +788,7 @@ def _release_import(release_id: int, progress: ProgressReporter) -> Release | No
             "version",
             "stated_counts",
             "warnings",
+            "variant",
             "label",
             "state",
             "imported_at",
@@ -720,7 +826,7 @@ def release_activate(
     siblings = list(
         Release.objects.select_for_update()
         .in_force()
-        .filter(system=release.system)
+        .filter(system=release.system, variant=release.variant)
         .exclude(id=release.id)
         .order_by("effective_from")
     )
@@ -789,6 +895,7 @@ def release_discard(*, release_id: int) -> Release:
             )
             cursor.execute(f"DELETE FROM {table} WHERE release_ids = '{{}}'")  # noqa: S608
     DrgWeight.objects.filter(release=release).delete()
+    table_releases.table_rows_delete(release=release)
     release.state = Release.State.DISCARDED
     release.save(update_fields=["state", "updated_at"])
     return release

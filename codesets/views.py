@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.permissions import MANAGE_CODESETS, VIEW_CODES, permission_required
 from accounts.types import AuthenticatedHttpRequest
-from codesets import selectors, services
+from codesets import selectors, services, table_releases
 from codesets.forms import (
     CHANGES,
     DiffFilterForm,
@@ -20,10 +20,22 @@ from codesets.forms import (
     ReleaseUploadForm,
 )
 from codesets.importers.base import ImportFormatError
+from codesets.index_search import index_search
 from codesets.models import Release, System
 from codesets.search import code_detail, code_search
 
 DIFF_PAGE_SIZE = 100
+# What a table release's rows are called on its page: (one, several, filter hint).
+TABLE_ROWS = {
+    "drg_weights": ("MS-DRG", "MS-DRGs", "MS-DRG number or words of its title"),
+    "ncci_ptp": ("PTP edit", "PTP edits", "Column 1 or column 2 code"),
+    "mue": ("MUE", "MUEs", "HCPCS/CPT code"),
+    "icd10cm_index": (
+        "index entry",
+        "index entries",
+        "Words of the term or a code (T39.1)",
+    ),
+}
 
 
 @permission_required(MANAGE_CODESETS)
@@ -45,16 +57,24 @@ def release_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 def release_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = ReleaseUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
+        uploads = form.cleaned_data["file"]
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "upload"
-            with open(path, "wb") as fh:
-                for chunk in upload.chunks():
-                    fh.write(chunk)
+            files = []
+            for n, upload in enumerate(uploads):
+                path = Path(tmp) / f"upload-{n}"
+                with open(path, "wb") as fh:
+                    for chunk in upload.chunks():
+                        fh.write(chunk)
+                files.append((path, upload.name))
             try:
+                # Several files are the parts of one release: one zip of them.
+                path, file_name = files[0]
+                if len(files) > 1:
+                    path = table_releases.bundle_parts(files=files, folder=Path(tmp))
+                    file_name = path.name
                 release = services.release_receive_file(
                     path=path,
-                    file_name=upload.name,
+                    file_name=file_name,
                     user_id=request.user.id,
                     system=form.cleaned_data["system"] or None,
                     label=form.cleaned_data["label"],
@@ -69,7 +89,7 @@ def release_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
             else:
                 messages.success(
                     request,
-                    f"“{upload.name}” received; the import runs in the background.",
+                    f"“{release.source_file_name}” received; the import runs in the background.",
                 )
                 return redirect("codesets:release_detail", release_id=release.id)
     return render(request, "codesets/release_upload.html", {"form": form})
@@ -100,7 +120,7 @@ def release_detail(request: AuthenticatedHttpRequest, release_id: int) -> HttpRe
         Release.State.RETIRED,
     ):
         if release.is_table:
-            rows, total = selectors.drg_weight_page(
+            rows, total = selectors.table_rows_page(
                 release=release,
                 query=query,
                 offset=(page - 1) * DIFF_PAGE_SIZE,
@@ -114,8 +134,12 @@ def release_detail(request: AuthenticatedHttpRequest, release_id: int) -> HttpRe
                 offset=(page - 1) * DIFF_PAGE_SIZE,
                 limit=DIFF_PAGE_SIZE,
             )
+    row_singular, row_plural, filter_hint = TABLE_ROWS.get(release.system, ("", "", ""))
     context = {
         "release": release,
+        "row_singular": row_singular,
+        "row_plural": row_plural,
+        "filter_hint": filter_hint,
         "changes": [(key, label, release.diff.get(key, 0)) for key, label in CHANGES],
         "change": change,
         "query": query,
@@ -198,6 +222,9 @@ def encoder(request: AuthenticatedHttpRequest) -> HttpResponse:
         "system": system,
         "dos": day,
         "result": result,
+        "index_hits": index_search(q=query, dos=day, limit=10)
+        if system in ("", System.ICD10CM)
+        else [],
     }
     if request.htmx and request.GET.get("fragment") == "results":
         return render(request, "codesets/encoder.html#results", context)

@@ -241,6 +241,8 @@ def test_the_rank_markers_give_the_same_results_as_sorting_every_match(query, li
             [
                 *(f"{w}:*" for w in words for _ in (1, 2)),
                 [r.id for r in releases.values()],
+                DOS_2026,
+                DOS_2026,
                 limit,
             ],
         )

@@ -190,14 +190,15 @@ def test_real_worker_marks_a_malformed_upload_failed_and_stages_nothing(
     assert b"The import failed and nothing was staged." in page.content
 
 
-def test_a_recognised_format_without_storage_yet_is_refused_plainly(admin_client_):
+def test_an_edit_table_upload_is_received_like_a_code_set(admin_client_):
     from tests.codesets.conftest import FIXTURES
 
     mue = FIXTURES / "ncci" / "mue_practitioner.csv"
     response = _upload(admin_client_, mue)
-    assert response.status_code == 200
-    assert b"cannot store it as a release yet; nothing was imported" in response.content
-    assert not Release.objects.exists()
+    assert response.status_code == 302
+    release = Release.objects.get()
+    assert (release.system, release.source_format) == ("mue", "mue")
+    assert release.state == Release.State.IMPORTING
 
 
 def test_django_admin_shows_imported_content_read_only(client, django_user_model):

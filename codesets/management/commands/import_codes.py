@@ -1,9 +1,11 @@
 """Import an official code-set file into a staged (or, with --activate, active) release.
 
-    python manage.py import_codes FILE [--system S] [--label L] [--effective YYYY-MM-DD]
+    python manage.py import_codes FILE [FILE ...] [--system S] [--label L] [--effective YYYY-MM-DD]
                                        [--until YYYY-MM-DD] [--activate] [--json] [--dry-run]
 
-The format is detected from the file's content. With --json one JSON object is
+The format is detected from the file's content. Several files are the part files of
+one release (NCCI PTP edits come as several parts a quarter): they import together
+into one release, as a zip of them would (codesets/table_releases.py). With --json one JSON object is
 printed: {"release", "system", "label", "status", "codes", "billable", "diff"}.
 """
 
@@ -11,18 +13,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from codesets import importers
+from codesets import table_releases
 from codesets.importers.base import ImportFormatError
 from codesets.models import System, Table
 from codesets.services import ReleaseError, release_import_now
-
-SYSTEM_ALIASES = {"ncci_ptp", "mue"}
 
 
 def _date(value: str) -> dt.date:
@@ -36,12 +37,11 @@ class Command(BaseCommand):
     help = "Import an official code-set file (format detected from its content)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file")
         parser.add_argument(
-            "--system",
-            choices=[s.value for s in System]
-            + [t.value for t in Table]
-            + sorted(SYSTEM_ALIASES),
+            "file", nargs="+", help="the file, or the part files of one release"
+        )
+        parser.add_argument(
+            "--system", choices=[s.value for s in System] + [t.value for t in Table]
         )
         parser.add_argument("--label", default="")
         parser.add_argument(
@@ -50,7 +50,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--until",
             type=_date,
-            help="last date of service (default: end of its fiscal year)",
+            help="last date of service (default: end of its fiscal year; HCPCS and CPT: "
+            "end of its calendar year)",
         )
         parser.add_argument(
             "--activate", action="store_true", help="activate the release once staged"
@@ -61,12 +62,25 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        path = Path(options["file"])
-        if not path.is_file():
-            raise CommandError(f"No such file: {path}")
+        paths = [Path(name) for name in options["file"]]
+        for path in paths:
+            if not path.is_file():
+                raise CommandError(f"No such file: {path}")
         system = options["system"]
-        if system in SYSTEM_ALIASES:
-            raise CommandError(f"Importing {system} files is not available yet.")
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                path = (
+                    table_releases.bundle_parts(
+                        files=[(p, p.name) for p in paths], folder=Path(tmp)
+                    )
+                    if len(paths) > 1
+                    else paths[0]
+                )
+            except ImportFormatError as exc:
+                raise CommandError(str(exc)) from exc
+            self._import(path, system, options)
+
+    def _import(self, path: Path, system: str | None, options: dict[str, Any]) -> None:
         try:
             if options["dry_run"]:
                 self._dry_run(path, system, as_json=options["json"])
@@ -102,7 +116,7 @@ class Command(BaseCommand):
             return
         if release.is_table:
             self.stdout.write(
-                f"{release.label}: {release.state}, {release.code_count:,} MS-DRGs; compared with "
+                f"{release.label}: {release.state}, {release.code_count:,} rows; compared with "
                 f"{release.base_release.label if release.base_release else 'nothing'}: {diff}"
             )
             for warning in release.warnings:
@@ -129,17 +143,21 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(f"warning: {warning}"))
 
     def _dry_run(self, path: Path, system: str | None, *, as_json: bool) -> None:
-        importer = importers.detect_importer(path, system=system)
-        parsed = importer.parse(path)
+        importer = table_releases.detect_importer(path, system=system)
+        parsed = table_releases.parse_source(importer, path)
         counted = [c for c in parsed.codes if c.kind not in ("chapter", "block")]
         summary = {
             "format": importer.name,
-            "system": importer.system,
+            "system": table_releases.release_kind(importer),
             "version": parsed.version,
             "codes": len(counted),
             "billable": sum(c.billable for c in counted),
             "notes": len(parsed.notes),
             "changes": len(parsed.changes),
+            "table_rows": len(parsed.ptp_edits)
+            + len(parsed.mues)
+            + len(parsed.index_terms)
+            + len(parsed.drg_weights),
         }
         self.stdout.write(
             json.dumps(summary)
