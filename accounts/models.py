@@ -22,6 +22,10 @@ class User(AbstractUser):
             ("review_audits", "Can review the audit queue and correct coding"),
             ("manage_codesets", "Can import, review and activate code-set releases"),
             ("view_codes", "Can look up codes in the encoder"),
+            (
+                "import_encounters",
+                "Can create encounters through the API (EHR feeds; grant to a feed's account)",
+            ),
         ]
 
     @property

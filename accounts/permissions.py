@@ -15,12 +15,18 @@ CODE_ENCOUNTERS = "accounts.code_encounters"
 REVIEW_AUDITS = "accounts.review_audits"
 MANAGE_CODESETS = "accounts.manage_codesets"
 VIEW_CODES = "accounts.view_codes"
+IMPORT_ENCOUNTERS = "accounts.import_encounters"
 
 # What each role group grants; accounts.services.role_groups_sync applies it after
 # every migrate.
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "coder": ("code_encounters", "view_codes"),
-    "supervisor": ("review_audits", "code_encounters", "view_codes"),
+    "supervisor": (
+        "review_audits",
+        "code_encounters",
+        "view_codes",
+        "import_encounters",
+    ),
     "codeset_admin": ("manage_codesets", "view_codes"),
 }
 

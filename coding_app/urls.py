@@ -4,11 +4,37 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts import api as accounts_api
 from codesets import api as codesets_api
+from encounters import api as encounters_api
 
 api_v1 = [
+    path(
+        "encounters/",
+        encounters_api.EncounterCreateApi.as_view(),
+        name="encounter-create",
+    ),
+    path(
+        "encounters/bulk/",
+        encounters_api.EncounterBulkCreateApi.as_view(),
+        name="encounter-bulk-create",
+    ),
+    path(
+        "encounters/<int:encounter_id>/",
+        encounters_api.EncounterDetailApi.as_view(),
+        name="encounter-detail",
+    ),
+    path(
+        "encounters/<int:encounter_id>/submit/",
+        encounters_api.EncounterSubmitApi.as_view(),
+        name="encounter-submit",
+    ),
     path("me/", accounts_api.MeApi.as_view(), name="me"),
     path("ping/", accounts_api.WorkerPingApi.as_view(), name="worker-ping"),
     path("codes/search/", codesets_api.CodeSearchApi.as_view(), name="code-search"),
+    path(
+        "codes/modifiers/",
+        codesets_api.ModifierListApi.as_view(),
+        name="modifier-list",
+    ),
     path(
         "codes/<str:system>/<str:code>/",
         codesets_api.CodeDetailApi.as_view(),

@@ -1,16 +1,364 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from accounts.permissions import CODE_ENCOUNTERS, REVIEW_AUDITS, permission_required
 from accounts.types import AuthenticatedHttpRequest
+from codesets.models import System
+from codesets.search import code_search
+from encounters import services
+from encounters.drg import DrgResult
+from encounters.forms import CodingPost, QueueFilterForm, coding_post_parse
+from encounters.models import Diagnosis, Encounter
+from encounters.selectors import (
+    encounter_get_for_user,
+    encounter_history,
+    encounter_queue,
+    facility_list,
+    sees_all_encounters,
+)
 
 
 @permission_required(CODE_ENCOUNTERS)
 def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The coder's home: encounters assigned to them and unassigned ones."""
-    return render(request, "encounters/queue.html", {"encounters": []})
+    form = QueueFilterForm(request.GET or None)
+    filters: dict[str, Any] = {}
+    if form.is_valid():
+        data = form.cleaned_data
+        filters = {
+            "type": data["type"],
+            "facility": data["facility"],
+            "min_age": data["min_age"],
+            "max_age": data["max_age"],
+            "mine_only": data["mine"],
+            "sort": data["sort"] or "age",
+        }
+    rows = encounter_queue(user=request.user, **filters)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    today = timezone.localdate()
+    for encounter in page.object_list:
+        encounter.age_days = encounter.age_in_days(today)
+    return render(
+        request,
+        "encounters/queue.html",
+        {
+            "form": form,
+            "page": page,
+            "encounters": page.object_list,
+            "facilities": facility_list(),
+            "sees_all": sees_all_encounters(request.user),
+            "query": request.GET.urlencode(),
+        },
+    )
+
+
+@require_POST
+@permission_required(CODE_ENCOUNTERS)
+def claim_next(request: AuthenticatedHttpRequest) -> HttpResponse:
+    encounter = services.encounter_claim_next(
+        user=request.user,
+        type=request.POST.get("type", ""),
+        facility=request.POST.get("facility", ""),
+    )
+    if encounter is None:
+        messages.info(request, "No unassigned encounter is waiting for these filters.")
+        return redirect("encounters:queue")
+    return redirect("encounters:detail", encounter.id)
+
+
+@require_POST
+@permission_required(CODE_ENCOUNTERS)
+def claim(request: AuthenticatedHttpRequest, encounter_id: int) -> HttpResponse:
+    try:
+        services.encounter_claim(user=request.user, encounter_id=encounter_id)
+    except services.NotEditable as exc:
+        messages.error(request, str(exc))
+        return redirect("encounters:queue")
+    except Encounter.DoesNotExist:
+        messages.error(request, "No such encounter.")
+        return redirect("encounters:queue")
+    return redirect("encounters:detail", encounter_id)
+
+
+@require_GET
+@permission_required(CODE_ENCOUNTERS)
+def detail(request: AuthenticatedHttpRequest, encounter_id: int) -> HttpResponse:
+    """The coding page: documents on one side, codes and the live DRG on the other."""
+    encounter = encounter_get_for_user(user=request.user, encounter_id=encounter_id)
+    services.chart_access_log(user=request.user, encounter=encounter)
+    context = _page_context(request, encounter)
+    context.update(_panel_context(request, encounter, post=None))
+    return render(request, "encounters/detail.html", context)
+
+
+@require_POST
+@permission_required(CODE_ENCOUNTERS)
+def coding(request: AuthenticatedHttpRequest, encounter_id: int) -> HttpResponse:
+    """Every edit of the coding form comes here: check (live messages and DRG), add,
+    remove or move a row, save the draft, submit. HTMX gets the panel back."""
+    encounter = encounter_get_for_user(user=request.user, encounter_id=encounter_id)
+    post = coding_post_parse(request.POST, encounter)
+    context = _panel_context(request, encounter, post=post)
+    if post.action in ("save", "submit") and context["editable"]:
+        done = _save(request, encounter, post, context)
+        if done is not None:
+            return done
+        context = _panel_context(
+            request, encounter, post=post, keep=context, refresh=True
+        )
+    if request.htmx:
+        return render(request, "encounters/detail.html#coding-panel", context)
+    page = _page_context(request, encounter)
+    page.update(context)
+    return render(request, "encounters/detail.html", page)
+
+
+def _save(
+    request: AuthenticatedHttpRequest,
+    encounter: Encounter,
+    post: CodingPost,
+    context: dict[str, Any],
+) -> HttpResponse | None:
+    if post.errors:
+        context["banner"] = ("error", "Fix the fields marked below, then save again.")
+        return None
+    try:
+        saved = services.encounter_save_coding(
+            user=request.user,
+            encounter_id=encounter.id,
+            version=post.version,
+            diagnoses=post.diagnoses(),
+            procedures=post.procedures(),
+        )
+        if post.action == "submit":
+            services.encounter_submit(
+                user=request.user, encounter_id=encounter.id, version=saved.version
+            )
+            messages.success(
+                request,
+                f"Encounter {encounter.id} submitted: the audit checks run now.",
+            )
+            url = reverse("encounters:queue")
+            return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+    except services.CodingConflict as exc:
+        context["banner"] = ("error", str(exc))
+        context["conflict"] = exc.current
+        post.version = exc.encounter.version
+        return None
+    except services.NotEditable as exc:
+        context["banner"] = ("error", str(exc))
+        return None
+    except ValidationError as exc:
+        context["banner"] = ("error", " ".join(_flat(exc)))
+        context["save_errors"] = exc.message_dict
+        return None
+    post.version = saved.version
+    context["banner"] = (
+        "ok",
+        f"Draft saved at {timezone.localtime():%H:%M:%S} (version {saved.version}).",
+    )
+    return None
+
+
+def _flat(exc: ValidationError) -> list[str]:
+    return [m for messages_ in exc.message_dict.values() for m in messages_]
+
+
+def _page_context(
+    request: AuthenticatedHttpRequest, encounter: Encounter
+) -> dict[str, Any]:
+    return {
+        "encounter": encounter,
+        "patient": encounter.patient,
+        "age": encounter.patient.age_on(encounter.admit_date),
+        "documents": list(encounter.documents.all()),
+        "history": encounter_history(encounter=encounter),
+    }
+
+
+def _saved_rows(encounter: Encounter) -> tuple[list[dict], list[dict]]:
+    dx = [{"code": d.display, "poa": d.poa} for d in encounter.diagnoses.all()]
+    px = [
+        {
+            "system": p.system,
+            "code": p.display,
+            "date": p.date.isoformat() if p.date else "",
+            "modifiers": " ".join(p.modifiers),
+            "units": str(p.units),
+        }
+        for p in encounter.procedures.all()
+    ]
+    return dx, px
+
+
+def _panel_context(
+    request: AuthenticatedHttpRequest,
+    encounter: Encounter,
+    *,
+    post: CodingPost | None,
+    keep: dict[str, Any] | None = None,
+    refresh: bool = False,
+) -> dict[str, Any]:
+    """Rows with their check messages, and the DRG for these rows and the saved ones."""
+    if refresh:
+        encounter.refresh_from_db()
+    if post is None:
+        dx_rows, px_rows = _saved_rows(encounter)
+        post = CodingPost(version=encounter.version, dx_rows=dx_rows, px_rows=px_rows)
+        if not dx_rows:
+            post.dx_rows.append({"code": "", "poa": ""})
+    entered_dx = [(n, r) for n, r in enumerate(post.dx_rows) if r["code"].strip()]
+    entered_px = [(n, r) for n, r in enumerate(post.px_rows) if r["code"].strip()]
+    checked_dx, checked_px, errors = services.coding_check(
+        encounter_type=encounter.type,
+        admit_date=encounter.admit_date,
+        discharge_date=encounter.discharge_date,
+        diagnoses=post.diagnoses(),
+        procedures=post.procedures(),
+    )
+    row_errors = dict(post.errors)
+    for key, msgs in errors.items():
+        parts = key.split(".")
+        if len(parts) == 3:
+            source = entered_dx if parts[0] == "diagnoses" else entered_px
+            prefix = "dx" if parts[0] == "diagnoses" else "px"
+            index = int(parts[1])
+            if index < len(source):
+                row_errors[f"{prefix}.{source[index][0]}.{parts[2]}"] = msgs
+    dx_view = []
+    verdicts = iter(checked_dx)
+    for n, row in enumerate(post.dx_rows):
+        item: dict[str, Any] = {
+            "n": n,
+            **row,
+            "title": "",
+            "message": "",
+            "level": "",
+            "focus": post.focus == f"dx-{n}-code",
+        }
+        if row["code"].strip() and f"dx.{n}.code" not in row_errors:
+            checked = next(verdicts, None)
+            if checked is not None:
+                item.update(
+                    title=checked.verdict.title,
+                    message=checked.verdict.message,
+                    level="ok" if checked.verdict.valid else "warn",
+                )
+        elif row["code"].strip():
+            next(verdicts, None)
+        item["errors"] = {
+            k.split(".")[2]: v
+            for k, v in row_errors.items()
+            if k.startswith(f"dx.{n}.")
+        }
+        if item["errors"]:
+            item["level"] = "error"
+        dx_view.append(item)
+    px_view = []
+    px_verdicts = iter(checked_px)
+    for n, row in enumerate(post.px_rows):
+        item = {
+            "n": n,
+            **row,
+            "title": "",
+            "message": "",
+            "level": "",
+            "focus": post.focus == f"px-{n}-code",
+        }
+        errs = {
+            k.split(".")[2]: v
+            for k, v in row_errors.items()
+            if k.startswith(f"px.{n}.")
+        }
+        if row["code"].strip() and "system" not in errs:
+            checked = next(px_verdicts, None)
+            if checked is not None and "code" not in errs:
+                item.update(
+                    title=checked.verdict.title,
+                    message=checked.message,
+                    level="ok"
+                    if checked.verdict.valid and not checked.message
+                    else "warn",
+                )
+        item["errors"] = errs
+        if errs:
+            item["level"] = "error"
+        px_view.append(item)
+
+    drg = saved_drg = None
+    if encounter.is_inpatient:
+        drg = services.encounter_drg(
+            encounter,
+            diagnoses=[(d.code, d.poa) for d in checked_dx],
+            procedures=[p.code for p in checked_px if p.system == System.ICD10PCS],
+        )
+        saved_drg = services.encounter_drg(encounter)
+    editable = encounter.is_editable and (
+        encounter.assigned_to_id == request.user.id
+        or request.user.has_perm(REVIEW_AUDITS)
+    )
+    context: dict[str, Any] = {
+        "encounter": encounter,
+        "post": post,
+        "dx_rows": dx_view,
+        "px_rows": px_view,
+        "dx_count": len(post.dx_rows),
+        "px_count": len(post.px_rows),
+        "drg": drg if isinstance(drg, DrgResult) else None,
+        "drg_message": drg if isinstance(drg, str) else "",
+        "saved_drg": saved_drg if isinstance(saved_drg, DrgResult) else None,
+        "editable": editable,
+        "poa_choices": [("", "—"), *Diagnosis.Poa.choices],
+        "px_systems": encounter.procedure_systems,
+        "all_px_systems": [
+            ("icd10pcs", "ICD-10-PCS"),
+            ("cpt", "CPT"),
+            ("hcpcs", "HCPCS"),
+        ],
+        "dos": encounter.date_of_service,
+        "banner": None,
+        "conflict": None,
+        "has_errors": bool(row_errors),
+    }
+    if keep:
+        context["banner"] = keep.get("banner")
+        context["conflict"] = keep.get("conflict")
+    return context
+
+
+@require_GET
+@permission_required(CODE_ENCOUNTERS)
+def typeahead(request: AuthenticatedHttpRequest, encounter_id: int) -> HttpResponse:
+    """Suggestions under one code box of the coding form (HTMX fragment)."""
+    encounter = encounter_get_for_user(user=request.user, encounter_id=encounter_id)
+    field = request.GET.get("field", "")
+    prefix = field.rsplit("-", 1)[0]
+    query = request.GET.get(field, "").strip()
+    if field.startswith("dx-"):
+        system = System.ICD10CM
+    else:
+        system = request.GET.get(f"{prefix}-system", "")
+    hits = []
+    if query and system in System.values:
+        hits = code_search(
+            query=query, day=encounter.date_of_service, systems=[system], limit=8
+        ).hits
+    return render(
+        request,
+        "encounters/detail.html#suggestions",
+        {"hits": hits, "field": field, "query": query, "prefix": prefix},
+    )
 
 
 @permission_required(REVIEW_AUDITS)

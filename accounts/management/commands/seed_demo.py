@@ -1,10 +1,16 @@
-"""Create the demo users, one per role, for a developer machine (`make run`).
+"""Create the demo users, one per role, and optionally N realistic encounters.
+
+    python manage.py seed_demo [--encounters N] [--seed S] [--coded-share 0.5]
+
+Encounters are discharged between --from and --to (default: the six months the
+bundled code sets, grouper and DRG weights all cover, 2026-04-01 to 2026-09-30).
 
 Refused unless DEBUG or DEV_MODE is on: demo accounts never exist in production.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +34,32 @@ class Command(BaseCommand):
             default=str(Path(settings.BASE_DIR) / "var" / "demo_credentials.json"),
             help="Where the generated passwords are kept between runs (mode 0600).",
         )
+        parser.add_argument(
+            "--encounters",
+            type=int,
+            default=0,
+            metavar="N",
+            help="Also create N realistic encounters on the loaded code sets.",
+        )
+        parser.add_argument("--seed", type=int, default=1, help="Random seed.")
+        parser.add_argument(
+            "--coded-share",
+            type=float,
+            default=0.5,
+            help="Share of encounters that arrive with proposed codes (0-1).",
+        )
+        parser.add_argument(
+            "--from",
+            dest="first",
+            type=dt.date.fromisoformat,
+            default=dt.date(2026, 4, 1),
+        )
+        parser.add_argument(
+            "--to",
+            dest="last",
+            type=dt.date.fromisoformat,
+            default=dt.date(2026, 9, 30),
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if not (settings.DEBUG or settings.DEV_MODE):
@@ -39,6 +71,8 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"would ensure user {username!r} with role {role.label}"
                 )
+            if options["encounters"]:
+                self.stdout.write(f"would create {options['encounters']} encounters")
             return
         passwords = demo_users_ensure(
             credentials_file=Path(options["credentials_file"])
@@ -48,3 +82,25 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  {role.label:<15} user: {username:<11} password: {passwords[username]}"
             )
+        if options["encounters"] > 0:
+            self._encounters(options)
+
+    def _encounters(self, options: dict[str, Any]) -> None:
+        from encounters.demo import demo_encounters_create
+
+        if options["last"] < options["first"]:
+            raise CommandError("--to is before --from.")
+        created, problems = demo_encounters_create(
+            count=options["encounters"],
+            first_discharge=options["first"],
+            last_discharge=options["last"],
+            seed=options["seed"],
+            coded_share=options["coded_share"],
+            progress=lambda n: self.stdout.write(f"  ... {n} encounters"),
+        )
+        self.stdout.write(
+            f"Created {created} demo encounters discharged {options['first']} to "
+            f"{options['last']}."
+        )
+        for problem in problems[:20]:
+            self.stderr.write(f"  note: {problem}")

@@ -1,0 +1,305 @@
+"""20 concurrent coders saving codes with the live MS-DRG: latency of each save.
+
+    createdb -h 127.0.0.1 -U postgres coding_bench_coding
+    DEV_MODE=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/coding_bench_coding \\
+    REDIS_URL=redis://127.0.0.1:6379/6 .venv/bin/python bench/coding_save.py \\
+        [--users 20] [--seconds 60] [--workers 4] [--threads 4] [--port 8020]
+
+Set-up (skipped when already done): migrate, the bundled code sets (full ICD-10-CM,
+ICD-10-PCS, Table 5), enough demo inpatient encounters, one coder account per
+simulated user, each with three claimed encounters.
+
+Then gunicorn serves the project (the production server, ``--workers`` processes x
+``--threads`` threads) and each simulated coder, in a thread of this script with its
+own session, loops: change the codes of one of their encounters (add or remove a
+secondary diagnosis, alternately a CC and a non-CC) and save through the coding form
+exactly as the browser does (HTMX POST, CSRF token, ``action=save``). Every response
+is the re-rendered panel with the messages and the live DRG; the new version is read
+from it for the next save. Also measured: the same through the API
+(``PATCH /api/v1/encounters/<id>/`` with a token), every fourth iteration.
+
+Latency is measured by the client (request sent to last byte), so it includes HTTP
+and gunicorn: an upper bound of the server-side time. Results: bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.cookiejar
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "coding_app.settings")
+PASSWORD = "bench-coder-password-1"
+
+# Secondary diagnoses the coders toggle: a CC (changes the DRG) and a non-CC.
+TOGGLES = ("E87.1", "E78.5", "N17.9", "I10")
+
+
+def setup(users: int) -> list[tuple[str, str, list[int]]]:
+    import django
+
+    django.setup()
+    import datetime as dt
+
+    from django.contrib.auth.models import Group
+    from django.core.management import call_command
+    from rest_framework.authtoken.models import Token
+
+    from accounts.models import User
+    from encounters.demo import demo_encounters_create
+    from encounters.models import Encounter
+    from encounters.services import encounter_claim
+
+    call_command("migrate", verbosity=0)
+    call_command("load_default_codesets", verbosity=0)
+    needed = users * 3
+    ready = Encounter.objects.filter(
+        type="inpatient", status="ready", assigned_to__isnull=True
+    ).count()
+    if ready < needed:
+        demo_encounters_create(
+            count=(needed - ready) * 2,
+            first_discharge=dt.date(2026, 4, 1),
+            last_discharge=dt.date(2026, 9, 30),
+            inpatient_share=1.0,
+            coded_share=1.0,
+            seed=7,
+        )
+    coders = []
+    group = Group.objects.get(name="coder")
+    for n in range(users):
+        user, created = User.objects.get_or_create(username=f"bench-coder-{n}")
+        if created:
+            user.set_password(PASSWORD)
+            user.save(update_fields=["password"])
+            user.groups.add(group)
+        token, _ = Token.objects.get_or_create(user=user)
+        mine = list(
+            Encounter.objects.filter(
+                assigned_to=user, status__in=["in_progress", "ready"]
+            ).values_list("id", flat=True)[:3]
+        )
+        for encounter_id in Encounter.objects.filter(
+            type="inpatient", status="ready", assigned_to__isnull=True
+        ).values_list("id", flat=True)[: 3 - len(mine)]:
+            encounter_claim(user=user, encounter_id=encounter_id)
+            mine.append(encounter_id)
+        coders.append((user.username, token.key, mine))
+    return coders
+
+
+class Coder(threading.Thread):
+    def __init__(
+        self,
+        base: str,
+        username: str,
+        token: str,
+        encounters: list[int],
+        stop_at: float,
+        out: dict,
+    ) -> None:
+        super().__init__(daemon=True)
+        self.base, self.username, self.token = base, username, token
+        self.encounters, self.stop_at, self.out = encounters, stop_at, out
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(self.jar)
+        )
+
+    def _csrf(self) -> str:
+        return next(c.value for c in self.jar if c.name == "csrftoken")
+
+    def login(self) -> None:
+        self.opener.open(f"{self.base}/login/").read()
+        body = urllib.parse.urlencode(
+            {
+                "username": self.username,
+                "password": PASSWORD,
+                "csrfmiddlewaretoken": self._csrf(),
+            }
+        ).encode()
+        request = urllib.request.Request(
+            f"{self.base}/login/", data=body, headers={"Referer": f"{self.base}/login/"}
+        )
+        self.opener.open(request).read()
+
+    def api(self, method: str, path: str, payload: dict | None = None) -> dict:
+        request = urllib.request.Request(
+            f"{self.base}{path}",
+            data=json.dumps(payload).encode() if payload is not None else None,
+            method=method,
+            headers={
+                "Authorization": f"Token {self.token}",
+                "Content-Type": "application/json",
+            },
+        )
+        with urllib.request.urlopen(request) as response:
+            return json.loads(response.read())
+
+    def form_save(self, encounter_id: int, version: int, dx: list[dict]) -> int:
+        fields = {
+            "version": version,
+            "dx-count": len(dx),
+            "px-count": 0,
+            "action": "save",
+        }
+        for n, d in enumerate(dx):
+            fields[f"dx-{n}-code"] = d["code"]
+            fields[f"dx-{n}-poa"] = d["poa"]
+        request = urllib.request.Request(
+            f"{self.base}/encounters/{encounter_id}/coding/",
+            data=urllib.parse.urlencode(fields).encode(),
+            headers={
+                "HX-Request": "true",
+                "X-CSRFToken": self._csrf(),
+                "Referer": f"{self.base}/encounters/{encounter_id}/",
+            },
+        )
+        started = time.perf_counter()
+        with self.opener.open(request) as response:
+            html = response.read().decode()
+        self.out["form"].append(time.perf_counter() - started)
+        if "Draft saved" not in html or "DRG " not in html:
+            self.out["errors"].append(f"{encounter_id}: no save/DRG in the panel")
+        return int(re.search(r'name="version" value="(\d+)"', html).group(1))
+
+    def run(self) -> None:
+        try:
+            self.login()
+        except Exception as exc:
+            self.out["errors"].append(f"login {self.username}: {exc}")
+            return
+        state = {}
+        for encounter_id in self.encounters:
+            body = self.api("GET", f"/api/v1/encounters/{encounter_id}/")
+            state[encounter_id] = (body["version"], body["diagnoses"])
+        n = 0
+        while time.perf_counter() < self.stop_at:
+            encounter_id = self.encounters[n % len(self.encounters)]
+            version, dx = state[encounter_id]
+            codes = [d["code"] for d in dx]
+            toggle = TOGGLES[n % len(TOGGLES)]
+            if toggle in codes[1:]:
+                dx = [d for d in dx if d["code"] != toggle or d is dx[0]]
+            else:
+                dx = [*dx, {"code": toggle, "poa": "Y"}]
+            dx = [{"code": d["code"], "poa": d.get("poa") or "Y"} for d in dx]
+            try:
+                if n % 4 == 3:
+                    started = time.perf_counter()
+                    body = self.api(
+                        "PATCH",
+                        f"/api/v1/encounters/{encounter_id}/",
+                        {"version": version, "diagnoses": dx},
+                    )
+                    self.out["api"].append(time.perf_counter() - started)
+                    if not body.get("drg"):
+                        self.out["errors"].append(f"{encounter_id}: API without DRG")
+                    version = body["version"]
+                else:
+                    version = self.form_save(encounter_id, version, dx)
+            except urllib.error.HTTPError as exc:
+                self.out["errors"].append(f"{encounter_id}: HTTP {exc.code}")
+                body = self.api("GET", f"/api/v1/encounters/{encounter_id}/")
+                version, dx = body["version"], body["diagnoses"]
+            state[encounter_id] = (version, dx)
+            n += 1
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--port", type=int, default=8020)
+    args = parser.parse_args()
+
+    coders = setup(args.users)
+    base = f"http://127.0.0.1:{args.port}"
+    env = {**os.environ, "DEBUG": "0", "ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv" / "bin" / "gunicorn"),
+            "coding_app.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{args.port}",
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"{base}/login/").read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        # Warm-up: one save per coder (opens the grouper in each gunicorn worker).
+        out: dict[str, list] = {"form": [], "api": [], "errors": []}
+        stop_at = time.perf_counter() + args.seconds
+        threads = [Coder(base, u, t, e, stop_at, out) for u, t, e in coders]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+    def summary(values: list[float]) -> dict:
+        return {
+            "n": len(values),
+            "p50_ms": round(statistics.median(values) * 1000, 1),
+            "p95_ms": round(percentile(values, 95) * 1000, 1),
+            "p99_ms": round(percentile(values, 99) * 1000, 1),
+            "max_ms": round(max(values) * 1000, 1),
+        }
+
+    result = {
+        "users": args.users,
+        "seconds": round(elapsed, 1),
+        "gunicorn": f"{args.workers} workers x {args.threads} threads",
+        "cpus": os.cpu_count(),
+        "form_save": summary(out["form"]),
+        "api_patch": summary(out["api"]) if out["api"] else None,
+        "all_saves": summary(out["form"] + out["api"]),
+        "saves_per_second": round((len(out["form"]) + len(out["api"])) / elapsed, 1),
+        "errors": len(out["errors"]),
+        "first_errors": out["errors"][:5],
+    }
+    print(json.dumps(result, indent=2))
+    (ROOT / "bench" / "results").mkdir(exist_ok=True)
+    (ROOT / "bench" / "results" / "coding_save.json").write_text(
+        json.dumps(result, indent=2)
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,381 @@
+"""The encounter API of DESIGN.md: create (single, bulk), read, update coding, submit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import CODE_ENCOUNTERS, IMPORT_ENCOUNTERS, api_permission
+from encounters import services
+from encounters.models import Document, Encounter, Patient
+from encounters.selectors import encounter_get_for_user
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know, naming them (a feed's typo is not ignored)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: ["Unknown field."] for name in unknown}
+                )
+        return super().to_internal_value(data)
+
+
+class DiagnosisSerializer(StrictSerializer):
+    code = serializers.CharField(max_length=12)
+    poa = serializers.CharField(max_length=1, required=False, allow_blank=True)
+
+
+class ProcedureSerializer(StrictSerializer):
+    system = serializers.ChoiceField(choices=["icd10pcs", "cpt", "hcpcs"])
+    code = serializers.CharField(max_length=12)
+    date = serializers.DateField(required=False, allow_null=True)
+    modifiers = serializers.ListField(
+        child=serializers.CharField(max_length=2), max_length=4, required=False
+    )
+    units = serializers.IntegerField(min_value=1, max_value=9999, required=False)
+
+
+class PatientSerializer(StrictSerializer):
+    mrn = serializers.CharField(max_length=40)
+    first_name = serializers.CharField(max_length=100)
+    last_name = serializers.CharField(max_length=100)
+    birth_date = serializers.DateField()
+    sex = serializers.ChoiceField(choices=Patient.Sex.values)
+
+
+class DocumentSerializer(StrictSerializer):
+    kind = serializers.ChoiceField(choices=Document.Kind.values)
+    title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    text = serializers.CharField()
+
+
+class EncounterInputSerializer(StrictSerializer):
+    type = serializers.ChoiceField(choices=Encounter.Type.values)
+    facility = serializers.CharField(max_length=100)
+    admit_date = serializers.DateField()
+    discharge_date = serializers.DateField(required=False, allow_null=True)
+    discharge_status = serializers.RegexField(
+        r"^\d\d$", required=False, allow_blank=True
+    )
+    attending_provider = serializers.CharField(
+        max_length=100, required=False, allow_blank=True
+    )
+    patient = PatientSerializer()
+    documents = DocumentSerializer(many=True, required=False)
+    diagnoses = DiagnosisSerializer(many=True, required=False)
+    procedures = ProcedureSerializer(many=True, required=False)
+
+
+def _diagnoses(rows: list[dict]) -> list[services.DiagnosisInput]:
+    return [services.DiagnosisInput(r["code"], r.get("poa", "")) for r in rows]
+
+
+def _procedures(rows: list[dict]) -> list[services.ProcedureInput]:
+    return [
+        services.ProcedureInput(
+            system=r["system"],
+            code=r["code"],
+            date=r.get("date"),
+            modifiers=r.get("modifiers", []),
+            units=r.get("units", 1),
+        )
+        for r in rows
+    ]
+
+
+def _encounter_input(data: dict) -> services.EncounterInput:
+    return services.EncounterInput(
+        type=data["type"],
+        facility=data["facility"],
+        admit_date=data["admit_date"],
+        discharge_date=data.get("discharge_date"),
+        discharge_status=data.get("discharge_status", ""),
+        attending_provider=data.get("attending_provider", ""),
+        patient=services.PatientInput(**data["patient"]),
+        documents=[services.DocumentInput(**d) for d in data.get("documents", [])],
+        diagnoses=_diagnoses(data.get("diagnoses", [])),
+        procedures=_procedures(data.get("procedures", [])),
+    )
+
+
+def _nested(errors: dict[str, list[str]]) -> dict[str, Any]:
+    """``{"diagnoses.1.code": [...]}`` → ``{"diagnoses": {"1": {"code": [...]}}}``,
+    the shape DRF gives its own nested errors."""
+    out: dict[str, Any] = {}
+    for key, messages in errors.items():
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = messages
+    return out
+
+
+def _conflict_response(exc: services.CodingConflict) -> Response:
+    return Response(
+        {
+            "detail": str(exc),
+            "version": exc.encounter.version,
+            "current": exc.current,
+        },
+        status=status.HTTP_409_CONFLICT,
+    )
+
+
+def _invalid(exc: ValidationError) -> Response:
+    return Response(
+        {"detail": "The request is not valid.", "errors": _nested(exc.message_dict)},
+        status=status.HTTP_400_BAD_REQUEST,
+    )
+
+
+def encounter_output(encounter: Encounter) -> dict[str, Any]:
+    patient = encounter.patient
+    drg = encounter.drg
+    if drg is None and encounter.is_inpatient:
+        live = services.encounter_drg(encounter)
+        drg = live.as_dict() if hasattr(live, "as_dict") else None
+    return {
+        "id": encounter.id,
+        "status": encounter.status,
+        "version": encounter.version,
+        "assigned_to": encounter.assigned_to.username
+        if encounter.assigned_to
+        else None,
+        "type": encounter.type,
+        "facility": encounter.facility,
+        "admit_date": encounter.admit_date,
+        "discharge_date": encounter.discharge_date,
+        "discharge_status": encounter.discharge_status,
+        "attending_provider": encounter.attending_provider,
+        "patient": {
+            "mrn": patient.mrn,
+            "first_name": patient.first_name,
+            "last_name": patient.last_name,
+            "birth_date": patient.birth_date,
+            "sex": patient.sex,
+        },
+        "documents": [
+            {"kind": d.kind, "title": d.title, "text": d.text}
+            for d in encounter.documents.all()
+        ],
+        "diagnoses": [
+            {
+                "code": d.display,
+                "poa": d.poa,
+                "title": d.title,
+                "valid": d.valid,
+                "message": d.message,
+            }
+            for d in encounter.diagnoses.all()
+        ],
+        "procedures": [
+            {
+                "system": p.system,
+                "code": p.display,
+                "date": p.date,
+                "modifiers": p.modifiers,
+                "units": p.units,
+                "title": p.title,
+                "valid": p.valid,
+                "message": p.message,
+            }
+            for p in encounter.procedures.all()
+        ],
+        "drg": drg,
+        "findings": _findings(encounter),
+    }
+
+
+def _findings(encounter: Encounter) -> list[dict[str, Any]]:
+    findings = getattr(encounter, "findings", None)
+    if findings is None:
+        return []
+    return [
+        {
+            "rule": f.rule,
+            "severity": f.severity,
+            "message": f.message,
+            "codes": f.codes,
+            "reference": f.reference,
+            "status": f.status,
+        }
+        for f in findings.all()
+    ]
+
+
+class EncounterCreateApi(APIView):
+    """Create one encounter with its patient, documents and codes (EHR feeds)."""
+
+    permission_classes = [api_permission(IMPORT_ENCOUNTERS)]
+
+    @extend_schema(request=EncounterInputSerializer, responses={201: dict})
+    def post(self, request: Request) -> Response:
+        data = EncounterInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            encounter = services.encounter_create(
+                data=_encounter_input(data.validated_data), created_by=request.user
+            )
+        except ValidationError as exc:
+            return _invalid(exc)
+        return Response(encounter_output(encounter), status=status.HTTP_201_CREATED)
+
+
+class EncounterBulkCreateApi(APIView):
+    """Create many encounters at once: all of them, or none (errors by position)."""
+
+    permission_classes = [api_permission(IMPORT_ENCOUNTERS)]
+
+    @extend_schema(request=EncounterInputSerializer(many=True), responses={201: dict})
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.data, list) or not request.data:
+            return Response(
+                {"detail": "Send a non-empty JSON list of encounters."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        if len(request.data) > 1000:
+            return Response(
+                {"detail": "At most 1000 encounters per request."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        data = EncounterInputSerializer(data=request.data, many=True)
+        if not data.is_valid():
+            errors = {str(n): e for n, e in enumerate(data.errors) if e}
+            return Response(
+                {
+                    "detail": "The request is not valid; nothing was created.",
+                    "errors": errors,
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        created: list[Encounter] = []
+        errors: dict[str, Any] = {}
+        try:
+            with transaction.atomic():
+                for n, item in enumerate(data.validated_data):
+                    try:
+                        with transaction.atomic():
+                            created.append(
+                                services.encounter_create(
+                                    data=_encounter_input(item), created_by=request.user
+                                )
+                            )
+                    except ValidationError as exc:
+                        errors[str(n)] = _nested(exc.message_dict)
+                if errors:
+                    raise _Rollback
+        except _Rollback:
+            return Response(
+                {
+                    "detail": "The request is not valid; nothing was created.",
+                    "errors": errors,
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(
+            {"created": [{"id": e.id, "version": e.version} for e in created]},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class _Rollback(Exception):
+    pass
+
+
+class CodingUpdateSerializer(StrictSerializer):
+    version = serializers.IntegerField(min_value=1)
+    diagnoses = DiagnosisSerializer(many=True, required=False)
+    procedures = ProcedureSerializer(many=True, required=False)
+
+
+class SubmitSerializer(StrictSerializer):
+    version = serializers.IntegerField(min_value=1)
+
+
+class EncounterDetailApi(APIView):
+    """Read an encounter; PATCH its codes with the version you read (409 if stale)."""
+
+    permission_classes = [api_permission(CODE_ENCOUNTERS)]
+
+    @extend_schema(responses=dict)
+    def get(self, request: Request, encounter_id: int) -> Response:
+        encounter = encounter_get_for_user(user=request.user, encounter_id=encounter_id)
+        services.chart_access_log(user=request.user, encounter=encounter, via="api")
+        return Response(encounter_output(encounter))
+
+    @extend_schema(request=CodingUpdateSerializer, responses=dict)
+    def patch(self, request: Request, encounter_id: int) -> Response:
+        encounter = encounter_get_for_user(
+            user=request.user, encounter_id=encounter_id, write=True
+        )
+        data = CodingUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        try:
+            encounter = services.encounter_save_coding(
+                user=request.user,
+                encounter_id=encounter.id,
+                version=values["version"],
+                diagnoses=_diagnoses(values["diagnoses"])
+                if "diagnoses" in values
+                else None,
+                procedures=_procedures(values["procedures"])
+                if "procedures" in values
+                else None,
+            )
+        except services.CodingConflict as exc:
+            return _conflict_response(exc)
+        except services.NotEditable as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except ValidationError as exc:
+            return _invalid(exc)
+        encounter.refresh_from_db()
+        return Response(encounter_output(encounter))
+
+
+class EncounterSubmitApi(APIView):
+    """Submit the coding for audit: 202, the audit job runs in the background."""
+
+    permission_classes = [api_permission(CODE_ENCOUNTERS)]
+
+    @extend_schema(request=SubmitSerializer, responses={202: dict})
+    def post(self, request: Request, encounter_id: int) -> Response:
+        encounter = encounter_get_for_user(
+            user=request.user, encounter_id=encounter_id, write=True
+        )
+        data = SubmitSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            encounter = services.encounter_submit(
+                user=request.user,
+                encounter_id=encounter.id,
+                version=data.validated_data["version"],
+            )
+        except services.CodingConflict as exc:
+            return _conflict_response(exc)
+        except services.NotEditable as exc:
+            raise PermissionDenied(str(exc)) from exc
+        except ValidationError as exc:
+            return _invalid(exc)
+        return Response(
+            {
+                "id": encounter.id,
+                "status": encounter.status,
+                "version": encounter.version,
+                "drg": encounter.drg,
+            },
+            status=status.HTTP_202_ACCEPTED,
+        )

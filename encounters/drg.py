@@ -1,0 +1,493 @@
+"""MS-DRG grouping of one inpatient stay: our one wrapper around the ``msdrg`` package.
+
+Everything else (encounter services, the audit job, the live DRG on the coding form)
+calls ``drg_group``. What we rely on about ``msdrg`` 1.2.0 is in DESIGN.md ("MS-DRG and
+the MCE"); the points that shape this module:
+
+* it does not pick the grouper version: ``grouper_version_for`` maps the discharge
+  date, and says clearly when no version covers it;
+* codes go in undotted and upper case (``J18.9`` silently groups to 999);
+* every diagnosis gets a POA indicator (see ``_poa_for_grouper``);
+* secondary diagnoses come back re-sorted, so they are matched by code;
+* it has titles but no weights: those come from the IPPS Table 5 release in force on
+  the discharge date (``codesets.selectors.drg_weight_on``);
+* its ``IcdConverter`` / ``source_icd_version`` rewrite valid codes: never used here.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime as dt
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from msdrg import MsdrgGrouper
+
+from codesets.models import System, Table, display_code, normalize_code
+from codesets.selectors import drg_weight_on, release_in_force
+
+# The first and last discharge date each grouper version applies to. Even versions
+# are the October release of a fiscal year, odd ones its April update.
+GROUPER_VERSIONS: tuple[tuple[dt.date, dt.date, int], ...] = (
+    (dt.date(2022, 10, 1), dt.date(2023, 3, 31), 400),
+    (dt.date(2023, 4, 1), dt.date(2023, 9, 30), 401),
+    (dt.date(2023, 10, 1), dt.date(2024, 3, 31), 410),
+    (dt.date(2024, 4, 1), dt.date(2024, 9, 30), 411),
+    (dt.date(2024, 10, 1), dt.date(2025, 3, 31), 420),
+    (dt.date(2025, 4, 1), dt.date(2025, 9, 30), 421),
+    (dt.date(2025, 10, 1), dt.date(2026, 3, 31), 430),
+    (dt.date(2026, 4, 1), dt.date(2026, 9, 30), 431),
+    (dt.date(2026, 10, 1), dt.date(2027, 3, 31), 440),
+)
+SUPPORTED_VERSIONS = frozenset(version for _, _, version in GROUPER_VERSIONS)
+
+SEXES = {"M": 0, "F": 1, "U": 2}
+UNGROUPABLE_DRGS = frozenset({998, 999})  # Table 5 gives them no weight
+MAX_AGE = 124  # the oldest age CMS's editor accepts
+
+# The grouper's return code when the principal diagnosis is missing or invalid; used
+# as is when we don't call it because there is no principal diagnosis at all.
+NO_PRINCIPAL = "INVALID_PDX"
+INVALID_AGE = "INVALID_AGE"
+
+# POA indicators as the grouper takes them. "" and "1" become a blank, which is what
+# a 5010 claim carries when no POA is reported ("1", "exempt/unreported", is the old
+# 4010 value; msdrg refuses it). A blank changes nothing for ordinary diagnoses, but
+# on a diagnosis of the hospital-acquired-condition (HAC) list it makes the claim
+# ungroupable (999, HAC_MISSING_ONE_POA), exactly as CMS's grouper does for a
+# non-exempt hospital. We prefer that to guessing "U": "U" is a coder's statement
+# ("documentation insufficient") that the grouper treats as "not present on
+# admission", so it would quietly drop the CC/MCC and show a plausible but lower DRG
+# (280 of the 4,000 golden claims group differently with "U" than with "Y"). The
+# audit rule `poa-missing` asks the coder for the real indicator.
+POA_FOR_GROUPER = {"Y": "Y", "N": "N", "U": "U", "W": "W", "1": " ", "": " "}
+
+# Diagnosis flags that stop a CC/MCC from counting: excluded by the principal
+# diagnosis (Table 6K part 1), or only a CC/MCC when the patient lives (part 2).
+NOT_COUNTING_FLAGS = frozenset(
+    {
+        "EXCLUDED",
+        "CC_EXCLUDED",
+        "MCC_EXCLUDED",
+        "CC_EXCLUDED_BY_DRG_LOGIC",
+        "MCC_EXCLUDED_BY_DRG_LOGIC",
+        "DEATH_EXCLUSION",
+        "DUPLICATE_OF_PDX",
+    }
+)
+
+RETURN_CODE_MESSAGES = {
+    "INVALID_PDX": (
+        "The principal diagnosis {pdx} is not a valid ICD-10-CM code for MS-DRG "
+        "version {version}: check the code against the discharge date."
+    ),
+    "DX_CANNOT_BE_PDX": (
+        "{pdx} cannot be the principal diagnosis (for example an external-cause "
+        "code): sequence the condition that occasioned the admission first."
+    ),
+    "HAC_MISSING_ONE_POA": (
+        "A diagnosis on the hospital-acquired conditions list ({hac_codes}) has no "
+        "present-on-admission indicator: enter Y, N, U or W."
+    ),
+    "HAC_STATUS_INVALID_POA_INVALID_OR_1": (
+        "A diagnosis on the hospital-acquired conditions list ({hac_codes}) has an "
+        "invalid present-on-admission indicator: enter Y, N, U or W."
+    ),
+    "HAC_STATUS_INVALID_MULT_HACS_POA_NOT_Y_W": (
+        "Several hospital-acquired conditions ({hac_codes}) were not present on "
+        "admission: the grouper cannot assign a DRG."
+    ),
+    "HAC_STATUS_INVALID_POA_N_OR_U": (
+        "A hospital-acquired condition ({hac_codes}) was not present on admission: "
+        "the grouper cannot assign a DRG."
+    ),
+    "INVALID_AGE": "The patient's age at admission is not valid (0 to 124 years).",
+    "INVALID_SEX": "The patient's sex is not valid for this claim.",
+    "INVALID_DISCHARGE_STATUS": "The discharge status is not a valid UB-04 code.",
+}
+
+
+class DrgUnavailable(Exception):
+    """No grouper version can group this stay; ``str()`` is meant for coders and admins."""
+
+
+@dataclass(frozen=True)
+class CcMcc:
+    code: str  # display form, e.g. "E87.1"
+    level: str  # "CC" or "MCC"
+
+
+@dataclass(frozen=True)
+class DrgResult:
+    drg: int | None
+    title: str
+    mdc: int | None
+    mdc_title: str
+    weight: Decimal | None
+    gmlos: Decimal | None
+    alos: Decimal | None
+    grouper_version: int
+    cc_mcc: tuple[CcMcc, ...]
+    return_code: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, for the API and for a JSONField."""
+        return {
+            "drg": self.drg,
+            "title": self.title,
+            "mdc": self.mdc,
+            "mdc_title": self.mdc_title,
+            "weight": _float_or_none(self.weight),
+            "gmlos": _float_or_none(self.gmlos),
+            "alos": _float_or_none(self.alos),
+            "grouper_version": self.grouper_version,
+            "cc_mcc": [{"code": c.code, "level": c.level} for c in self.cc_mcc],
+            "return_code": self.return_code,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DrgResult:
+        """The inverse of ``as_dict``; keys missing from older stored results default."""
+        return cls(
+            drg=data.get("drg"),
+            title=data.get("title", ""),
+            mdc=data.get("mdc"),
+            mdc_title=data.get("mdc_title", ""),
+            weight=_decimal_or_none(data.get("weight")),
+            gmlos=_decimal_or_none(data.get("gmlos")),
+            alos=_decimal_or_none(data.get("alos")),
+            grouper_version=data["grouper_version"],
+            cc_mcc=tuple(
+                CcMcc(code=c["code"], level=c["level"]) for c in data.get("cc_mcc", [])
+            ),
+            return_code=data.get("return_code", "OK"),
+            message=data.get("message", ""),
+        )
+
+
+def _float_or_none(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _decimal_or_none(value: float | str | None) -> Decimal | None:
+    # str() first: Decimal(1.3144) would carry the float's binary noise.
+    return None if value is None else Decimal(str(value))
+
+
+def grouper_version_for(discharge_date: dt.date) -> int:
+    for first, last, version in GROUPER_VERSIONS:
+        if first <= discharge_date <= last:
+            return version
+    raise DrgUnavailable(
+        f"No MS-DRG grouper version covers discharge date {discharge_date.isoformat()}: "
+        "the msdrg package needs updating."
+        if discharge_date > GROUPER_VERSIONS[-1][1]
+        else f"No MS-DRG grouper version covers discharge date "
+        f"{discharge_date.isoformat()}: the grouper starts with discharges on "
+        f"{GROUPER_VERSIONS[0][0].isoformat()}."
+    )
+
+
+# --- one grouper per process -------------------------------------------------------
+# Opening it costs ~0.04 s and ~20 MiB, so it is opened on first use and shared by the
+# threads of the process (the native grouper is thread-safe). A forked child (Celery
+# prefork, gunicorn --preload) must not use its parent's native context: it opens its
+# own, noticed by the pid.
+
+_lock = threading.Lock()
+_grouper: MsdrgGrouper | None = None
+_grouper_pid: int | None = None
+
+
+def _get_grouper() -> MsdrgGrouper:
+    global _grouper, _grouper_pid
+    grouper, pid = _grouper, _grouper_pid
+    if grouper is not None and pid == os.getpid():
+        return grouper
+    with _lock:
+        if _grouper is None or _grouper_pid != os.getpid():
+            if _grouper is not None:
+                _abandon(_grouper)
+            _grouper = MsdrgGrouper()
+            _grouper_pid = os.getpid()
+        return _grouper
+
+
+def _abandon(grouper: MsdrgGrouper) -> None:
+    """Forget the parent's grouper in a child without freeing the parent's context
+    (its ``__del__`` would otherwise close it, and warn)."""
+    grouper.ctx = None
+    grouper._version_cache = {}
+
+
+def _after_fork_in_child() -> None:
+    # A lock held by another thread at fork time would stay locked forever here.
+    global _lock, _grouper, _grouper_pid
+    _lock = threading.Lock()
+    if _grouper is not None:
+        _abandon(_grouper)
+    _grouper, _grouper_pid = None, None
+
+
+def _close_at_exit() -> None:
+    if _grouper is not None and _grouper_pid == os.getpid():
+        _grouper.close()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_close_at_exit)
+
+
+# --- grouping --------------------------------------------------------------------------
+
+
+def _age_at(birth_date: dt.date, day: dt.date) -> int:
+    return (
+        day.year
+        - birth_date.year
+        - ((day.month, day.day) < (birth_date.month, birth_date.day))
+    )
+
+
+def _poa_for_grouper(poa: str) -> str:
+    key = (poa or "").strip().upper()
+    if key not in POA_FOR_GROUPER:
+        raise ValueError(f"POA indicator must be Y, N, U, W, 1 or empty, not {poa!r}.")
+    return POA_FOR_GROUPER[key]
+
+
+def _discharge_status_int(status: str) -> int:
+    status = status.strip()
+    if not (status.isdigit() and 1 <= len(status) <= 2):
+        raise ValueError(
+            f"Discharge status must be the two-digit UB-04 code, not {status!r}."
+        )
+    return int(status)
+
+
+def _not_grouped(*, version: int, return_code: str, message: str) -> DrgResult:
+    return DrgResult(
+        drg=None,
+        title="",
+        mdc=None,
+        mdc_title="",
+        weight=None,
+        gmlos=None,
+        alos=None,
+        grouper_version=version,
+        cc_mcc=(),
+        return_code=return_code,
+        message=message,
+    )
+
+
+def drg_group(
+    *,
+    discharge_date: dt.date,
+    birth_date: dt.date,
+    admit_date: dt.date,
+    sex: str,
+    discharge_status: str,
+    diagnoses: Sequence[tuple[str, str]],
+    procedures: Sequence[str],
+    version: int | None = None,
+) -> DrgResult:
+    """Group one inpatient stay. ``diagnoses`` are (code, POA), the principal first.
+
+    Raises ``DrgUnavailable`` when no grouper version covers the discharge date (or
+    ``version`` is not one msdrg has), ``ValueError`` for a sex, POA or discharge
+    status outside the enums the forms and API already enforce. Data a coder is still
+    entering (no principal diagnosis, a birth date after admission) gives a result
+    with ``drg=None`` and a message instead, so the live DRG panel can say what to fix.
+    """
+    if version is None:
+        version = grouper_version_for(discharge_date)
+    elif version not in SUPPORTED_VERSIONS:
+        raise DrgUnavailable(
+            f"MS-DRG grouper version {version} is not one the msdrg package has "
+            f"({', '.join(str(v) for v in sorted(SUPPORTED_VERSIONS))})."
+        )
+    sex_code = SEXES.get(sex.strip().upper())
+    if sex_code is None:
+        raise ValueError(f"Sex must be M, F or U, not {sex!r}.")
+    status = _discharge_status_int(discharge_status)
+
+    dx = [(normalize_code(code), _poa_for_grouper(poa)) for code, poa in diagnoses]
+    if not dx or not dx[0][0]:
+        return _not_grouped(
+            version=version,
+            return_code=NO_PRINCIPAL,
+            message="Add a principal diagnosis (the first diagnosis) to see the MS-DRG.",
+        )
+    age = _age_at(birth_date, admit_date)
+    if not 0 <= age <= MAX_AGE:
+        # msdrg groups any age; CMS's editor rejects these, and so do we.
+        return _not_grouped(
+            version=version,
+            return_code=INVALID_AGE,
+            message="The birth date gives an age at admission outside 0 to 124 "
+            "years: check the birth and admission dates.",
+        )
+    (pdx, pdx_poa), secondaries = dx[0], [d for d in dx[1:] if d[0]]
+    claim = {
+        "version": version,
+        "age": age,
+        "sex": sex_code,
+        "discharge_status": status,
+        # IPPS hospitals; exempt ones (critical access, Maryland) aren't modelled yet.
+        "hospital_status": "NOT_EXEMPT",
+        "pdx": {"code": pdx, "poa": pdx_poa},
+        "sdx": [{"code": code, "poa": poa} for code, poa in secondaries],
+        "procedures": [
+            {"code": code} for code in map(normalize_code, procedures) if code
+        ],
+    }
+    grouper = _get_grouper()
+    out = grouper.group(claim)  # type: ignore[arg-type]
+    return _result(
+        out,
+        version=version,
+        pdx=pdx,
+        cc_mcc=_cc_mcc(grouper, claim, out),
+        discharge_date=discharge_date,
+    )
+
+
+def _result(
+    out: Mapping[str, Any],
+    *,
+    version: int,
+    pdx: str,
+    cc_mcc: tuple[CcMcc, ...],
+    discharge_date: dt.date,
+) -> DrgResult:
+    drg: int | None = out.get("final_drg")
+    return_code = out.get("return_code") or "OK"
+    notes = []
+    if return_code != "OK":
+        notes.append(_return_code_message(out, return_code, version=version, pdx=pdx))
+    elif drg == 998:
+        notes.append(
+            f"The principal diagnosis {_cm(pdx)} is not valid as a discharge "
+            "diagnosis (MS-DRG 998): resequence or recode it."
+        )
+    weight = gmlos = alos = None
+    if drg is not None and drg not in UNGROUPABLE_DRGS:
+        row = drg_weight_on(drg=drg, day=discharge_date)
+        if row is not None:
+            weight, gmlos, alos = row.weight, row.gmlos, row.amlos
+        else:
+            notes.append(_missing_weight_message(drg, discharge_date))
+    title = out.get("final_drg_description") or ("Ungroupable" if drg == 999 else "")
+    return DrgResult(
+        drg=drg,
+        title=title,
+        mdc=out.get("final_mdc") or None,  # 0 for 999: no MDC
+        mdc_title=out.get("final_mdc_description") or "",
+        weight=weight,
+        gmlos=gmlos,
+        alos=alos,
+        grouper_version=version,
+        cc_mcc=cc_mcc,
+        return_code=return_code,
+        message=" ".join(notes),
+    )
+
+
+def _cc_mcc(
+    grouper: MsdrgGrouper, claim: dict[str, Any], out: Mapping[str, Any]
+) -> tuple[CcMcc, ...]:
+    """The secondary diagnoses that acted as CC or MCC in the final DRG, in the
+    coder's order: those without which the final DRG would be a lower one.
+
+    A secondary counts at its level (CC or MCC) unless the grouper excluded it: by
+    the principal diagnosis (Table 6K part 1), by death (part 2), or as a
+    hospital-acquired condition not present on admission. Which counting codes
+    *acted* is asked of the grouper by regrouping without them, because its own
+    marks are not enough: it marks one representative code only (of two CCs, the
+    first in its sort order), marks none in some DRGs that do split on severity
+    (981-989, 791), and may mark a HAC code it then leaves out of the final DRG.
+
+    * MCCs acted if the DRG changes without them (193 -> 194; 640 -> 641).
+    * Otherwise, CCs and MCCs together acted if the DRG changes without all of them:
+      a "with CC" DRG, or a "with CC/MCC" one (052, 488), where each level suffices.
+    * Otherwise nothing is listed: a CC in a "without MCC" DRG (641, 470) did nothing.
+
+    One or two extra grouper calls (~0.1 ms each), only when a CC or MCC counts.
+    """
+    if out.get("return_code") != "OK" or out.get("final_severity") not in (
+        "CC",
+        "MCC",
+    ):
+        return ()
+    outputs: dict[str, Mapping[str, Any]] = {}
+    for s in out.get("sdx_output") or []:
+        outputs.setdefault(s["code"], s)  # re-sorted by the grouper: match by code
+    counting: dict[str, str] = {}
+    for code in (d["code"] for d in claim["sdx"]):
+        s = outputs.get(code)
+        if s is None or s.get("severity") not in ("CC", "MCC"):
+            continue
+        flags = set(s.get("flags") or [])
+        hac_removed = any(
+            h.get("hac_status") == "HAC_CRITERIA_MET" for h in s.get("hacs") or []
+        )
+        if "VALID" in flags and not flags & NOT_COUNTING_FLAGS and not hac_removed:
+            counting.setdefault(code, s["severity"])
+
+    def drg_without(codes: set[str]) -> int | None:
+        trial = {**claim, "sdx": [d for d in claim["sdx"] if d["code"] not in codes]}
+        return grouper.group(trial).get("final_drg")  # type: ignore[arg-type]
+
+    mccs = {code for code, level in counting.items() if level == "MCC"}
+    if mccs and drg_without(mccs) != out["final_drg"]:
+        acted = mccs
+    elif len(counting) > len(mccs) and drg_without(set(counting)) != out["final_drg"]:
+        acted = set(counting)
+    else:
+        return ()
+    return tuple(
+        CcMcc(code=_cm(code), level=level)
+        for code, level in counting.items()
+        if code in acted
+    )
+
+
+def _cm(code: str) -> str:
+    return display_code(System.ICD10CM, code)
+
+
+def _return_code_message(
+    out: Mapping[str, Any], return_code: str, *, version: int, pdx: str
+) -> str:
+    hac_codes = [
+        _cm(s["code"])
+        for s in out.get("sdx_output") or []
+        if s.get("hacs") and s.get("poa_error") != "POA_RECOGNIZED_YES_POA"
+    ]
+    template = RETURN_CODE_MESSAGES.get(return_code)
+    detail = (
+        template.format(
+            pdx=_cm(pdx), version=version, hac_codes=", ".join(hac_codes) or "?"
+        )
+        if template
+        else f"The grouper could not assign an MS-DRG (return code {return_code})."
+    )
+    return f"Ungroupable: {detail}"
+
+
+def _missing_weight_message(drg: int, discharge_date: dt.date) -> str:
+    fiscal_year = discharge_date.year + (discharge_date.month >= 10)
+    table = release_in_force(system=Table.DRG_WEIGHTS, day=discharge_date)
+    if table is None:
+        return (
+            f"No weight shown: no IPPS Table 5 (MS-DRG weights) for FY{fiscal_year} "
+            "is loaded; a code-set admin can import it."
+        )
+    return f"No weight shown: MS-DRG {drg:03d} is not in {table.label}."

@@ -1,0 +1,319 @@
+"""Patients, encounters, their documents, the codes assigned, and the coding history.
+
+Codes are stored as the official files carry them (no dot, upper case), with the
+verdict of the check made against the release in force on the date of service:
+a code a feed sends that is not valid on that date is kept and flagged, never
+dropped (the audit decides what blocks billing).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from codesets.models import display_code
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+
+class Patient(models.Model):
+    class Sex(models.TextChoices):
+        MALE = "M", "Male"
+        FEMALE = "F", "Female"
+        UNKNOWN = "U", "Unknown"
+
+    mrn = models.CharField("MRN", max_length=40, unique=True)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    birth_date = models.DateField()
+    sex = models.CharField(max_length=1, choices=Sex.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Patient {self.id}"  # never PHI in logs or admin titles
+
+    @property
+    def name(self) -> str:
+        return f"{self.last_name}, {self.first_name}"
+
+    def age_on(self, day: dt.date) -> int:
+        years = day.year - self.birth_date.year
+        if (day.month, day.day) < (self.birth_date.month, self.birth_date.day):
+            years -= 1
+        return years
+
+
+class EncounterQuerySet(models.QuerySet["Encounter"]):
+    def open(self) -> EncounterQuerySet:
+        """Still with a coder: not yet submitted, or sent back."""
+        return self.filter(
+            status__in=[
+                Encounter.Status.READY,
+                Encounter.Status.IN_PROGRESS,
+                Encounter.Status.RETURNED,
+            ]
+        )
+
+    def for_coder_queue(self, user: User) -> EncounterQuerySet:
+        """A coder's queue: their own open encounters and the unassigned ready ones."""
+        return self.open().filter(
+            Q(assigned_to=user) | Q(assigned_to__isnull=True, status="ready")
+        )
+
+
+class Encounter(models.Model):
+    """One patient visit or stay, and its coding."""
+
+    class Type(models.TextChoices):
+        INPATIENT = "inpatient", "Inpatient"
+        OUTPATIENT = "outpatient", "Outpatient"
+        EMERGENCY = "emergency", "Emergency"
+        PROFESSIONAL = "professional", "Professional"
+
+    class Status(models.TextChoices):
+        READY = "ready", "Ready to code"
+        IN_PROGRESS = "in_progress", "In progress"
+        SUBMITTED = "submitted", "Submitted (auditing)"
+        RETURNED = "returned", "Returned to coder"
+        IN_REVIEW = "in_review", "In supervisor review"
+        FINAL = "final", "Final"
+
+    patient = models.ForeignKey(
+        Patient, on_delete=models.PROTECT, related_name="encounters"
+    )
+    type = models.CharField(max_length=12, choices=Type.choices)
+    facility = models.CharField(max_length=100)
+    admit_date = models.DateField(help_text="Admission, or the date of service.")
+    discharge_date = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Inpatient discharge; empty for one-day visits.",
+    )
+    discharge_status = models.CharField(
+        max_length=2, blank=True, help_text="UB-04 patient discharge status, e.g. 01."
+    )
+    attending_provider = models.CharField(max_length=100, blank=True)
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.READY
+    )
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="assigned_encounters",
+    )
+    # Optimistic locking: every change of coding or status bumps it; a save that
+    # carries an older version is refused (HTTP 409) instead of overwriting.
+    version = models.PositiveIntegerField(default=1)
+    # The MS-DRG stored on submit (encounters.drg.DrgResult.as_dict()); the live
+    # figure on the coding form is recomputed, not read from here.
+    drg = models.JSONField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = EncounterQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "assigned_to"]),
+            models.Index(fields=["discharge_date"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(discharge_date__isnull=True)
+                | Q(discharge_date__gte=models.F("admit_date")),
+                name="encounter_discharge_after_admit",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Encounter {self.id}"
+
+    @property
+    def date_of_service(self) -> dt.date:
+        """The date codes are judged on: the discharge date for a stay."""
+        return self.discharge_date or self.admit_date
+
+    @property
+    def is_inpatient(self) -> bool:
+        return self.type == self.Type.INPATIENT
+
+    @property
+    def procedure_systems(self) -> list[str]:
+        """ICD-10-PCS for an inpatient facility claim; CPT/HCPCS otherwise."""
+        return ["icd10pcs"] if self.is_inpatient else ["cpt", "hcpcs"]
+
+    def age_in_days(self, today: dt.date) -> int:
+        return (today - self.date_of_service).days
+
+    @property
+    def is_editable(self) -> bool:
+        return self.status in (
+            self.Status.READY,
+            self.Status.IN_PROGRESS,
+            self.Status.RETURNED,
+        )
+
+
+class Document(models.Model):
+    class Kind(models.TextChoices):
+        DISCHARGE_SUMMARY = "discharge_summary", "Discharge summary"
+        HISTORY_PHYSICAL = "history_physical", "History and physical"
+        OPERATIVE_NOTE = "operative_note", "Operative note"
+        PROGRESS_NOTE = "progress_note", "Progress note"
+        CONSULTATION = "consultation", "Consultation"
+        EMERGENCY_NOTE = "emergency_note", "Emergency department note"
+        OTHER = "other", "Other"
+
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.CASCADE, related_name="documents"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    title = models.CharField(max_length=200, blank=True)
+    text = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of encounter {self.encounter_id}"
+
+
+class CodeCheck(models.Model):
+    """What the check against the release in force on the date of service said."""
+
+    valid = models.BooleanField(default=True)
+    message = models.CharField(max_length=300, blank=True)
+    title = models.CharField(max_length=400, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Diagnosis(CodeCheck):
+    class Poa(models.TextChoices):
+        YES = "Y", "Y: present at admission"
+        NO = "N", "N: not present at admission"
+        UNKNOWN = "U", "U: documentation insufficient"
+        CLINICALLY_UNDETERMINED = "W", "W: clinically undetermined"
+        EXEMPT = "1", "1: exempt from POA reporting"
+
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.CASCADE, related_name="diagnoses"
+    )
+    sequence = models.PositiveSmallIntegerField(
+        help_text="1 = principal / first-listed"
+    )
+    code = models.CharField(max_length=8)
+    poa = models.CharField(max_length=1, choices=Poa.choices, blank=True)
+
+    class Meta:
+        ordering = ["sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["encounter", "sequence"], name="diagnosis_sequence_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.display
+
+    @property
+    def display(self) -> str:
+        return display_code("icd10cm", self.code)
+
+
+class Procedure(CodeCheck):
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.CASCADE, related_name="procedures"
+    )
+    sequence = models.PositiveSmallIntegerField()
+    system = models.CharField(max_length=8)
+    code = models.CharField(max_length=8)
+    date = models.DateField(null=True, blank=True)
+    modifiers = ArrayField(models.CharField(max_length=2), size=4, default=list)
+    units = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["encounter", "sequence"], name="procedure_sequence_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.display
+
+    @property
+    def display(self) -> str:
+        return display_code(self.system, self.code)
+
+
+class CodingChange(models.Model):
+    """One change of an encounter's codes or status: who, when, before and after.
+
+    Rows are only ever inserted: a database trigger (migration 0002) refuses
+    UPDATE and DELETE, so not even a superuser with a SQL prompt through Django
+    can rewrite the history by accident.
+    """
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        CLAIMED = "claimed", "Claimed"
+        SAVED = "saved", "Codes saved"
+        SUBMITTED = "submitted", "Submitted"
+        RETURNED = "returned", "Returned to coder"
+        CORRECTED = "corrected", "Corrected by supervisor"
+        FINALIZED = "finalized", "Final"
+        REASSIGNED = "reassigned", "Reassigned"
+
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.PROTECT, related_name="changes"
+    )
+    action = models.CharField(max_length=12, choices=Action.choices)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+    version = models.PositiveIntegerField(help_text="The encounter's version after.")
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+    comment = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        indexes = [models.Index(fields=["encounter", "changed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} (encounter {self.encounter_id}, v{self.version})"
+
+
+class ChartAccess(models.Model):
+    """Each opening of a chart: who, when, which encounter (HIPAA access log)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.PROTECT, related_name="accesses"
+    )
+    opened_at = models.DateTimeField(default=timezone.now)
+    via = models.CharField(max_length=10, default="web")
+
+    class Meta:
+        ordering = ["-opened_at"]
+        indexes = [models.Index(fields=["encounter", "opened_at"])]
+
+    def __str__(self) -> str:
+        return f"Encounter {self.encounter_id} opened by user {self.user_id}"

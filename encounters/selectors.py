@@ -1,0 +1,145 @@
+"""Reads of encounters, and the one access check every view, API and task uses."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.permissions import CODE_ENCOUNTERS, REVIEW_AUDITS
+from encounters.models import CodingChange, Encounter
+
+
+def sees_all_encounters(user: User) -> bool:
+    """Supervisors (and superusers) see every chart; coders only their own."""
+    return user.is_superuser or user.has_perm(REVIEW_AUDITS)
+
+
+def encounter_get_for_user(
+    *, user: User, encounter_id: int, write: bool = False
+) -> Encounter:
+    """The encounter if ``user`` may see it (write: may change it), else Http404.
+
+    404 for both "missing" and "not yours", so ids of other people's charts do not
+    leak. A coder sees the encounters assigned to them; supervisors see all.
+    """
+    encounter = (
+        Encounter.objects.select_related("patient", "assigned_to")
+        .filter(id=encounter_id)
+        .first()
+    )
+    if encounter is None or not user.is_authenticated:
+        raise Http404("No such encounter.")
+    if sees_all_encounters(user):
+        return encounter
+    if user.has_perm(CODE_ENCOUNTERS) and encounter.assigned_to_id == user.id:
+        if write and not encounter.is_editable:
+            raise Http404("No such encounter.")
+        return encounter
+    raise Http404("No such encounter.")
+
+
+QUEUE_SORTS = {
+    "age": ("discharge_date", "admit_date", "id"),  # oldest first
+    "-age": ("-discharge_date", "-admit_date", "-id"),
+    "facility": ("facility", "discharge_date", "id"),
+    "type": ("type", "discharge_date", "id"),
+    "status": ("status", "discharge_date", "id"),
+}
+
+
+def encounter_queue(
+    *,
+    user: User,
+    type: str = "",
+    facility: str = "",
+    min_age: int | None = None,
+    max_age: int | None = None,
+    mine_only: bool = False,
+    sort: str = "age",
+    today: dt.date | None = None,
+) -> QuerySet[Encounter]:
+    """A coder's work queue: their open encounters and the unassigned ready ones.
+
+    Discharge age is days since the date of service (discharge for a stay)."""
+    today = today or timezone.localdate()
+    rows = Encounter.objects.for_coder_queue(user)
+    if mine_only:
+        rows = rows.filter(assigned_to=user)
+    if type:
+        rows = rows.filter(type=type)
+    if facility:
+        rows = rows.filter(facility=facility)
+    # Age in days >= N  <=>  date of service <= today - N.
+    if min_age is not None:
+        cutoff = today - dt.timedelta(days=min_age)
+        rows = rows.filter(
+            Q(discharge_date__lte=cutoff)
+            | Q(discharge_date__isnull=True, admit_date__lte=cutoff)
+        )
+    if max_age is not None:
+        cutoff = today - dt.timedelta(days=max_age)
+        rows = rows.filter(
+            Q(discharge_date__gte=cutoff)
+            | Q(discharge_date__isnull=True, admit_date__gte=cutoff)
+        )
+    return rows.select_related("patient", "assigned_to").order_by(
+        *QUEUE_SORTS.get(sort, QUEUE_SORTS["age"])
+    )
+
+
+def facility_list() -> list[str]:
+    return list(
+        Encounter.objects.order_by("facility")
+        .values_list("facility", flat=True)
+        .distinct()
+    )
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    change: CodingChange
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+
+
+def _lines(snapshot: dict) -> dict[str, str]:
+    """Each code of a snapshot keyed by what identifies it, with what describes it."""
+    out = {}
+    for n, d in enumerate(snapshot.get("diagnoses", []), start=1):
+        role = "principal" if n == 1 else f"#{n}"
+        out[f"dx {d['code']}"] = f"{d['code']} ({role}, POA {d['poa'] or '—'})"
+    for p in snapshot.get("procedures", []):
+        mods = "-".join(p["modifiers"])
+        out[f"px {p['system']} {p['code']} {p['date']}"] = (
+            f"{p['code']}{'-' + mods if mods else ''} x{p['units']}"
+            f"{' on ' + p['date'] if p['date'] else ''}"
+        )
+    return out
+
+
+def encounter_history(*, encounter: Encounter) -> list[HistoryEntry]:
+    """Every change, newest first, with what it added, removed and altered."""
+    entries = []
+    for change in encounter.changes.select_related("changed_by").order_by(
+        "-changed_at", "-id"
+    ):
+        before, after = _lines(change.before), _lines(change.after)
+        entries.append(
+            HistoryEntry(
+                change=change,
+                added=[after[k] for k in after if k not in before],
+                removed=[before[k] for k in before if k not in after],
+                changed=[
+                    f"{before[k]} → {after[k]}"
+                    for k in after
+                    if k in before and before[k] != after[k]
+                ],
+            )
+        )
+    return entries

@@ -1,0 +1,632 @@
+"""Every write to encounters: create (web, API, feeds), claim, save coding, submit.
+
+Codes are checked against the release in force on the date of service. A code no
+loaded release has ever had is refused (the sender is told which one); a code that
+exists but is not valid on that date (deleted, header, not yet effective) is kept
+and flagged so nothing a feed sends is lost.
+
+Concurrent edits: every change bumps ``Encounter.version`` under a row lock; a save
+carrying an older version raises :class:`CodingConflict` (HTTP 409) with what the
+other person changed, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from codesets.models import Release, System, display_code, normalize_code
+from codesets.selectors import CodeVerdict, codes_check, modifier_list
+from encounters.drg import DrgResult, DrgUnavailable, drg_group
+from encounters.models import (
+    ChartAccess,
+    CodingChange,
+    Diagnosis,
+    Document,
+    Encounter,
+    Patient,
+    Procedure,
+)
+
+MAX_DIAGNOSES = 25  # UB-04 has 1 principal + 24 other diagnoses
+MAX_PROCEDURES = 25
+
+
+@dataclass
+class DiagnosisInput:
+    code: str
+    poa: str = ""
+
+
+@dataclass
+class ProcedureInput:
+    system: str
+    code: str
+    date: dt.date | None = None
+    modifiers: list[str] = field(default_factory=list)
+    units: int = 1
+
+
+@dataclass
+class PatientInput:
+    mrn: str
+    first_name: str
+    last_name: str
+    birth_date: dt.date
+    sex: str
+
+
+@dataclass
+class DocumentInput:
+    kind: str
+    text: str
+    title: str = ""
+
+
+@dataclass
+class EncounterInput:
+    type: str
+    facility: str
+    admit_date: dt.date
+    patient: PatientInput
+    discharge_date: dt.date | None = None
+    discharge_status: str = ""
+    attending_provider: str = ""
+    documents: list[DocumentInput] = field(default_factory=list)
+    diagnoses: list[DiagnosisInput] = field(default_factory=list)
+    procedures: list[ProcedureInput] = field(default_factory=list)
+
+
+class CodingConflict(Exception):
+    """Someone saved the encounter after the version the caller started from."""
+
+    def __init__(self, encounter: Encounter, change: CodingChange | None) -> None:
+        self.encounter = encounter
+        self.change = change
+        who = "someone"
+        if change is not None and change.changed_by is not None:
+            who = change.changed_by.get_full_name() or change.changed_by.username
+        when = f" at {timezone.localtime(change.changed_at):%H:%M:%S}" if change else ""
+        super().__init__(
+            f"Encounter {encounter.id} was changed by {who}{when} (now version "
+            f"{encounter.version}) after you opened it. Nothing of yours was saved: "
+            "review their change and save again."
+        )
+
+    @property
+    def current(self) -> dict[str, Any]:
+        return coding_snapshot(self.encounter)
+
+
+class NotEditable(Exception):
+    """The encounter is not in a state (or not assigned so) that allows this change."""
+
+
+# --- checks ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckedDiagnosis:
+    code: str
+    poa: str
+    verdict: CodeVerdict
+
+
+@dataclass(frozen=True)
+class CheckedProcedure:
+    system: str
+    code: str
+    date: dt.date | None
+    modifiers: list[str]
+    units: int
+    verdict: CodeVerdict
+    message: str  # verdict message plus procedure-level remarks
+
+
+def _systems_loaded() -> set[str]:
+    return set(Release.objects.in_force().values_list("system", flat=True).distinct())
+
+
+def coding_check(
+    *,
+    encounter_type: str,
+    admit_date: dt.date,
+    discharge_date: dt.date | None,
+    diagnoses: list[DiagnosisInput],
+    procedures: list[ProcedureInput],
+) -> tuple[list[CheckedDiagnosis], list[CheckedProcedure], dict[str, list[str]]]:
+    """Check codes against the releases in force on the date of service.
+
+    Returns the checked rows and the errors that make the input unusable, keyed
+    like ``diagnoses.2.code`` (0-based): malformed values and codes no loaded
+    release has ever had. Codes that exist but are not valid on the date are not
+    errors: their verdict carries the message.
+    """
+    day = discharge_date or admit_date
+    errors: dict[str, list[str]] = {}
+    loaded = _systems_loaded()
+    if len(diagnoses) > MAX_DIAGNOSES:
+        errors["diagnoses"] = [f"At most {MAX_DIAGNOSES} diagnoses."]
+    if len(procedures) > MAX_PROCEDURES:
+        errors["procedures"] = [f"At most {MAX_PROCEDURES} procedures."]
+
+    dx_verdicts = codes_check(
+        system=System.ICD10CM, codes=[d.code for d in diagnoses], day=day
+    )
+    checked_dx = []
+    for n, d in enumerate(diagnoses):
+        code = normalize_code(d.code)
+        if not code:
+            errors[f"diagnoses.{n}.code"] = ["Enter a code."]
+            continue
+        poa = (d.poa or "").strip().upper()
+        if poa not in Diagnosis.Poa.values and poa != "":
+            errors[f"diagnoses.{n}.poa"] = [
+                f"{d.poa!r} is not a POA indicator; use Y, N, U, W or 1."
+            ]
+        verdict = dx_verdicts[code]
+        if not verdict.exists and System.ICD10CM in loaded:
+            errors[f"diagnoses.{n}.code"] = [verdict.message]
+        checked_dx.append(CheckedDiagnosis(code=code, poa=poa, verdict=verdict))
+
+    by_system: dict[str, list[str]] = {}
+    for p in procedures:
+        by_system.setdefault(p.system, []).append(p.code)
+    px_verdicts = {
+        system: codes_check(system=system, codes=codes, day=day)
+        for system, codes in by_system.items()
+        if system in System.values
+    }
+    modifiers_valid: set[str] | None = None
+    if System.HCPCS in loaded and any(p.modifiers for p in procedures):
+        modifiers_valid = {m.code for m in modifier_list(day=day)}
+    checked_px = []
+    for n, p in enumerate(procedures):
+        code = normalize_code(p.code)
+        if p.system not in System.values or p.system == System.ICD10CM:
+            errors[f"procedures.{n}.system"] = [
+                f"{p.system!r} is not a procedure code system; use icd10pcs, cpt or hcpcs."
+            ]
+            continue
+        if not code:
+            errors[f"procedures.{n}.code"] = ["Enter a code."]
+            continue
+        modifiers = [normalize_code(m) for m in p.modifiers if m.strip()]
+        if len(modifiers) > 4:
+            errors[f"procedures.{n}.modifiers"] = ["At most 4 modifiers."]
+        bad = [m for m in modifiers if len(m) != 2 or not m.isalnum()]
+        if bad:
+            errors[f"procedures.{n}.modifiers"] = [
+                f"Modifiers are two letters or digits: {', '.join(bad)}."
+            ]
+        if p.system == System.ICD10PCS and modifiers:
+            errors[f"procedures.{n}.modifiers"] = [
+                "ICD-10-PCS codes take no modifiers."
+            ]
+        if not 1 <= p.units <= 9999:
+            errors[f"procedures.{n}.units"] = ["Units must be between 1 and 9999."]
+        verdict = px_verdicts[p.system][code]
+        if not verdict.exists and p.system in loaded:
+            errors[f"procedures.{n}.code"] = [verdict.message]
+        remarks = [verdict.message] if verdict.message else []
+        if p.system not in (
+            ["icd10pcs"] if encounter_type == "inpatient" else ["cpt", "hcpcs"]
+        ):
+            remarks.append(
+                "ICD-10-PCS is for inpatient facility claims; use CPT or HCPCS here."
+                if p.system == System.ICD10PCS
+                else "Inpatient facility claims report procedures in ICD-10-PCS."
+            )
+        unknown = [
+            m
+            for m in modifiers
+            if modifiers_valid is not None and m not in modifiers_valid
+        ]
+        if unknown:
+            remarks.append(
+                f"Modifier {', '.join(unknown)} is not in the HCPCS modifier list "
+                f"valid on {day:%Y-%m-%d}."
+            )
+        if p.system not in loaded:
+            remarks.append(
+                f"No {System(p.system).label} release is loaded: the code is not checked."
+            )
+        if p.date and (p.date < admit_date or p.date > (discharge_date or admit_date)):
+            remarks.append(
+                f"Procedure date {p.date:%Y-%m-%d} is outside the encounter's dates."
+            )
+        checked_px.append(
+            CheckedProcedure(
+                system=p.system,
+                code=code,
+                date=p.date,
+                modifiers=modifiers,
+                units=p.units,
+                verdict=verdict,
+                message=" ".join(remarks),
+            )
+        )
+    return checked_dx, checked_px, errors
+
+
+def coding_snapshot(encounter: Encounter) -> dict[str, Any]:
+    """The encounter's codes as shown to people: what history and conflicts compare."""
+    return {
+        "diagnoses": [
+            {"code": d.display, "poa": d.poa} for d in encounter.diagnoses.all()
+        ],
+        "procedures": [
+            {
+                "system": p.system,
+                "code": p.display,
+                "date": p.date.isoformat() if p.date else None,
+                "modifiers": list(p.modifiers),
+                "units": p.units,
+            }
+            for p in encounter.procedures.all()
+        ],
+    }
+
+
+def _write_codes(
+    encounter: Encounter,
+    checked_dx: list[CheckedDiagnosis],
+    checked_px: list[CheckedProcedure],
+) -> None:
+    encounter.diagnoses.all().delete()
+    encounter.procedures.all().delete()
+    Diagnosis.objects.bulk_create(
+        Diagnosis(
+            encounter=encounter,
+            sequence=n,
+            code=d.code,
+            poa=d.poa,
+            valid=d.verdict.valid,
+            message=d.verdict.message[:300],
+            title=d.verdict.title[:400],
+        )
+        for n, d in enumerate(checked_dx, start=1)
+    )
+    Procedure.objects.bulk_create(
+        Procedure(
+            encounter=encounter,
+            sequence=n,
+            system=p.system,
+            code=p.code,
+            date=p.date,
+            modifiers=p.modifiers,
+            units=p.units,
+            valid=p.verdict.valid and not p.message,
+            message=p.message[:300],
+            title=p.verdict.title[:400],
+        )
+        for n, p in enumerate(checked_px, start=1)
+    )
+
+
+# --- create ------------------------------------------------------------------
+
+
+def _patient_get_or_create(data: PatientInput) -> Patient:
+    patient = Patient.objects.select_for_update().filter(mrn=data.mrn).first()
+    if patient is None:
+        patient = Patient(
+            mrn=data.mrn,
+            first_name=data.first_name,
+            last_name=data.last_name,
+            birth_date=data.birth_date,
+            sex=data.sex,
+        )
+        patient.full_clean()
+        patient.save()
+        return patient
+    differs = [
+        name
+        for name in ("first_name", "last_name", "birth_date", "sex")
+        if getattr(patient, name) != getattr(data, name)
+    ]
+    if differs:
+        # Never overwrite demographics from a feed silently.
+        raise ValidationError(
+            {
+                f"patient.{name}": [
+                    f"MRN {data.mrn} is already on file with a different {name.replace('_', ' ')}; "
+                    "correct the patient record first."
+                ]
+                for name in differs
+            }
+        )
+    return patient
+
+
+@transaction.atomic
+def encounter_create(*, data: EncounterInput, created_by: User | None) -> Encounter:
+    errors: dict[str, list[str]] = {}
+    if data.type not in Encounter.Type.values:
+        errors["type"] = [f"{data.type!r} is not an encounter type."]
+    if data.type == Encounter.Type.INPATIENT and data.discharge_date is None:
+        errors["discharge_date"] = ["An inpatient stay needs a discharge date."]
+    if data.discharge_date and data.discharge_date < data.admit_date:
+        errors["discharge_date"] = ["The discharge date is before the admit date."]
+    if data.discharge_status and not (
+        len(data.discharge_status) == 2 and data.discharge_status.isdigit()
+    ):
+        errors["discharge_status"] = [
+            "Use the two-digit UB-04 patient status, e.g. 01."
+        ]
+    if data.patient.sex not in Patient.Sex.values:
+        errors["patient.sex"] = ["Use M, F or U."]
+    for n, doc in enumerate(data.documents):
+        if doc.kind not in Document.Kind.values:
+            errors[f"documents.{n}.kind"] = [
+                f"{doc.kind!r} is not a document kind; use one of "
+                f"{', '.join(Document.Kind.values)}."
+            ]
+    checked_dx, checked_px, code_errors = coding_check(
+        encounter_type=data.type,
+        admit_date=data.admit_date,
+        discharge_date=data.discharge_date,
+        diagnoses=data.diagnoses,
+        procedures=data.procedures,
+    )
+    errors.update(code_errors)
+    if errors:
+        raise ValidationError(errors)
+    patient = _patient_get_or_create(data.patient)
+    encounter = Encounter.objects.create(
+        patient=patient,
+        type=data.type,
+        facility=data.facility,
+        admit_date=data.admit_date,
+        discharge_date=data.discharge_date,
+        discharge_status=data.discharge_status,
+        attending_provider=data.attending_provider,
+    )
+    Document.objects.bulk_create(
+        Document(encounter=encounter, kind=d.kind, title=d.title, text=d.text)
+        for d in data.documents
+    )
+    _write_codes(encounter, checked_dx, checked_px)
+    CodingChange.objects.create(
+        encounter=encounter,
+        action=CodingChange.Action.CREATED,
+        changed_by=created_by,
+        version=encounter.version,
+        after=coding_snapshot(encounter),
+    )
+    return encounter
+
+
+# --- claim, save, submit ------------------------------------------------------
+
+
+def _locked(encounter_id: int) -> Encounter:
+    return Encounter.objects.select_for_update().get(id=encounter_id)
+
+
+def _bump(encounter: Encounter, **fields: Any) -> None:
+    for name, value in fields.items():
+        setattr(encounter, name, value)
+    encounter.version += 1
+    encounter.updated_at = timezone.now()
+    encounter.save(update_fields=[*fields, "version", "updated_at"])
+
+
+def _last_change(encounter: Encounter) -> CodingChange | None:
+    return (
+        encounter.changes.select_related("changed_by")
+        .order_by("-changed_at", "-id")
+        .first()
+    )
+
+
+@transaction.atomic
+def encounter_claim(*, user: User, encounter_id: int) -> Encounter:
+    """Assign an unassigned, ready encounter to ``user``."""
+    encounter = _locked(encounter_id)
+    if encounter.assigned_to_id == user.id:
+        return encounter
+    if (
+        encounter.assigned_to_id is not None
+        or encounter.status != Encounter.Status.READY
+    ):
+        raise NotEditable("Another coder has already claimed this encounter.")
+    _bump(encounter, assigned_to=user, status=Encounter.Status.IN_PROGRESS)
+    CodingChange.objects.create(
+        encounter=encounter,
+        action=CodingChange.Action.CLAIMED,
+        changed_by=user,
+        version=encounter.version,
+    )
+    return encounter
+
+
+@transaction.atomic
+def encounter_claim_next(
+    *, user: User, type: str = "", facility: str = ""
+) -> Encounter | None:
+    """The oldest unassigned ready encounter (by date of service), claimed.
+
+    ``SKIP LOCKED``: two coders pressing "next" at once get different encounters.
+    """
+    candidates = Encounter.objects.filter(
+        assigned_to__isnull=True, status=Encounter.Status.READY
+    )
+    if type:
+        candidates = candidates.filter(type=type)
+    if facility:
+        candidates = candidates.filter(facility=facility)
+    encounter = (
+        candidates.select_for_update(skip_locked=True)
+        .order_by("discharge_date", "admit_date", "id")
+        .first()
+    )
+    if encounter is None:
+        return None
+    return encounter_claim(user=user, encounter_id=encounter.id)
+
+
+def _may_edit(encounter: Encounter, user: User) -> None:
+    supervisor = user.has_perm("accounts.review_audits")
+    if supervisor and encounter.status in (
+        Encounter.Status.IN_REVIEW,
+        Encounter.Status.IN_PROGRESS,
+        Encounter.Status.RETURNED,
+        Encounter.Status.READY,
+    ):
+        return
+    if encounter.assigned_to_id != user.id:
+        raise NotEditable("This encounter is not assigned to you.")
+    if not encounter.is_editable:
+        raise NotEditable(
+            f"This encounter is {encounter.get_status_display().lower()}: its codes "
+            "cannot be changed now."
+        )
+
+
+@transaction.atomic
+def encounter_save_coding(
+    *,
+    user: User | None,
+    encounter_id: int,
+    version: int,
+    diagnoses: list[DiagnosisInput] | None = None,
+    procedures: list[ProcedureInput] | None = None,
+    action: str = CodingChange.Action.SAVED,
+    comment: str = "",
+) -> Encounter:
+    """Replace the encounter's diagnoses and/or procedures (None: leave as is).
+
+    Raises CodingConflict when ``version`` is not the current one, ValidationError
+    for malformed input or unknown codes, NotEditable when the user may not change
+    it now. Nothing is written in any of those cases.
+    """
+    encounter = _locked(encounter_id)
+    if encounter.version != version:
+        raise CodingConflict(encounter, _last_change(encounter))
+    if user is not None:
+        _may_edit(encounter, user)
+    before = coding_snapshot(encounter)
+    if diagnoses is None:
+        diagnoses = [DiagnosisInput(d["code"], d["poa"]) for d in before["diagnoses"]]
+    if procedures is None:
+        procedures = [
+            ProcedureInput(
+                system=p["system"],
+                code=p["code"],
+                date=dt.date.fromisoformat(p["date"]) if p["date"] else None,
+                modifiers=p["modifiers"],
+                units=p["units"],
+            )
+            for p in before["procedures"]
+        ]
+    checked_dx, checked_px, errors = coding_check(
+        encounter_type=encounter.type,
+        admit_date=encounter.admit_date,
+        discharge_date=encounter.discharge_date,
+        diagnoses=diagnoses,
+        procedures=procedures,
+    )
+    if errors:
+        raise ValidationError(errors)
+    _write_codes(encounter, checked_dx, checked_px)
+    after = coding_snapshot(encounter)
+    if after == before:
+        return encounter
+    status = encounter.status
+    if status == Encounter.Status.READY:
+        status = Encounter.Status.IN_PROGRESS
+    _bump(encounter, status=status)
+    CodingChange.objects.create(
+        encounter=encounter,
+        action=action,
+        changed_by=user,
+        version=encounter.version,
+        before=before,
+        after=after,
+        comment=comment,
+    )
+    return encounter
+
+
+def encounter_drg(
+    encounter: Encounter,
+    diagnoses: list[tuple[str, str]] | None = None,
+    procedures: list[str] | None = None,
+) -> DrgResult | str | None:
+    """The MS-DRG of an inpatient encounter for the given (or stored) codes.
+
+    None for other encounter types; a message string when no grouper covers the
+    discharge date.
+    """
+    if not encounter.is_inpatient or encounter.discharge_date is None:
+        return None
+    if diagnoses is None:
+        diagnoses = [(d.code, d.poa) for d in encounter.diagnoses.all()]
+    if procedures is None:
+        procedures = [
+            p.code for p in encounter.procedures.all() if p.system == System.ICD10PCS
+        ]
+    try:
+        return drg_group(
+            discharge_date=encounter.discharge_date,
+            birth_date=encounter.patient.birth_date,
+            admit_date=encounter.admit_date,
+            sex=encounter.patient.sex,
+            discharge_status=encounter.discharge_status or "01",
+            diagnoses=diagnoses,
+            procedures=procedures,
+        )
+    except DrgUnavailable as exc:
+        return str(exc)
+
+
+@transaction.atomic
+def encounter_submit(*, user: User, encounter_id: int, version: int) -> Encounter:
+    """Submit for audit: the DRG is computed and stored with the encounter."""
+    encounter = _locked(encounter_id)
+    if encounter.version != version:
+        raise CodingConflict(encounter, _last_change(encounter))
+    _may_edit(encounter, user)
+    if encounter.status == Encounter.Status.IN_REVIEW:
+        raise NotEditable("This encounter is in supervisor review.")
+    if not encounter.diagnoses.exists():
+        raise ValidationError(
+            {"diagnoses": ["Add at least the principal diagnosis before submitting."]}
+        )
+    drg = encounter_drg(encounter)
+    stored = (
+        drg.as_dict()
+        if isinstance(drg, DrgResult)
+        else ({"drg": None, "message": drg} if drg else None)
+    )
+    _bump(
+        encounter,
+        status=Encounter.Status.SUBMITTED,
+        drg=stored,
+        submitted_at=timezone.now(),
+    )
+    snapshot = coding_snapshot(encounter)
+    CodingChange.objects.create(
+        encounter=encounter,
+        action=CodingChange.Action.SUBMITTED,
+        changed_by=user,
+        version=encounter.version,
+        before=snapshot,
+        after={**snapshot, "drg": stored},
+    )
+    return encounter
+
+
+def chart_access_log(*, user: User, encounter: Encounter, via: str = "web") -> None:
+    ChartAccess.objects.create(user=user, encounter=encounter, via=via)
+
+
+def code_display(system: str, code: str) -> str:
+    return display_code(system, normalize_code(code))

@@ -1,0 +1,272 @@
+"""The coder's pages: work queue, claim, coding form with live checks and DRG."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from encounters.models import ChartAccess, CodingChange, Encounter
+from encounters.services import DiagnosisInput, encounter_claim, encounter_save_coding
+from tests.encounters.conftest import pneumonia_payload
+
+pytestmark = pytest.mark.django_db
+
+
+def _create(user, **overrides) -> int:
+    client = APIClient()
+    client.force_authenticate(user)
+    response = client.post(
+        "/api/v1/encounters/", pneumonia_payload(**overrides), format="json"
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()["id"]
+
+
+def _form(encounter: Encounter, dx: list[tuple[str, str]], **extra) -> dict:
+    data = {"version": encounter.version, "dx-count": len(dx), "px-count": 0}
+    for n, (code, poa) in enumerate(dx):
+        data[f"dx-{n}-code"] = code
+        data[f"dx-{n}-poa"] = poa
+    data.update(extra)
+    return data
+
+
+def test_the_queue_shows_my_encounters_and_unassigned_ones_without_patient_names(
+    code_sets, supervisor, coder, other_coder, coder_client
+):
+    mine = _create(supervisor)
+    waiting = _create(
+        supervisor, patient={**pneumonia_payload()["patient"], "mrn": "B2"}
+    )
+    theirs = _create(
+        supervisor, patient={**pneumonia_payload()["patient"], "mrn": "C3"}
+    )
+    encounter_claim(user=coder, encounter_id=mine)
+    encounter_claim(user=other_coder, encounter_id=theirs)
+
+    page = coder_client.get("/encounters/queue/").content.decode()
+    assert f"#{mine}" in page
+    assert f"#{waiting}" in page
+    assert f"#{theirs}" not in page
+    # The patient's name shows on my own encounter only.
+    assert page.count("Lee, Ann") == 1
+    assert "claim to see" in page
+
+
+def test_the_queue_filters_by_type_facility_and_discharge_age(
+    code_sets, supervisor, coder_client
+):
+    old = _create(supervisor)
+    recent = _create(
+        supervisor,
+        type="outpatient",
+        facility="North Clinic",
+        admit_date="2026-09-20",
+        discharge_date=None,
+        diagnoses=[{"code": "M54.50"}],
+        patient={**pneumonia_payload()["patient"], "mrn": "B2"},
+    )
+    today = timezone.localdate()
+    age_old = (today - dt.date(2026, 5, 14)).days
+    page = coder_client.get("/encounters/queue/?type=outpatient").content.decode()
+    assert f"#{recent}" in page and f"#{old}" not in page
+    page = coder_client.get("/encounters/queue/?facility=General").content.decode()
+    assert f"#{old}" in page and f"#{recent}" not in page
+    page = coder_client.get(f"/encounters/queue/?min_age={age_old}").content.decode()
+    assert f"#{old}" in page and f"#{recent}" not in page
+    page = coder_client.get(
+        f"/encounters/queue/?max_age={age_old - 1}"
+    ).content.decode()
+    assert f"#{recent}" in page and f"#{old}" not in page
+    bad = coder_client.get("/encounters/queue/?min_age=-4")
+    assert bad.status_code == 200
+    assert "min_age" in bad.content.decode()
+
+
+def test_claim_next_takes_the_oldest_unassigned_encounter(
+    code_sets, supervisor, coder, other_coder, coder_client
+):
+    newer = _create(supervisor, admit_date="2026-06-01", discharge_date="2026-06-03")
+    older = _create(supervisor, patient={**pneumonia_payload()["patient"], "mrn": "B2"})
+    response = coder_client.post("/encounters/queue/next/")
+    assert response.status_code == 302
+    assert response.url == f"/encounters/{older}/"
+    assert Encounter.objects.get(id=older).assigned_to == coder
+    response = coder_client.post("/encounters/queue/next/")
+    assert response.url == f"/encounters/{newer}/"
+    response = coder_client.post("/encounters/queue/next/", follow=True)
+    assert "No unassigned encounter is waiting" in response.content.decode()
+
+
+def test_a_coder_cannot_open_or_claim_an_encounter_of_another_coder(
+    code_sets, supervisor, other_coder, coder_client
+):
+    encounter_id = _create(supervisor)
+    assert coder_client.get(f"/encounters/{encounter_id}/").status_code == 404
+    encounter_claim(user=other_coder, encounter_id=encounter_id)
+    assert coder_client.get(f"/encounters/{encounter_id}/").status_code == 404
+    response = coder_client.post(f"/encounters/{encounter_id}/claim/", follow=True)
+    assert "already claimed" in response.content.decode()
+    assert Encounter.objects.get(id=encounter_id).assigned_to == other_coder
+    response = coder_client.post(
+        f"/encounters/{encounter_id}/coding/", {"version": 1, "action": "save"}
+    )
+    assert response.status_code == 404
+
+
+def test_other_roles_are_refused(code_sets, supervisor, admin_client_, client):
+    encounter_id = _create(supervisor)
+    assert admin_client_.get("/encounters/queue/").status_code == 403
+    assert admin_client_.get(f"/encounters/{encounter_id}/").status_code == 403
+    response = client.get(f"/encounters/{encounter_id}/")
+    assert response.status_code == 302
+    assert "/login" in response.url
+
+
+def test_opening_a_chart_shows_documents_codes_drg_and_is_logged(
+    code_sets, supervisor, coder, coder_client
+):
+    encounter_id = _create(supervisor)
+    encounter_claim(user=coder, encounter_id=encounter_id)
+    page = coder_client.get(f"/encounters/{encounter_id}/").content.decode()
+    assert "Community-acquired pneumonia" in page
+    assert 'value="J18.9"' in page
+    assert "DRG 194" in page
+    assert "E87.1 CC" in page
+    assert "Lee, Ann" in page
+    assert (
+        ChartAccess.objects.filter(user=coder, encounter_id=encounter_id).count() == 1
+    )
+    # The supervisor may open it too; that opening is logged as theirs.
+    client = APIClient()
+    client.force_login(supervisor)
+    assert client.get(f"/encounters/{encounter_id}/").status_code == 200
+    assert ChartAccess.objects.filter(encounter_id=encounter_id).count() == 2
+
+
+def test_checking_the_form_shows_messages_and_the_drg_without_saving(
+    code_sets, supervisor, coder, coder_client
+):
+    encounter_id = _create(supervisor)
+    encounter = encounter_claim(user=coder, encounter_id=encounter_id)
+    response = coder_client.post(
+        f"/encounters/{encounter_id}/coding/",
+        _form(
+            encounter, [("J18.9", "Y"), ("J96.01", "Y"), ("E87.99", "Y"), ("J18", "")]
+        ),
+        HTTP_HX_REQUEST="true",
+    )
+    panel = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="coding-panel"' in panel and "<html" not in panel
+    assert "E87.99 is not an ICD-10-CM code" in panel
+    assert "J18 is a header" in panel
+    assert "DRG 193" in panel  # acute respiratory failure is an MCC
+    assert "J96.01 MCC" in panel
+    assert "Changed from DRG 194" in panel
+    encounter.refresh_from_db()
+    assert [d.code for d in encounter.diagnoses.all()] == ["J189", "E871"]
+
+
+def test_rows_are_added_moved_and_removed(code_sets, supervisor, coder, coder_client):
+    encounter_id = _create(supervisor)
+    encounter = encounter_claim(user=coder, encounter_id=encounter_id)
+    url = f"/encounters/{encounter_id}/coding/"
+    panel = coder_client.post(
+        url,
+        _form(encounter, [("J18.9", "Y"), ("E87.1", "Y")], action="up:dx:1"),
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert panel.index('value="E87.1"') < panel.index('value="J18.9"')
+    assert 'id="dx-0-code" name="dx-0-code" value="E87.1"' in panel
+    panel = coder_client.post(
+        url, _form(encounter, [("J18.9", "Y")], action="add:dx"), HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert 'name="dx-count" value="2"' in panel
+    assert 'id="dx-1-code" name="dx-1-code" value=""' in panel
+    panel = coder_client.post(
+        url,
+        _form(encounter, [("J18.9", "Y"), ("E87.1", "Y")], action="remove:dx:0"),
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert 'value="J18.9"' not in panel and 'value="E87.1"' in panel
+
+
+def test_save_draft_then_a_stale_save_is_refused_showing_what_changed(
+    code_sets, supervisor, coder, coder_client
+):
+    encounter_id = _create(supervisor)
+    encounter = encounter_claim(user=coder, encounter_id=encounter_id)
+    url = f"/encounters/{encounter_id}/coding/"
+    stale_version = encounter.version
+    panel = coder_client.post(
+        url, _form(encounter, [("J18.9", "Y")], action="save"), HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "Draft saved" in panel
+    encounter.refresh_from_db()
+    assert encounter.version == stale_version + 1
+
+    # Meanwhile a supervisor changes it; the coder's next save carries the old version.
+    encounter_save_coding(
+        user=supervisor,
+        encounter_id=encounter_id,
+        version=encounter.version,
+        diagnoses=[DiagnosisInput("J18.9", "Y"), DiagnosisInput("J90", "N")],
+    )
+    encounter.version = stale_version + 1
+    panel = coder_client.post(
+        url,
+        _form(encounter, [("J18.9", "Y"), ("E87.1", "Y")], action="save"),
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "was changed by" in panel
+    assert 'data-testid="conflict"' in panel
+    assert "J90" in panel  # what they saved
+    assert 'value="E87.1"' in panel  # what I typed is still in the form
+    encounter.refresh_from_db()
+    assert [d.code for d in encounter.diagnoses.all()] == ["J189", "J90"]
+
+
+def test_submit_from_the_form_stores_the_drg_and_goes_back_to_the_queue(
+    code_sets, supervisor, coder, coder_client
+):
+    encounter_id = _create(supervisor)
+    encounter = encounter_claim(user=coder, encounter_id=encounter_id)
+    response = coder_client.post(
+        f"/encounters/{encounter_id}/coding/",
+        _form(encounter, [("J18.9", "Y"), ("J96.01", "Y")], action="submit"),
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    assert response.headers["HX-Redirect"] == "/encounters/queue/"
+    encounter.refresh_from_db()
+    assert encounter.status == "submitted"
+    assert encounter.drg["drg"] == 193
+    assert list(
+        CodingChange.objects.filter(encounter=encounter).values_list(
+            "action", flat=True
+        )
+    ) == ["created", "claimed", "saved", "submitted"]
+    page = coder_client.get(f"/encounters/{encounter_id}/").content.decode()
+    assert "Read only" in page
+    assert "+ J96.01" in page  # the history shows what was added
+
+
+def test_the_typeahead_suggests_codes_valid_on_the_date_of_service(
+    code_sets, supervisor, coder, coder_client
+):
+    encounter_id = _create(supervisor)
+    encounter_claim(user=coder, encounter_id=encounter_id)
+    response = coder_client.get(
+        f"/encounters/{encounter_id}/suggest/",
+        {"field": "dx-1-code", "dx-1-code": "hyponatr"},
+    )
+    assert 'data-code="E87.1"' in response.content.decode()
+    response = coder_client.get(
+        f"/encounters/{encounter_id}/suggest/",
+        {"field": "px-0-code", "px-0-code": "0DTJ4", "px-0-system": "icd10pcs"},
+    )
+    assert 'data-code="0DTJ4ZZ"' in response.content.decode()
