@@ -9,6 +9,10 @@ Set-up (skipped when already done): migrate, the bundled code sets (full ICD-10-
 ICD-10-PCS, Table 5), enough demo inpatient encounters, one coder account per
 simulated user, each with three claimed encounters.
 
+Each simulated coder pauses ``--think`` seconds on average between saves (default
+1 s: a coder saving codes every second is far busier than a real one); ``--think 0``
+saves again as soon as the answer arrives, which measures saturation, not latency.
+
 Then gunicorn serves the project (the production server, ``--workers`` processes x
 ``--threads`` threads) and each simulated coder, in a thread of this script with its
 own session, loops: change the codes of one of their encounters (add or remove a
@@ -28,6 +32,7 @@ import argparse
 import http.cookiejar
 import json
 import os
+import random
 import re
 import statistics
 import subprocess
@@ -110,10 +115,13 @@ class Coder(threading.Thread):
         encounters: list[int],
         stop_at: float,
         out: dict,
+        think: float = 0.0,
     ) -> None:
         super().__init__(daemon=True)
         self.base, self.username, self.token = base, username, token
         self.encounters, self.stop_at, self.out = encounters, stop_at, out
+        self.think = think
+        self.random = random.Random(username)
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(
             urllib.request.HTTPCookieProcessor(self.jar)
@@ -217,6 +225,8 @@ class Coder(threading.Thread):
                 version, dx = body["version"], body["diagnoses"]
             state[encounter_id] = (version, dx)
             n += 1
+            if self.think:
+                time.sleep(self.think * self.random.uniform(0.5, 1.5))
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -231,6 +241,13 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--port", type=int, default=8020)
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="Mean seconds a coder pauses between saves (uniform 0.5x-1.5x); "
+        "0 = save again as soon as the answer arrives (a saturation test).",
+    )
     args = parser.parse_args()
 
     coders = setup(args.users)
@@ -262,7 +279,7 @@ def main() -> None:
         # Warm-up: one save per coder (opens the grouper in each gunicorn worker).
         out: dict[str, list] = {"form": [], "api": [], "errors": []}
         stop_at = time.perf_counter() + args.seconds
-        threads = [Coder(base, u, t, e, stop_at, out) for u, t, e in coders]
+        threads = [Coder(base, u, t, e, stop_at, out, args.think) for u, t, e in coders]
         started = time.perf_counter()
         for thread in threads:
             thread.start()
@@ -286,6 +303,7 @@ def main() -> None:
         "users": args.users,
         "seconds": round(elapsed, 1),
         "gunicorn": f"{args.workers} workers x {args.threads} threads",
+        "think_seconds": args.think,
         "cpus": os.cpu_count(),
         "form_save": summary(out["form"]),
         "api_patch": summary(out["api"]) if out["api"] else None,

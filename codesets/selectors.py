@@ -337,11 +337,13 @@ def codes_check(
             .values_list("code", "long_title", "release_ids")
         ):
             elsewhere.setdefault(code, (title, release_ids))
-    starts = dict(
-        Release.objects.in_force()
-        .filter(system=system)
-        .values_list("id", "effective_from")
-    )
+    starts: dict[int, dt.date] = {}
+    if elsewhere:
+        starts = dict(
+            Release.objects.in_force()
+            .filter(system=system)
+            .values_list("id", "effective_from")
+        )
     out: dict[str, CodeVerdict] = {}
     for code in wanted:
         shown = display_code(system, code)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import connection, transaction
@@ -875,6 +876,15 @@ def release_activate(
         if other.state != wanted:
             other.state = wanted
             other.save(update_fields=["state", "updated_at"])
+    if release.system in System.values:
+        # Encounters not yet final whose codes this release deletes or revises are
+        # audited again. By task name: codesets does not depend on encounters.
+        transaction.on_commit(
+            lambda: current_app.send_task(
+                "encounters.tasks.reaudit_after_release_task",
+                kwargs={"release_id": release.id},
+            )
+        )
     return release
 
 

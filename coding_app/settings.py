@@ -313,3 +313,12 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# Audit: the share of clean submitted encounters that still go to a supervisor
+# (per coder in the admin: encounters.AuditSampleRate). 0.05 = 5%.
+try:
+    AUDIT_SAMPLE_RATE = float(os.environ.get("AUDIT_SAMPLE_RATE", "0.05"))
+except ValueError:
+    raise ImproperlyConfigured("AUDIT_SAMPLE_RATE is not a number, e.g. 0.05") from None
+if not 0 <= AUDIT_SAMPLE_RATE <= 1:
+    raise ImproperlyConfigured("AUDIT_SAMPLE_RATE must be between 0 and 1")

@@ -277,6 +277,9 @@ class CodingChange(models.Model):
         CORRECTED = "corrected", "Corrected by supervisor"
         FINALIZED = "finalized", "Final"
         REASSIGNED = "reassigned", "Reassigned"
+        AUDITED = "audited", "Audited"
+        ACCEPTED = "accepted", "Accepted by supervisor"
+        FINDING = "finding", "Finding reviewed"
 
     encounter = models.ForeignKey(
         Encounter, on_delete=models.PROTECT, related_name="changes"
@@ -317,3 +320,149 @@ class ChartAccess(models.Model):
 
     def __str__(self) -> str:
         return f"Encounter {self.encounter_id} opened by user {self.user_id}"
+
+
+class Finding(models.Model):
+    """One result of one audit rule on one encounter (DESIGN.md "Audit rule ids")."""
+
+    class Severity(models.TextChoices):
+        ERROR = "error", "Error"
+        WARNING = "warning", "Warning"
+        INFO = "info", "Info"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CONFIRMED = "confirmed", "Confirmed"
+        DISMISSED = "dismissed", "Dismissed"
+        CORRECTED = "corrected", "Corrected"
+
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.CASCADE, related_name="findings"
+    )
+    run = models.ForeignKey(
+        "AuditRun", on_delete=models.CASCADE, related_name="findings"
+    )
+    rule = models.CharField(max_length=40)
+    severity = models.CharField(max_length=8, choices=Severity.choices)
+    message = models.CharField(max_length=500)
+    codes = ArrayField(models.CharField(max_length=10), default=list)
+    reference = models.CharField(max_length=300, blank=True)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.OPEN
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["status", "severity"]),
+            models.Index(fields=["rule", "status"]),
+        ]
+        constraints = [
+            # Running an audit twice never duplicates a finding.
+            models.UniqueConstraint(
+                fields=["run", "rule", "codes"], name="finding_once_per_run"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} on encounter {self.encounter_id}"
+
+
+class AuditRun(models.Model):
+    """One audit of one encounter at one version: the idempotency key of the job."""
+
+    class Trigger(models.TextChoices):
+        SUBMIT = "submit", "Submitted"
+        BATCH = "batch", "Batch audit"
+        RELEASE = "release", "New code-set release"
+
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.CASCADE, related_name="audit_runs"
+    )
+    encounter_version = models.PositiveIntegerField()
+    trigger = models.CharField(max_length=8, choices=Trigger.choices)
+    batch = models.ForeignKey(
+        "AuditBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sampled = models.BooleanField(default=False)
+    routed_to = models.CharField(max_length=12, blank=True)
+    drg = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["encounter", "encounter_version", "trigger", "batch"],
+                name="auditrun_once",
+                nulls_distinct=False,
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Audit of encounter {self.encounter_id} v{self.encounter_version}"
+
+
+class AuditBatch(models.Model):
+    """Audit many encounters in one background job, with progress."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    reason = models.CharField(max_length=300)
+    trigger = models.CharField(
+        max_length=8, choices=AuditRun.Trigger.choices, default=AuditRun.Trigger.BATCH
+    )
+    encounter_ids = ArrayField(models.BigIntegerField(), default=list)
+    done = models.PositiveIntegerField(default=0)
+    findings = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.QUEUED)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Audit batch {self.id}"
+
+    @property
+    def total(self) -> int:
+        return len(self.encounter_ids)
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else int(self.done * 100 / self.total)
+
+
+class AuditSampleRate(models.Model):
+    """How often a clean encounter of this coder still goes to a supervisor."""
+
+    coder = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    rate = models.DecimalField(max_digits=4, decimal_places=3)
+
+    def __str__(self) -> str:
+        return f"Sample rate {self.rate} for user {self.coder_id}"

@@ -143,3 +143,113 @@ def encounter_history(*, encounter: Encounter) -> list[HistoryEntry]:
             )
         )
     return entries
+
+
+REVIEW_SORTS = {
+    "age": ("submitted_at", "id"),  # oldest first
+    "-age": ("-submitted_at", "-id"),
+    "coder": ("assigned_to__username", "submitted_at"),
+    "facility": ("facility", "submitted_at"),
+    "severity": ("-errors", "-warnings", "submitted_at"),
+}
+
+
+def review_queue(
+    *,
+    rule: str = "",
+    severity: str = "",
+    coder_id: int | None = None,
+    facility: str = "",
+    min_age: int | None = None,
+    sort: str = "age",
+    now: dt.datetime | None = None,
+) -> QuerySet[Encounter]:
+    """The supervisor's queue: encounters in review, with their open findings counted.
+
+    Age is days since the encounter was submitted."""
+    from django.db.models import Count
+
+    now = now or timezone.now()
+    open_q = Q(findings__status="open")
+    rows = Encounter.objects.filter(status=Encounter.Status.IN_REVIEW).annotate(
+        errors=Count("findings", filter=open_q & Q(findings__severity="error")),
+        warnings=Count("findings", filter=open_q & Q(findings__severity="warning")),
+        open_findings=Count("findings", filter=open_q),
+    )
+    if rule:
+        rows = rows.filter(findings__rule=rule, findings__status="open")
+    if severity:
+        rows = rows.filter(findings__severity=severity, findings__status="open")
+    if coder_id:
+        rows = rows.filter(assigned_to_id=coder_id)
+    if facility:
+        rows = rows.filter(facility=facility)
+    if min_age is not None:
+        rows = rows.filter(submitted_at__lte=now - dt.timedelta(days=min_age))
+    from django.db.models import Prefetch
+
+    from encounters.models import Finding
+
+    return (
+        rows.distinct()
+        .select_related("patient", "assigned_to")
+        .prefetch_related(
+            Prefetch("findings", queryset=Finding.objects.filter(status="open"))
+        )
+        .order_by(*REVIEW_SORTS.get(sort, REVIEW_SORTS["age"]))
+    )
+
+
+@dataclass(frozen=True)
+class CoderAccuracy:
+    coder: User
+    audited: int
+    confirmed: int
+
+    @property
+    def per_encounter(self) -> float:
+        return self.confirmed / self.audited if self.audited else 0.0
+
+
+def coder_accuracy() -> list[CoderAccuracy]:
+    """Per coder: encounters audited at submit, and the findings a supervisor
+    confirmed or corrected on them (confirmed findings per audited encounter)."""
+    from django.db.models import Count
+
+    from encounters.models import AuditRun, Finding
+
+    audited = dict(
+        AuditRun.objects.filter(trigger="submit", encounter__assigned_to__isnull=False)
+        .values_list("encounter__assigned_to")
+        .annotate(n=Count("encounter", distinct=True))
+    )
+    confirmed = dict(
+        Finding.objects.filter(
+            status__in=["confirmed", "corrected"],
+            encounter__assigned_to__isnull=False,
+        )
+        .values_list("encounter__assigned_to")
+        .annotate(n=Count("id"))
+    )
+    users = User.objects.in_bulk(set(audited) | set(confirmed))
+    return sorted(
+        (
+            CoderAccuracy(users[uid], audited.get(uid, 0), confirmed.get(uid, 0))
+            for uid in users
+        ),
+        key=lambda a: (-a.per_encounter, a.coder.username),
+    )
+
+
+def review_queue_stats(now: dt.datetime | None = None) -> dict[str, object]:
+    from django.db.models import Min
+
+    now = now or timezone.now()
+    rows = Encounter.objects.filter(status=Encounter.Status.IN_REVIEW)
+    oldest = rows.aggregate(first=Min("submitted_at"))["first"]
+    return {
+        "size": rows.count(),
+        "oldest_days": (now - oldest).days if oldest else None,
+        "returned": Encounter.objects.filter(status=Encounter.Status.RETURNED).count(),
+        "auditing": Encounter.objects.filter(status=Encounter.Status.SUBMITTED).count(),
+    }

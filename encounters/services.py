@@ -589,7 +589,8 @@ def encounter_drg(
 
 @transaction.atomic
 def encounter_submit(*, user: User, encounter_id: int, version: int) -> Encounter:
-    """Submit for audit: the DRG is computed and stored with the encounter."""
+    """Submit for audit: the DRG is computed and stored with the encounter, and the
+    audit job starts once the transaction commits."""
     encounter = _locked(encounter_id)
     if encounter.version != version:
         raise CodingConflict(encounter, _last_change(encounter))
@@ -612,6 +613,9 @@ def encounter_submit(*, user: User, encounter_id: int, version: int) -> Encounte
         drg=stored,
         submitted_at=timezone.now(),
     )
+    from encounters.tasks import encounter_audit_task
+
+    encounter_audit_task.delay_on_commit(encounter_id=encounter.id)
     snapshot = coding_snapshot(encounter)
     CodingChange.objects.create(
         encounter=encounter,

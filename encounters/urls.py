@@ -1,6 +1,6 @@
 from django.urls import path
 
-from encounters import views
+from encounters import audit_views, views
 
 app_name = "encounters"
 
@@ -11,5 +11,15 @@ urlpatterns = [
     path("<int:encounter_id>/claim/", views.claim, name="claim"),
     path("<int:encounter_id>/coding/", views.coding, name="coding"),
     path("<int:encounter_id>/suggest/", views.typeahead, name="typeahead"),
-    path("audit/", views.audit_queue, name="audit_queue"),
+    path("audit/", audit_views.audit_queue, name="audit_queue"),
+    path("audit/batches/new/", audit_views.batch_new, name="batch_new"),
+    path(
+        "audit/batches/<int:batch_id>/", audit_views.batch_detail, name="batch_detail"
+    ),
+    path(
+        "findings/<int:finding_id>/decide/",
+        audit_views.finding_decide,
+        name="finding_decide",
+    ),
+    path("<int:encounter_id>/review/", audit_views.review_decide, name="review_decide"),
 ]

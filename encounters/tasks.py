@@ -1,0 +1,33 @@
+"""Background jobs of the audit. Thin: ids in, a service does the work. Each is
+idempotent (the AuditRun key), so acks_late redelivery after a killed worker is safe."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=300)
+def encounter_audit_task(*, encounter_id: int) -> None:
+    from encounters.audit.services import encounter_audit
+
+    encounter_audit(encounter_id=encounter_id)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    time_limit=3 * 3600,
+    soft_time_limit=3 * 3600 - 60,
+)
+def audit_batch_task(*, batch_id: int) -> None:
+    from encounters.audit.services import audit_batch_run
+
+    audit_batch_run(batch_id=batch_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=600)
+def reaudit_after_release_task(*, release_id: int) -> None:
+    """Started when a code-set release is activated (codesets.services)."""
+    from encounters.audit.services import reaudit_after_release
+
+    reaudit_after_release(release_id=release_id)

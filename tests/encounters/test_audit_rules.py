@@ -1,0 +1,285 @@
+"""Each audit rule id of DESIGN.md, firing and not firing on realistic cases.
+
+The encounters are written straight to the tables (as a feed or an older release
+may have left them: a code the audit must judge need not pass today's entry
+checks), then audited by the engine the Celery job runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from codesets.models import normalize_code
+from codesets.services import release_import_now
+from encounters.audit.engine import audit_encounters
+from encounters.models import Diagnosis, Encounter, Patient, Procedure
+from tests.encounters.conftest import FIXTURES
+
+pytestmark = pytest.mark.django_db
+
+DOS = dt.date(2026, 5, 14)
+
+
+def _encounter(
+    dx: list[tuple[str, str]] = (),
+    px: list[tuple] = (),
+    *,
+    type: str = "inpatient",
+    dos: dt.date = DOS,
+    sex: str = "F",
+    age: int = 70,
+) -> Encounter:
+    patient = Patient.objects.create(
+        mrn=f"R{Patient.objects.count() + 1}",
+        first_name="Rule",
+        last_name="Case",
+        birth_date=dt.date(dos.year - age - 1, 12, 31),
+        sex=sex,
+    )
+    encounter = Encounter.objects.create(
+        patient=patient,
+        type=type,
+        facility="General",
+        admit_date=dos - dt.timedelta(days=3 if type == "inpatient" else 0),
+        discharge_date=dos if type == "inpatient" else None,
+        discharge_status="01",
+        status=Encounter.Status.SUBMITTED,
+    )
+    for n, (code, poa) in enumerate(dx, start=1):
+        Diagnosis.objects.create(
+            encounter=encounter, sequence=n, code=normalize_code(code), poa=poa
+        )
+    for n, line in enumerate(px, start=1):
+        system, code, *rest = line
+        modifiers = rest[0] if rest else []
+        units = rest[1] if len(rest) > 1 else 1
+        Procedure.objects.create(
+            encounter=encounter,
+            sequence=n,
+            system=system,
+            code=normalize_code(code),
+            date=dos,
+            modifiers=modifiers,
+            units=units,
+        )
+    return encounter
+
+
+def _rules(encounter: Encounter) -> dict[str, list[list[str]]]:
+    audit_encounters(encounter_ids=[encounter.id], trigger="batch")
+    out: dict[str, list[list[str]]] = {}
+    for f in encounter.findings.all():
+        out.setdefault(f.rule, []).append(list(f.codes))
+    return out
+
+
+def test_code_invalid_on_dos(code_sets):
+    release_import_now(
+        path=FIXTURES / "icd10cm" / "tabular_fy2026_april.xml",
+        activate=True,
+        effective_from=dt.date(2026, 10, 1),
+    )
+    # A00.0 only exists from 2026-10-01 (the later release); J18.9 is valid.
+    rules = _rules(_encounter([("J18.9", "Y"), ("A00.0", "Y")]))
+    assert rules["code-invalid-on-dos"] == [["A00.0"]]
+    assert "code-invalid-on-dos" not in _rules(_encounter([("J18.9", "Y")]))
+
+
+def test_code_not_billable(code_sets):
+    assert _rules(_encounter([("J18", "Y")]))["code-not-billable"] == [["J18"]]
+    assert "code-not-billable" not in _rules(_encounter([("J18.9", "Y")]))
+
+
+def test_seventh_character_missing_wrong_or_without_placeholder(code_sets):
+    rules = _rules(
+        _encounter(
+            [("S72.001", "Y"), ("S72.001Z", "Y"), ("W19A", "Y"), ("S72.001A", "Y")]
+        )
+    )
+    assert sorted(rules["seventh-character"]) == [["S72.001"], ["S72.001Z"], ["W19.A"]]
+    # Neither also reported as a plain header or an unknown code.
+    assert ["S72.001"] not in rules.get("code-not-billable", [])
+    assert "code-invalid-on-dos" not in rules
+    assert "seventh-character" not in _rules(_encounter([("S72.001A", "Y")]))
+
+
+def test_mce_age_conflict(code_sets):
+    # O80 (encounter for full-term delivery) at 70.
+    assert _rules(_encounter([("J18.9", "Y"), ("O80", "Y")], age=70))[
+        "mce-age-conflict"
+    ] == [["O80"]]
+    assert "mce-age-conflict" not in _rules(
+        _encounter([("J18.9", "Y"), ("O80", "Y")], age=30)
+    )
+
+
+def test_mce_sex_conflict_before_cms_retired_it(code_sets):
+    # Sex-conflict edits apply to discharges before 2024-10-01 only.
+    before = _encounter([("J18.9", "Y"), ("N40.0", "Y")], dos=dt.date(2024, 6, 1))
+    assert _rules(before)["mce-sex-conflict"] == [["N40.0"]]
+    after = _encounter([("J18.9", "Y"), ("N40.0", "Y")], dos=dt.date(2026, 6, 1))
+    assert "mce-sex-conflict" not in _rules(after)
+
+
+def test_mce_manifestation_as_principal(code_sets):
+    assert _rules(_encounter([("G63", "Y"), ("E87.1", "Y")]))[
+        "mce-manifestation-principal"
+    ] == [["G63"]]
+    assert "mce-manifestation-principal" not in _rules(
+        _encounter([("E87.1", "Y"), ("G63", "Y")])
+    )
+
+
+def test_mce_unacceptable_principal(code_sets):
+    assert _rules(_encounter([("Z87.891", "")]))["mce-unacceptable-principal"] == [
+        ["Z87.891"]
+    ]
+    assert "mce-unacceptable-principal" not in _rules(
+        _encounter([("J18.9", "Y"), ("Z87.891", "")])
+    )
+
+
+def test_mce_external_cause_as_principal(code_sets):
+    assert _rules(_encounter([("W19.XXXA", "Y")]))["mce-external-cause-principal"] == [
+        ["W19.XXXA"]
+    ]
+    assert "mce-external-cause-principal" not in _rules(
+        _encounter([("S72.001A", "Y"), ("W19.XXXA", "Y")])
+    )
+
+
+def test_mce_questionable_admission(code_sets):
+    assert _rules(_encounter([("I10", "Y")]))["mce-questionable-admission"] == [["I10"]]
+    assert "mce-questionable-admission" not in _rules(
+        _encounter([("J18.9", "Y"), ("I10", "Y")])
+    )
+
+
+def test_mce_other_says_when_the_package_has_no_edits_for_the_date(code_sets):
+    late = _encounter([("J18.9", "Y")], dos=dt.date(2027, 5, 1))
+    [codes] = _rules(late)["mce-other"]
+    assert codes == []
+    assert "needs updating" in late.findings.get(rule="mce-other").message
+    assert "mce-other" not in _rules(_encounter([("J18.9", "Y")]))
+
+
+def test_mce_only_for_inpatient_claims(code_sets):
+    assert "mce-questionable-admission" not in _rules(
+        _encounter([("I10", "")], type="outpatient")
+    )
+
+
+def test_excludes1(code_sets):
+    # E11 (type 2 diabetes) says Excludes1 type 1 diabetes (E10.-).
+    rules = _rules(_encounter([("J18.9", "Y"), ("E11.9", "Y"), ("E10.9", "Y")]))
+    assert rules["excludes1"] == [["E11.9", "E10.9"]]
+    assert "excludes1" not in _rules(_encounter([("E11.9", "Y"), ("I10", "Y")]))
+
+
+def test_excludes1_with_a_subcategory_qualifier(code_sets):
+    # G63 excludes "diabetes mellitus (E08-E13 with .42)": E11.42 yes, E11.9 no.
+    assert "excludes1" in _rules(
+        _encounter([("E87.1", "Y"), ("G63", "Y"), ("E11.42", "Y")])
+    )
+    assert "excludes1" not in _rules(
+        _encounter([("E87.1", "Y"), ("G63", "Y"), ("E11.9", "Y")])
+    )
+
+
+def test_code_first(code_sets):
+    # G63 (polyneuropathy in diseases classified elsewhere): code first the
+    # underlying disease, e.g. a metabolic disease (E70-E88).
+    assert _rules(_encounter([("J18.9", "Y"), ("G63", "Y")]))["code-first"] == [["G63"]]
+    assert "code-first" not in _rules(_encounter([("E87.1", "Y"), ("G63", "Y")]))
+    # A conditional "code first, if applicable" note (A41) is not enforced.
+    assert "code-first" not in _rules(_encounter([("A41.9", "Y")]))
+
+
+def test_use_additional_code(code_sets):
+    rules = _rules(_encounter([("E11.9", "Y")], type="professional"))
+    assert rules["use-additional-code"] == [["E11.9"]]
+    assert "use-additional-code" not in _rules(
+        _encounter([("E11.9", "Y"), ("Z79.4", "")], type="professional")
+    )
+
+
+def test_duplicate_code(code_sets):
+    assert _rules(_encounter([("J18.9", "Y"), ("E87.1", "Y"), ("J18.9", "Y")]))[
+        "duplicate-code"
+    ] == [["J18.9"]]
+    assert "duplicate-code" not in _rules(_encounter([("J18.9", "Y"), ("E87.1", "Y")]))
+
+
+def test_poa_missing(code_sets):
+    rules = _rules(
+        _encounter([("J18.9", "Y"), ("E87.1", ""), ("Z79.4", ""), ("I10", "1")])
+    )
+    assert sorted(rules["poa-missing"]) == [["E87.1"], ["I10"]]  # Z79.4 is exempt
+    assert "poa-missing" not in _rules(_encounter([("J18.9", "")], type="outpatient"))
+
+
+@pytest.fixture
+def edit_tables(code_sets):
+    for name in ("ptp_practitioner.txt", "ptp_hospital.txt", "mue_practitioner.csv"):
+        release_import_now(
+            path=FIXTURES / "ncci" / name,
+            activate=True,
+            effective_from=dt.date(1996, 1, 1),
+        )
+
+
+def test_ncci_ptp(edit_tables):
+    # 93000/93005 (indicator 0): never together. 11042/97597 (indicator 1): only
+    # with a modifier such as 59.
+    rules = _rules(
+        _encounter(
+            [("J18.9", "")],
+            [("cpt", "93000"), ("cpt", "93005"), ("cpt", "11042"), ("cpt", "97597")],
+            type="professional",
+        )
+    )
+    assert sorted(rules["ncci-ptp"]) == [["11042", "97597"], ["93000", "93005"]]
+    fine = _encounter(
+        [("J18.9", "")],
+        [("cpt", "11042"), ("cpt", "97597", ["59"]), ("cpt", "99213")],
+        type="professional",
+    )
+    assert "ncci-ptp" not in _rules(fine)
+
+
+def test_mue_units(edit_tables):
+    # 11042: MUE 1, line edit. 36415: MUE 2 per date (clinical: a warning).
+    rules = _rules(
+        _encounter(
+            [("J18.9", "")],
+            [
+                ("cpt", "11042", [], 2),
+                ("cpt", "36415", [], 2),
+                ("cpt", "36415", ["91"], 1),
+            ],
+            type="professional",
+        )
+    )
+    assert sorted(rules["mue-units"]) == [["11042"], ["36415"]]
+    ok = _encounter([("J18.9", "")], [("cpt", "11042", [], 1)], type="professional")
+    assert "mue-units" not in _rules(ok)
+
+
+def test_procedure_system_mismatch(code_sets):
+    rules = _rules(_encounter([("J18.9", "Y")], [("cpt", "99223")]))
+    assert rules["procedure-system-mismatch"] == [["99223"]]
+    rules = _rules(
+        _encounter([("K35.80", "")], [("icd10pcs", "0DTJ4ZZ")], type="outpatient")
+    )
+    assert rules["procedure-system-mismatch"] == [["0DTJ4ZZ"]]
+    assert "procedure-system-mismatch" not in _rules(
+        _encounter([("K35.80", "Y")], [("icd10pcs", "0DTJ4ZZ")])
+    )
+
+
+def test_a_clean_encounter_has_no_error_or_warning(code_sets):
+    encounter = _encounter([("J18.9", "Y"), ("E87.1", "Y"), ("I10", "Y")])
+    _rules(encounter)
+    assert not encounter.findings.exclude(severity="info").exists()
