@@ -289,9 +289,21 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A redelivered late-acked task must wait longer than the longest task runs.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 300}
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# A message a worker took but never acknowledged (the worker was killed) goes back
+# to the queue after this many seconds: longer than any task may run, or a task
+# still running would be delivered twice.
+BROKER_VISIBILITY_TIMEOUT = env_int(
+    "CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 300
+)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
+    # How often a worker looks for such messages (kombu's sweep, in seconds).
+    "unacked_restore_interval": min(10, BROKER_VISIBILITY_TIMEOUT),
+    "unacked_restore_throttle": 1,
+}
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "audit-stalled": {"task": "encounters.tasks.audit_stalled_task", "schedule": 300.0},
+}
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 
 LOG_LEVEL = (os.environ.get("LOG_LEVEL") or "INFO").upper()
@@ -322,3 +334,5 @@ except ValueError:
     raise ImproperlyConfigured("AUDIT_SAMPLE_RATE is not a number, e.g. 0.05") from None
 if not 0 <= AUDIT_SAMPLE_RATE <= 1:
     raise ImproperlyConfigured("AUDIT_SAMPLE_RATE must be between 0 and 1")
+# Encounters audited per transaction by the audit job (and per progress step).
+AUDIT_CHUNK = env_int("AUDIT_CHUNK", 500)

@@ -613,9 +613,9 @@ def encounter_submit(*, user: User, encounter_id: int, version: int) -> Encounte
         drg=stored,
         submitted_at=timezone.now(),
     )
-    from encounters.tasks import encounter_audit_task
+    from encounters.audit.services import encounter_audit_enqueue
 
-    encounter_audit_task.delay_on_commit(encounter_id=encounter.id)
+    transaction.on_commit(lambda: encounter_audit_enqueue(encounter.id))
     snapshot = coding_snapshot(encounter)
     CodingChange.objects.create(
         encounter=encounter,

@@ -6,7 +6,9 @@ from __future__ import annotations
 from celery import shared_task
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=300)
+@shared_task(
+    acks_late=True, reject_on_worker_lost=True, time_limit=300, soft_time_limit=280
+)
 def encounter_audit_task(*, encounter_id: int) -> None:
     from encounters.audit.services import encounter_audit
 
@@ -25,9 +27,20 @@ def audit_batch_task(*, batch_id: int) -> None:
     audit_batch_run(batch_id=batch_id)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True, time_limit=600)
+@shared_task(
+    acks_late=True, reject_on_worker_lost=True, time_limit=600, soft_time_limit=580
+)
 def reaudit_after_release_task(*, release_id: int) -> None:
     """Started when a code-set release is activated (codesets.services)."""
     from encounters.audit.services import reaudit_after_release
 
     reaudit_after_release(release_id=release_id)
+
+
+@shared_task(acks_late=True, time_limit=120, soft_time_limit=110)
+def audit_stalled_task() -> None:
+    """Beat, every few minutes: submitted encounters whose audit never ran (the
+    broker was down when they were submitted) are queued again."""
+    from encounters.audit.services import audit_stalled_requeue
+
+    audit_stalled_requeue()

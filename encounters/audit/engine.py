@@ -45,7 +45,6 @@ from encounters.models import (
     Procedure,
 )
 
-CHUNK = 500
 CODE_SYSTEMS = ("icd10cm", "icd10pcs", "cpt", "hcpcs")
 
 
@@ -322,9 +321,10 @@ def audit_encounters(
     """Audit the encounters in chunks (one transaction each); safe to run twice."""
     rng = random.Random(seed)  # noqa: S311 - audit sampling, not secrets
     total = AuditStats(routed=defaultdict(int))
-    for start in range(0, len(encounter_ids), CHUNK):
+    chunk = settings.AUDIT_CHUNK
+    for start in range(0, len(encounter_ids), chunk):
         stats = _audit_chunk(
-            encounter_ids[start : start + CHUNK], trigger=trigger, batch=batch, rng=rng
+            encounter_ids[start : start + chunk], trigger=trigger, batch=batch, rng=rng
         )
         total.audited += stats.audited
         total.skipped += stats.skipped

@@ -5,7 +5,9 @@ the encounter's history (CodingChange) and on the finding itself."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -14,7 +16,7 @@ from django.utils import timezone
 from accounts.models import User
 from codesets.models import Release
 from codesets.selectors import release_diff_rows
-from encounters.audit.engine import CHUNK, AuditStats, audit_encounters
+from encounters.audit.engine import AuditStats, audit_encounters
 from encounters.models import (
     AuditBatch,
     AuditRun,
@@ -33,6 +35,32 @@ from encounters.services import (
     coding_snapshot,
     encounter_save_coding,
 )
+
+logger = logging.getLogger(__name__)
+
+
+def encounter_audit_enqueue(encounter_id: int) -> None:
+    """Queue the audit of a submitted encounter; a broker outage is logged, not
+    raised: the submit is committed, and audit_stalled_requeue picks it up later."""
+    from encounters.tasks import encounter_audit_task
+
+    try:
+        encounter_audit_task.delay(encounter_id=encounter_id)
+    except Exception:
+        logger.exception("Could not queue the audit of encounter %s", encounter_id)
+
+
+def audit_stalled_requeue(*, older_than: dt.timedelta = dt.timedelta(minutes=2)) -> int:
+    """Queue again the audits of encounters submitted a while ago and still waiting."""
+    stalled = list(
+        Encounter.objects.filter(
+            status=Encounter.Status.SUBMITTED,
+            submitted_at__lt=timezone.now() - older_than,
+        ).values_list("id", flat=True)[:5000]
+    )
+    for encounter_id in stalled:
+        encounter_audit_enqueue(encounter_id)
+    return len(stalled)
 
 
 def encounter_audit(*, encounter_id: int) -> AuditStats:
@@ -72,11 +100,12 @@ def audit_batch_run(*, batch_id: int) -> None:
     AuditBatch.objects.filter(id=batch_id).update(state=AuditBatch.State.RUNNING)
     # `done` moves in the same transaction as each chunk's findings, so it says
     # exactly where a killed worker stopped.
-    start = (batch.done // CHUNK) * CHUNK
+    chunk = settings.AUDIT_CHUNK
+    start = (batch.done // chunk) * chunk
     try:
-        for offset in range(start, len(batch.encounter_ids), CHUNK):
+        for offset in range(start, len(batch.encounter_ids), chunk):
             audit_encounters(
-                encounter_ids=batch.encounter_ids[offset : offset + CHUNK],
+                encounter_ids=batch.encounter_ids[offset : offset + chunk],
                 trigger=batch.trigger,
                 batch=batch,
             )
