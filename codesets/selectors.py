@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -248,16 +249,35 @@ def modifier_on(
 # has read: the live DRG on the coding form and the audit job look a weight up
 # for every grouping. Keyed by release id; a new release is a new key.
 _DRG_WEIGHTS: dict[int, dict[int, DrgWeight]] = {}
+# Which Table 5 judges a discharge date is read again after this many seconds: an
+# activation reaches every process within a minute, and a busy audit job does not
+# ask the database once per encounter.
+DRG_RELEASE_TTL = 60.0
+_DRG_RELEASE_ON: dict[dt.date, tuple[int | None, float]] = {}
+
+
+def drg_weight_cache_clear() -> None:
+    """Forget what this process has read of Table 5 (tests; after a discard)."""
+    _DRG_WEIGHTS.clear()
+    _DRG_RELEASE_ON.clear()
 
 
 def drg_weight_on(*, drg: int, day: dt.date) -> DrgWeight | None:
     """The MS-DRG's weight and mean lengths of stay from the Table 5 in force on ``day``
     (the discharge date)."""
-    release_id = (
-        Release.objects.covering(Table.DRG_WEIGHTS, day)
-        .values_list("id", flat=True)
-        .first()
-    )
+    now = time.monotonic()
+    cached = _DRG_RELEASE_ON.get(day)
+    if cached is not None and cached[1] > now:
+        release_id = cached[0]
+    else:
+        release_id = (
+            Release.objects.covering(Table.DRG_WEIGHTS, day)
+            .values_list("id", flat=True)
+            .first()
+        )
+        if len(_DRG_RELEASE_ON) > 5000:
+            _DRG_RELEASE_ON.clear()
+        _DRG_RELEASE_ON[day] = (release_id, now + DRG_RELEASE_TTL)
     if release_id is None:
         return None
     table = _DRG_WEIGHTS.get(release_id)

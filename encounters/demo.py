@@ -18,15 +18,15 @@ from django.db import transaction
 from django.db.models import Max
 
 from accounts.models import User
-from encounters.models import Patient
-from encounters.services import (
-    DiagnosisInput,
-    DocumentInput,
-    EncounterInput,
-    PatientInput,
-    ProcedureInput,
-    coding_check,
-    encounter_create,
+from codesets.models import Release, display_code, normalize_code
+from codesets.selectors import CodeVerdict, codes_check
+from encounters.models import (
+    CodingChange,
+    Diagnosis,
+    Document,
+    Encounter,
+    Patient,
+    Procedure,
 )
 
 
@@ -262,6 +262,19 @@ def _document_text(
     return "\n\n".join(lines)
 
 
+def _verdicts(
+    releases: list[tuple[int, str, dt.date, dt.date | None]], codes: dict[str, set[str]]
+) -> dict[int, dict[str, CodeVerdict]]:
+    """Each scenario code checked once per release in force (not once per encounter)."""
+    out: dict[int, dict[str, CodeVerdict]] = {}
+    for release_id, system, start, _end in releases:
+        if system in codes:
+            out[release_id] = codes_check(
+                system=system, codes=sorted(codes[system]), day=start
+            )
+    return out
+
+
 def demo_encounters_create(
     *,
     count: int,
@@ -273,95 +286,201 @@ def demo_encounters_create(
     coded_share: float = 0.5,
     progress: Callable[[int], None] | None = None,
 ) -> tuple[int, list[str]]:
-    """Create ``count`` encounters discharged between the two dates.
+    """Create ``count`` encounters discharged between the two dates, in bulk.
 
-    Returns (created, problems): problems name scenario codes the loaded releases
-    do not have as valid on the chosen date (the encounter keeps them, flagged).
+    Every scenario code is checked against each release in force (once per
+    release); an encounter stores the verdict of the release judging its date of
+    service, exactly as the coding services would. Returns (created, problems):
+    problems name scenario codes a release does not have as valid (kept, flagged).
     """
     rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
-    problems: set[str] = set()
+    releases = list(
+        Release.objects.in_force()
+        .filter(system__in=["icd10cm", "icd10pcs"])
+        .values_list("id", "system", "effective_from", "effective_to")
+    )
+    codes: dict[str, set[str]] = {"icd10cm": set(), "icd10pcs": set()}
+    for scenario in (*INPATIENT, *OUTPATIENT):
+        codes["icd10cm"].update(
+            normalize_code(c) for c in (scenario.principal, *dict(scenario.secondaries))
+        )
+        codes["icd10pcs"].update(normalize_code(c) for c in scenario.procedures)
+    verdicts = _verdicts(releases, codes)
+    problems = {
+        v.message
+        for by_code in verdicts.values()
+        for v in by_code.values()
+        if v.message
+    }
+
+    def verdict(system: str, code: str, day: dt.date) -> CodeVerdict | None:
+        for release_id, kind, start, end in releases:
+            if kind == system and start <= day and (end is None or day <= end):
+                return verdicts[release_id][normalize_code(code)]
+        problems.add(f"No {system} release covers {day:%Y-%m-%d}.")
+        return None
+
     start_mrn = (Patient.objects.aggregate(last=Max("id"))["last"] or 0) + 1
     span = (last_discharge - first_discharge).days
     created = 0
-    for n in range(count):
-        scenario = rng.choice(
-            INPATIENT if rng.random() < inpatient_share else OUTPATIENT
-        )
-        sex = scenario.sex or rng.choice("FM")
-        age = rng.randint(*scenario.ages)
-        discharge = first_discharge + dt.timedelta(days=rng.randint(0, span))
-        stay = rng.randint(*scenario.stay_days) if scenario.type == "inpatient" else 0
-        admit = discharge - dt.timedelta(days=stay)
-        birth = discharge - dt.timedelta(days=age * 365 + rng.randint(0, 364))
-        codes = [scenario.principal] + [
-            c for c, p in scenario.secondaries if rng.random() < p
-        ]
-        poa = "Y" if scenario.type == "inpatient" else ""
-        diagnoses = [DiagnosisInput(c, poa) for c in codes]
-        procedures = [
-            ProcedureInput("icd10pcs", c, admit + dt.timedelta(days=min(1, stay)))
-            for c in scenario.procedures
-        ]
-        checked_dx, _px, errors = coding_check(
-            encounter_type=scenario.type,
-            admit_date=admit,
-            discharge_date=discharge if scenario.type == "inpatient" else None,
-            diagnoses=diagnoses,
-            procedures=procedures,
-        )
-        titles = {d.verdict.display: d.verdict.title for d in checked_dx}
-        for d in checked_dx:
-            if not d.verdict.valid:
-                problems.add(d.verdict.message)
-        if errors:
-            problems.update(m for msgs in errors.values() for m in msgs)
-            continue
-        documents = [
-            DocumentInput(
-                kind="discharge_summary"
-                if scenario.type == "inpatient"
-                else "emergency_note"
-                if scenario.type == "emergency"
-                else "progress_note",
-                text=_document_text(scenario, titles, age, sex),
-            )
-        ]
-        if scenario.procedures:
-            documents.append(
-                DocumentInput(
-                    kind="operative_note",
-                    text=f"PROCEDURE: {scenario.name} surgery as planned. "
-                    "Findings as expected; no complications. Estimated blood loss 50 mL.",
+    for chunk_start in range(0, count, 1000):
+        batch = []
+        for n in range(chunk_start, min(count, chunk_start + 1000)):
+            batch.append(
+                _one(
+                    rng,
+                    n + start_mrn,
+                    first_discharge,
+                    span,
+                    inpatient_share,
+                    coded_share,
                 )
             )
-        coded = rng.random() < coded_share
         with transaction.atomic():
-            encounter_create(
-                data=EncounterInput(
-                    type=scenario.type,
-                    facility=rng.choice(FACILITIES),
-                    admit_date=admit,
-                    discharge_date=discharge if scenario.type == "inpatient" else None,
-                    discharge_status=rng.choice(STATUSES)
-                    if scenario.type == "inpatient"
-                    else "01",
-                    attending_provider=rng.choice(PROVIDERS),
-                    patient=PatientInput(
-                        mrn=f"D{start_mrn + n:07d}",
-                        first_name=rng.choice(FIRST[sex]),
-                        last_name=rng.choice(LAST),
-                        birth_date=birth,
-                        sex=sex,
-                    ),
-                    documents=documents,
-                    # Feeds send the codes a CDI nurse or a prior coder proposed for
-                    # some cases (coded_share); the rest arrive uncoded.
-                    diagnoses=diagnoses if coded else [],
-                    procedures=procedures if coded else [],
-                ),
-                created_by=created_by,
-            )
-        created += 1
-        if progress and created % 500 == 0:
+            patients = Patient.objects.bulk_create(b["patient"] for b in batch)
+            encounters = []
+            for item, patient in zip(batch, patients, strict=True):
+                item["encounter"].patient = patient
+                encounters.append(item["encounter"])
+            Encounter.objects.bulk_create(encounters)
+            documents, diagnoses, procedures, changes = [], [], [], []
+            for item, encounter in zip(batch, encounters, strict=True):
+                day = encounter.date_of_service
+                titles = {}
+                for code, _poa in item["all_diagnoses"]:
+                    v = verdict("icd10cm", code, day)
+                    titles[code] = v.title if v else ""
+                for seq, (code, poa) in enumerate(item["diagnoses"], start=1):
+                    v = verdict("icd10cm", code, day)
+                    diagnoses.append(
+                        Diagnosis(
+                            encounter=encounter,
+                            sequence=seq,
+                            code=normalize_code(code),
+                            poa=poa,
+                            valid=bool(v and v.valid),
+                            message=(v.message if v else "")[:300],
+                            title=(v.title if v else "")[:400],
+                        )
+                    )
+                for seq, code in enumerate(item["procedures"], start=1):
+                    v = verdict("icd10pcs", code, day)
+                    procedures.append(
+                        Procedure(
+                            encounter=encounter,
+                            sequence=seq,
+                            system="icd10pcs",
+                            code=normalize_code(code),
+                            date=encounter.admit_date + dt.timedelta(days=1)
+                            if encounter.discharge_date
+                            and encounter.discharge_date > encounter.admit_date
+                            else encounter.admit_date,
+                            valid=bool(v and v.valid),
+                            message=(v.message if v else "")[:300],
+                            title=(v.title if v else "")[:400],
+                        )
+                    )
+                scenario = item["scenario"]
+                for kind, text in _documents(scenario, item, titles):
+                    documents.append(
+                        Document(encounter=encounter, kind=kind, text=text)
+                    )
+                changes.append(
+                    CodingChange(
+                        encounter=encounter,
+                        action=CodingChange.Action.CREATED,
+                        changed_by=created_by,
+                        version=1,
+                        after={
+                            "diagnoses": [
+                                {
+                                    "code": display_code("icd10cm", normalize_code(c)),
+                                    "poa": p,
+                                }
+                                for c, p in item["diagnoses"]
+                            ],
+                            "procedures": [],
+                        },
+                    )
+                )
+            Document.objects.bulk_create(documents)
+            Diagnosis.objects.bulk_create(diagnoses)
+            Procedure.objects.bulk_create(procedures)
+            CodingChange.objects.bulk_create(changes)
+        created += len(batch)
+        if progress:
             progress(created)
     return created, sorted(problems)
+
+
+def _one(
+    rng: random.Random,
+    number: int,
+    first_discharge: dt.date,
+    span: int,
+    inpatient_share: float,
+    coded_share: float,
+) -> dict:
+    scenario = rng.choice(INPATIENT if rng.random() < inpatient_share else OUTPATIENT)
+    sex = scenario.sex or rng.choice("FM")
+    age = rng.randint(*scenario.ages)
+    discharge = first_discharge + dt.timedelta(days=rng.randint(0, span))
+    inpatient = scenario.type == "inpatient"
+    stay = rng.randint(*scenario.stay_days) if inpatient else 0
+    admit = discharge - dt.timedelta(days=stay)
+    birth = discharge - dt.timedelta(days=age * 365 + rng.randint(0, 364))
+    coded = rng.random() < coded_share
+    poa = "Y" if inpatient else ""
+    diagnoses = [(scenario.principal, poa)] + [
+        (c, poa) for c, p in scenario.secondaries if rng.random() < p
+    ]
+    return {
+        "scenario": scenario,
+        "age": age,
+        "sex": sex,
+        "all_diagnoses": diagnoses,
+        "diagnoses": diagnoses if coded else [],
+        "procedures": list(scenario.procedures) if coded else [],
+        "patient": Patient(
+            mrn=f"D{number:07d}",
+            first_name=rng.choice(FIRST[sex]),
+            last_name=rng.choice(LAST),
+            birth_date=birth,
+            sex=sex,
+        ),
+        "encounter": Encounter(
+            type=scenario.type,
+            facility=rng.choice(FACILITIES),
+            admit_date=admit,
+            discharge_date=discharge if inpatient else None,
+            discharge_status=rng.choice(STATUSES) if inpatient else "01",
+            attending_provider=rng.choice(PROVIDERS),
+        ),
+    }
+
+
+def _documents(
+    scenario: Scenario, item: dict, titles: dict[str, str]
+) -> list[tuple[str, str]]:
+    """The clinical documents of the case: they describe every condition of the
+    stay, coded or not (the coder reads them to code)."""
+    named = {
+        code: titles[code] for code, _ in item["all_diagnoses"] if titles.get(code)
+    }
+    kind = (
+        "discharge_summary"
+        if scenario.type == "inpatient"
+        else "emergency_note"
+        if scenario.type == "emergency"
+        else "progress_note"
+    )
+    out = [(kind, _document_text(scenario, named, item["age"], item["sex"]))]
+    if scenario.procedures:
+        out.append(
+            (
+                "operative_note",
+                f"PROCEDURE: {scenario.name} surgery as planned. Findings as expected; "
+                "no complications. Estimated blood loss 50 mL.",
+            )
+        )
+    return out

@@ -12,6 +12,7 @@ hundreds of encounters per second possible.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import threading
 from dataclasses import dataclass, field
@@ -71,7 +72,8 @@ _BELOW = r"(?:\.-|-(?![A-Z0-9]))?"  # "E13.-" / "T80.22-": the code and below
 _ITEM = re.compile(rf"({_CODE}){_BELOW}(?:\s*-\s*({_CODE}){_BELOW})?")
 
 
-def note_specs(text: str) -> list[Spec]:
+@functools.lru_cache(maxsize=50_000)
+def note_specs(text: str) -> tuple[Spec, ...]:
     """The codes a note names, from its parentheses: ``diabetes (E08-E13)``."""
     specs = []
     for group in _PAREN.findall(text):
@@ -81,7 +83,7 @@ def note_specs(text: str) -> list[Spec]:
             low = match.group(1).replace(".", "")
             high = (match.group(2) or "").replace(".", "")
             specs.append(Spec(low=low, high=high, text=text, suffix=suffix))
-    return specs
+    return tuple(specs)
 
 
 _cache: dict[tuple[int, str], Node | None] = {}

@@ -316,7 +316,8 @@ def code_first(case: Case) -> Iterator[Draft]:
         named = ", ".join(
             sorted(
                 {
-                    display_code("icd10cm", s.low) + ("-" if s.high else "")
+                    display_code("icd10cm", s.low)
+                    + (f"-{display_code('icd10cm', s.high)}" if s.high else "")
                     for s in specs
                 }
             )[:6]

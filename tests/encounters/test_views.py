@@ -270,3 +270,28 @@ def test_the_typeahead_suggests_codes_valid_on_the_date_of_service(
         {"field": "px-0-code", "px-0-code": "0DTJ4", "px-0-system": "icd10pcs"},
     )
     assert 'data-code="0DTJ4ZZ"' in response.content.decode()
+
+
+def test_seed_demo_creates_realistic_encounters_that_open_and_group(
+    code_sets, supervisor, supervisor_client, settings, tmp_path
+):
+    from django.core.management import call_command
+
+    call_command(
+        "seed_demo",
+        "--encounters",
+        "40",
+        "--coded-share",
+        "1",
+        "--credentials-file",
+        str(tmp_path / "creds.json"),
+    )
+    assert Encounter.objects.count() == 40
+    inpatient = Encounter.objects.filter(type="inpatient").first()
+    assert inpatient.discharge_date >= inpatient.admit_date
+    assert inpatient.documents.filter(kind="discharge_summary").exists()
+    principal = inpatient.diagnoses.get(sequence=1)
+    assert principal.code and principal.poa == "Y"
+    page = supervisor_client.get(f"/encounters/{inpatient.id}/").content.decode()
+    assert "DRG " in page
+    assert "system (feed)" in page  # created by no user: the history says so
