@@ -105,6 +105,16 @@ def run(host: str, port: int, load_codesets: bool) -> int:
             "Loading the bundled code sets (first run only; later runs skip what is loaded)"
         )
         manage("load_default_codesets")
+        # Demo encounters for the work queue and the audit queue: created once (the
+        # command only adds when asked, so later runs keep what was coded).
+        manage(
+            "seed_demo",
+            "--skip-users",
+            "--encounters-if-none",
+            "300",
+            "--submitted-share",
+            "0.3",
+        )
     VAR_DIR.mkdir(exist_ok=True)
     children = {
         "web": [PYTHON, "manage.py", "runserver", f"{host}:{port}", "--noreload"],

@@ -244,6 +244,7 @@ LAST = [
 ]
 FACILITIES = ("General", "North Campus", "Riverside")
 PROVIDERS = ("Dr. Rivera", "Dr. Chen", "Dr. Okoye", "Dr. Lindqvist", "Dr. Haas")
+MISTAKE_RATE = 0.12
 STATUSES = ("01", "01", "01", "01", "06", "03", "62")
 
 
@@ -305,12 +306,19 @@ def demo_encounters_create(
             normalize_code(c) for c in (scenario.principal, *dict(scenario.secondaries))
         )
         codes["icd10pcs"].update(normalize_code(c) for c in scenario.procedures)
+    scenario_codes = codes["icd10cm"] | codes["icd10pcs"]
+    # The headers the deliberate mistakes use (E87.1 -> E87).
+    codes["icd10cm"].update(
+        normalize_code(c.split(".")[0])
+        for scenario in (*INPATIENT, *OUTPATIENT)
+        for c in dict(scenario.secondaries)
+    )
     verdicts = _verdicts(releases, codes)
     problems = {
         v.message
         for by_code in verdicts.values()
-        for v in by_code.values()
-        if v.message
+        for code, v in by_code.items()
+        if v.message and code in scenario_codes
     }
 
     def verdict(system: str, code: str, day: dt.date) -> CodeVerdict | None:
@@ -434,6 +442,20 @@ def _one(
     diagnoses = [(scenario.principal, poa)] + [
         (c, poa) for c, p in scenario.secondaries if rng.random() < p
     ]
+    # Proposed codes carry the mistakes real ones do, now and then: a missing POA,
+    # a category header instead of the code, a code entered twice.
+    if len(diagnoses) > 1 and rng.random() < MISTAKE_RATE:
+        n = rng.randrange(1, len(diagnoses))
+        code, _poa = diagnoses[n]
+        mistake = rng.choice(
+            ("poa", "header", "duplicate") if inpatient else ("header", "duplicate")
+        )
+        if mistake == "poa":
+            diagnoses[n] = (code, "")
+        elif mistake == "header":
+            diagnoses[n] = (code.split(".")[0], _poa)
+        else:
+            diagnoses.append((code, _poa))
     return {
         "scenario": scenario,
         "age": age,
@@ -484,3 +506,35 @@ def _documents(
             )
         )
     return out
+
+
+def demo_encounters_submit(*, share: float, seed: int = 1) -> dict[str, int]:
+    """Have the demo coder submit ``share`` of the coded, unassigned encounters, and
+    audit them now (as the job would): the audit queue, the returned encounters and
+    the accuracy table then have something to show."""
+    from django.utils import timezone
+
+    from encounters.audit.engine import audit_encounters
+
+    coder = User.objects.filter(username="coder").first()
+    if coder is None:
+        return {}
+    rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
+    ids = list(
+        Encounter.objects.filter(
+            assigned_to__isnull=True, status="ready", diagnoses__isnull=False
+        )
+        .distinct()
+        .values_list("id", flat=True)
+    )
+    chosen = [i for i in ids if rng.random() < share]
+    now = timezone.now()
+    for encounter_id in chosen:
+        Encounter.objects.filter(id=encounter_id).update(
+            assigned_to=coder,
+            status="submitted",
+            submitted_at=now - dt.timedelta(days=rng.randint(0, 20)),
+            version=2,
+        )
+    stats = audit_encounters(encounter_ids=chosen, trigger="submit", seed=seed)
+    return {str(k): v for k, v in (stats.routed or {}).items()}

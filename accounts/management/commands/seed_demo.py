@@ -41,6 +41,25 @@ class Command(BaseCommand):
             metavar="N",
             help="Also create N realistic encounters on the loaded code sets.",
         )
+        parser.add_argument(
+            "--encounters-if-none",
+            type=int,
+            default=0,
+            metavar="N",
+            help="Create N encounters only when there are none yet (`make run`).",
+        )
+        parser.add_argument(
+            "--skip-users",
+            action="store_true",
+            help="Leave the demo users alone (they exist already).",
+        )
+        parser.add_argument(
+            "--submitted-share",
+            type=float,
+            default=0.0,
+            help="Share of the coded encounters the demo coder has already submitted; "
+            "they are audited at once (fills the audit queue and the accuracy table).",
+        )
         parser.add_argument("--seed", type=int, default=1, help="Random seed.")
         parser.add_argument(
             "--coded-share",
@@ -74,14 +93,20 @@ class Command(BaseCommand):
             if options["encounters"]:
                 self.stdout.write(f"would create {options['encounters']} encounters")
             return
-        passwords = demo_users_ensure(
-            credentials_file=Path(options["credentials_file"])
-        )
-        self.stdout.write("Demo users (development only):")
-        for username, role, _first, _last in DEMO_USERS:
-            self.stdout.write(
-                f"  {role.label:<15} user: {username:<11} password: {passwords[username]}"
+        if not options["skip_users"]:
+            passwords = demo_users_ensure(
+                credentials_file=Path(options["credentials_file"])
             )
+            self.stdout.write("Demo users (development only):")
+            for username, role, _first, _last in DEMO_USERS:
+                self.stdout.write(
+                    f"  {role.label:<15} user: {username:<11} password: {passwords[username]}"
+                )
+        if options["encounters_if_none"] and not options["encounters"]:
+            from encounters.models import Encounter
+
+            if not Encounter.objects.exists():
+                options["encounters"] = options["encounters_if_none"]
         if options["encounters"] > 0:
             self._encounters(options)
 
@@ -102,5 +127,16 @@ class Command(BaseCommand):
             f"Created {created} demo encounters discharged {options['first']} to "
             f"{options['last']}."
         )
+        if options["submitted_share"] > 0:
+            from encounters.demo import demo_encounters_submit
+
+            routed = demo_encounters_submit(
+                share=options["submitted_share"], seed=options["seed"]
+            )
+            self.stdout.write(
+                "Submitted and audited as the demo coder: "
+                + ", ".join(f"{n} {status}" for status, n in sorted(routed.items()))
+                + "."
+            )
         for problem in problems[:20]:
             self.stderr.write(f"  note: {problem}")
