@@ -150,4 +150,14 @@ def coding_post_parse(data, encounter: Encounter) -> CodingPost:
         # Row errors were keyed by the old positions; after a move they would
         # point at the wrong row, and the next check recomputes them anyway.
         post.errors = {}
+    rows = post.dx_rows
+    if (
+        rows
+        and not rows[0]["code"].strip()
+        and any(r["code"].strip() for r in rows[1:])
+    ):
+        # Saving would silently make the next code the principal diagnosis.
+        post.errors["dx.0.code"] = [
+            "Enter the principal diagnosis here, or move a diagnosis up (Alt+↑)."
+        ]
     return post

@@ -329,7 +329,8 @@ def _panel_context(
         px_view.append(item)
 
     drg = saved_drg = None
-    if encounter.is_inpatient:
+    principal_missing = "dx.0.code" in post.errors
+    if encounter.is_inpatient and not principal_missing:
         drg = services.encounter_drg(
             encounter,
             diagnoses=[(d.code, d.poa) for d in checked_dx],

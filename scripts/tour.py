@@ -5,7 +5,8 @@
 Signs in as each demo user (passwords from var/demo_credentials.json), takes each
 role's home page, the coder's 403 on an admin page, the system status (worker
 round trip), the encoder, and, with --upload, an admin uploading an official file,
-its progress, the diff and the activation.
+its progress, the diff and the activation; the coder's work queue and coding page
+(claim next, add a CC by keyboard), the supervisor's audit queue and a case.
 """
 
 from __future__ import annotations
@@ -74,6 +75,27 @@ def main() -> None:
                 page.keyboard.press("Enter")
                 page.get_by_test_id("code-panel").wait_for()
                 shot(page, "06-encoder")
+                page.goto(f"{args.url}/encounters/queue/?type=inpatient")
+                shot(page, "14-work-queue")
+                page.get_by_test_id("claim-next").click()
+                page.get_by_test_id("document").first.wait_for()
+                shot(page, "15-coding-page")
+                page.locator("#dx-0-code").focus()
+                page.keyboard.press("Alt+d")
+                page.wait_for_timeout(800)
+                page.keyboard.type("hypo-osmol", delay=30)
+                page.locator(".suggest [role=option]").first.wait_for()
+                page.keyboard.press("ArrowDown")
+                page.keyboard.press("Enter")
+                page.wait_for_timeout(1200)
+                shot(page, "16-coding-cc-added")
+            if user == "supervisor":
+                shot(page, "17-audit-queue")
+                case = page.get_by_test_id("case-row").first
+                if case.count():
+                    case.get_by_role("link", name="Open").click()
+                    page.get_by_test_id("review-actions").wait_for()
+                    shot(page, "18-audit-case")
             if user == "admin":
                 page.goto(f"{args.url}/status/")
                 print("worker:", page.get_by_test_id("worker-status").inner_text())

@@ -279,6 +279,15 @@ def _audit_chunk(
             )
             stats.routed[status] += 1
     AuditRun.objects.bulk_create(runs)
+    if trigger == AuditRun.Trigger.SUBMIT:
+        # The DRG the audit computed is the one stored with the encounter (the
+        # audit queue shows it; the submit stored the same unless codes changed).
+        grouped = []
+        for run, (encounter, _unused) in zip(runs, todo, strict=True):
+            if run.drg is not None and encounter.drg != run.drg:
+                encounter.drg = run.drg
+                grouped.append(encounter)
+        Encounter.objects.bulk_update(grouped, ["drg"])
     findings = [
         Finding(
             encounter_id=run.encounter_id,

@@ -295,3 +295,20 @@ def test_seed_demo_creates_realistic_encounters_that_open_and_group(
     page = supervisor_client.get(f"/encounters/{inpatient.id}/").content.decode()
     assert "DRG " in page
     assert "system (feed)" in page  # created by no user: the history says so
+
+
+def test_an_empty_principal_row_is_not_silently_replaced(
+    code_sets, supervisor, coder, coder_client
+):
+    encounter_id = _create(supervisor, diagnoses=[])
+    encounter = encounter_claim(user=coder, encounter_id=encounter_id)
+    panel = coder_client.post(
+        f"/encounters/{encounter_id}/coding/",
+        _form(encounter, [("", ""), ("E87.1", "Y")], action="save"),
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "Enter the principal diagnosis here" in panel
+    assert "DRG 641" not in panel  # E87.1 is not grouped as the principal
+    assert "Draft saved" not in panel
+    encounter.refresh_from_db()
+    assert not encounter.diagnoses.exists()
