@@ -141,6 +141,20 @@ def _invalid(exc: ValidationError) -> Response:
     )
 
 
+def _change(service: Any, **kwargs: Any) -> tuple[Any, Response | None]:
+    """Call a service that changes an encounter; map its refusals to responses:
+    a stale version is 409 with the current codes, bad input 400, a state or role
+    that does not allow it 403."""
+    try:
+        return service(**kwargs), None
+    except services.CodingConflict as exc:
+        return None, _conflict_response(exc)
+    except services.NotEditable as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except ValidationError as exc:
+        return None, _invalid(exc)
+
+
 def encounter_output(encounter: Encounter) -> dict[str, Any]:
     patient = encounter.patient
     drg = encounter.drg
@@ -324,24 +338,20 @@ class EncounterDetailApi(APIView):
         data = CodingUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        try:
-            encounter = services.encounter_save_coding(
-                user=request.user,
-                encounter_id=encounter.id,
-                version=values["version"],
-                diagnoses=_diagnoses(values["diagnoses"])
-                if "diagnoses" in values
-                else None,
-                procedures=_procedures(values["procedures"])
-                if "procedures" in values
-                else None,
-            )
-        except services.CodingConflict as exc:
-            return _conflict_response(exc)
-        except services.NotEditable as exc:
-            raise PermissionDenied(str(exc)) from exc
-        except ValidationError as exc:
-            return _invalid(exc)
+        encounter, refused = _change(
+            services.encounter_save_coding,
+            user=request.user,
+            encounter_id=encounter.id,
+            version=values["version"],
+            diagnoses=_diagnoses(values["diagnoses"])
+            if "diagnoses" in values
+            else None,
+            procedures=_procedures(values["procedures"])
+            if "procedures" in values
+            else None,
+        )
+        if refused is not None:
+            return refused
         encounter.refresh_from_db()
         return Response(encounter_output(encounter))
 
@@ -358,18 +368,14 @@ class EncounterSubmitApi(APIView):
         )
         data = SubmitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            encounter = services.encounter_submit(
-                user=request.user,
-                encounter_id=encounter.id,
-                version=data.validated_data["version"],
-            )
-        except services.CodingConflict as exc:
-            return _conflict_response(exc)
-        except services.NotEditable as exc:
-            raise PermissionDenied(str(exc)) from exc
-        except ValidationError as exc:
-            return _invalid(exc)
+        encounter, refused = _change(
+            services.encounter_submit,
+            user=request.user,
+            encounter_id=encounter.id,
+            version=data.validated_data["version"],
+        )
+        if refused is not None:
+            return refused
         return Response(
             {
                 "id": encounter.id,

@@ -213,6 +213,38 @@ def _review_locked(user: User, encounter_id: int, version: int) -> Encounter:
     return encounter
 
 
+def _review_decide(
+    *,
+    user: User,
+    encounter_id: int,
+    version: int,
+    status: str,
+    findings_become: str,
+    action: str,
+    comment: str,
+    resolution: str = "",
+) -> Encounter:
+    """Move an encounter out of review; its open findings take ``findings_become``."""
+    encounter = _review_locked(user, encounter_id, version)
+    encounter.findings.filter(status=Finding.Status.OPEN).update(
+        status=findings_become,
+        resolved_by=user,
+        resolved_at=timezone.now(),
+        resolution=resolution[:500],
+    )
+    _bump(encounter, status=status)
+    CodingChange.objects.create(
+        encounter=encounter,
+        action=action,
+        changed_by=user,
+        version=encounter.version,
+        before={"status": Encounter.Status.IN_REVIEW},
+        after={"status": status},
+        comment=comment.strip()[:500],
+    )
+    return encounter
+
+
 @transaction.atomic
 def encounter_review_return(
     *, user: User, encounter_id: int, version: int, comment: str
@@ -220,22 +252,16 @@ def encounter_review_return(
     """Send the encounter back to its coder with a comment (open findings confirmed)."""
     if not comment.strip():
         raise ValidationError({"comment": ["Tell the coder what to fix."]})
-    encounter = _review_locked(user, encounter_id, version)
-    now = timezone.now()
-    encounter.findings.filter(status=Finding.Status.OPEN).update(
-        status=Finding.Status.CONFIRMED, resolved_by=user, resolved_at=now
-    )
-    _bump(encounter, status=Encounter.Status.RETURNED)
-    CodingChange.objects.create(
-        encounter=encounter,
+    return _review_decide(
+        user=user,
+        encounter_id=encounter_id,
+        version=version,
+        status=Encounter.Status.RETURNED,
+        findings_become=Finding.Status.CONFIRMED,
         action=CodingChange.Action.RETURNED,
-        changed_by=user,
-        version=encounter.version,
-        before={"status": Encounter.Status.IN_REVIEW},
-        after={"status": Encounter.Status.RETURNED},
-        comment=comment.strip()[:500],
+        comment=comment,
+        resolution=comment.strip(),
     )
-    return encounter
 
 
 @transaction.atomic
@@ -243,25 +269,16 @@ def encounter_review_accept(
     *, user: User, encounter_id: int, version: int, comment: str = ""
 ) -> Encounter:
     """Accept the coding as it stands: final. Open findings are dismissed as accepted."""
-    encounter = _review_locked(user, encounter_id, version)
-    now = timezone.now()
-    encounter.findings.filter(status=Finding.Status.OPEN).update(
-        status=Finding.Status.DISMISSED,
-        resolved_by=user,
-        resolved_at=now,
-        resolution=comment.strip()[:500] or "Accepted by the supervisor.",
-    )
-    _bump(encounter, status=Encounter.Status.FINAL)
-    CodingChange.objects.create(
-        encounter=encounter,
+    return _review_decide(
+        user=user,
+        encounter_id=encounter_id,
+        version=version,
+        status=Encounter.Status.FINAL,
+        findings_become=Finding.Status.DISMISSED,
         action=CodingChange.Action.ACCEPTED,
-        changed_by=user,
-        version=encounter.version,
-        before={"status": Encounter.Status.IN_REVIEW},
-        after={"status": Encounter.Status.FINAL},
-        comment=comment.strip()[:500],
+        comment=comment,
+        resolution=comment.strip() or "Accepted by the supervisor.",
     )
-    return encounter
 
 
 @transaction.atomic
