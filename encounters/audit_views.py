@@ -25,6 +25,7 @@ from encounters.selectors import (
     review_queue_stats,
 )
 from encounters.services import CodingConflict, NotEditable
+from encounters.services import encounter_reassign as reassign_encounter
 
 RULE_IDS = sorted(
     {r for r in RULES if r != "mce"}
@@ -217,3 +218,32 @@ def batch_detail(request: AuthenticatedHttpRequest, batch_id: int) -> HttpRespon
     if request.htmx:
         template += "#progress"
     return render(request, template, {"batch": batch})
+
+
+@require_POST
+@permission_required(REVIEW_AUDITS)
+def reassign(request: AuthenticatedHttpRequest, encounter_id: int) -> HttpResponse:
+    """Give an open encounter to another coder, or back to the pool."""
+    encounter = encounter_get_for_user(user=request.user, encounter_id=encounter_id)
+    coder_id = request.POST.get("coder", "")
+    coder = User.objects.filter(id=coder_id).first() if coder_id.isdigit() else None
+    try:
+        reassign_encounter(
+            user=request.user,
+            encounter_id=encounter.id,
+            version=int(request.POST.get("version", "0") or 0),
+            coder=coder,
+        )
+    except (ValidationError, NotEditable, CodingConflict) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
+    else:
+        messages.success(
+            request,
+            f"Encounter {encounter.id} "
+            + (
+                f"assigned to {coder.get_full_name() or coder.username}."
+                if coder
+                else "returned to the unassigned pool."
+            ),
+        )
+    return redirect("encounters:detail", encounter.id)

@@ -448,6 +448,43 @@ def encounter_claim(*, user: User, encounter_id: int) -> Encounter:
 
 
 @transaction.atomic
+def encounter_reassign(
+    *, user: User, encounter_id: int, version: int, coder: User | None
+) -> Encounter:
+    """A supervisor gives an open encounter to another coder (or back to the pool:
+    ``coder=None``). The codes stay; the history says who moved it where."""
+    encounter = _locked(encounter_id)
+    if encounter.version != version:
+        raise CodingConflict(encounter, _last_change(encounter))
+    if not user.has_perm("accounts.review_audits"):
+        raise NotEditable("Only a supervisor may reassign encounters.")
+    if not encounter.is_editable:
+        raise NotEditable(
+            f"This encounter is {encounter.get_status_display().lower()}: only open "
+            "encounters are reassigned."
+        )
+    if coder is not None and not coder.has_perm("accounts.code_encounters"):
+        raise ValidationError({"coder": [f"{coder.username} is not a coder."]})
+    before = encounter.assigned_to.username if encounter.assigned_to else None
+    status = encounter.status
+    if coder is None and status == Encounter.Status.IN_PROGRESS:
+        status = Encounter.Status.READY
+    _bump(encounter, assigned_to=coder, status=status)
+    CodingChange.objects.create(
+        encounter=encounter,
+        action=CodingChange.Action.REASSIGNED,
+        changed_by=user,
+        version=encounter.version,
+        before={"assigned_to": before},
+        after={"assigned_to": coder.username if coder else None},
+        comment=f"Assigned to {coder.get_full_name() or coder.username}"
+        if coder
+        else "Back to the unassigned pool",
+    )
+    return encounter
+
+
+@transaction.atomic
 def encounter_claim_next(
     *, user: User, type: str = "", facility: str = ""
 ) -> Encounter | None:

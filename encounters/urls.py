@@ -22,4 +22,5 @@ urlpatterns = [
         name="finding_decide",
     ),
     path("<int:encounter_id>/review/", audit_views.review_decide, name="review_decide"),
+    path("<int:encounter_id>/reassign/", audit_views.reassign, name="reassign"),
 ]

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from accounts.models import User
 from accounts.permissions import CODE_ENCOUNTERS, REVIEW_AUDITS, permission_required
 from accounts.types import AuthenticatedHttpRequest
 from codesets.models import System
@@ -211,6 +212,9 @@ def _page_context(
         "age": encounter.patient.age_on(encounter.admit_date),
         "documents": list(encounter.documents.all()),
         "history": encounter_history(encounter=encounter),
+        "coders": list(User.objects.filter(groups__name="coder").order_by("username"))
+        if request.user.has_perm(REVIEW_AUDITS) and encounter.is_editable
+        else [],
         "findings": list(
             encounter.findings.select_related("resolved_by").order_by(
                 "status", "severity", "id"

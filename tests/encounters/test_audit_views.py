@@ -198,3 +198,30 @@ def _encounter_with(code: str, day: dt.date, status: str) -> Encounter:
     )
     Diagnosis.objects.create(encounter=encounter, sequence=1, code=code, poa="")
     return encounter
+
+
+def test_a_supervisor_reassigns_an_open_encounter(
+    code_sets, supervisor, coder, other_coder, supervisor_client, coder_client
+):
+    encounter = encounter_claim(user=coder, encounter_id=_create(supervisor))
+    url = f"/encounters/{encounter.id}/reassign/"
+    assert coder_client.post(url, {"coder": other_coder.id}).status_code == 403
+    supervisor_client.post(url, {"coder": other_coder.id, "version": encounter.version})
+    encounter.refresh_from_db()
+    assert encounter.assigned_to == other_coder
+    assert coder_client.get(f"/encounters/{encounter.id}/").status_code == 404
+    change = encounter.changes.get(action="reassigned")
+    assert (change.before, change.after) == (
+        {"assigned_to": coder.username},
+        {"assigned_to": other_coder.username},
+    )
+    # Back to the pool: unassigned and ready again.
+    supervisor_client.post(url, {"coder": "", "version": encounter.version})
+    encounter.refresh_from_db()
+    assert (encounter.assigned_to, encounter.status) == (None, "ready")
+    # A final encounter is not moved.
+    Encounter.objects.filter(id=encounter.id).update(status="final")
+    response = supervisor_client.post(
+        url, {"coder": coder.id, "version": encounter.version}, follow=True
+    )
+    assert "only open encounters are reassigned" in response.content.decode()
