@@ -16,8 +16,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
-from django.db.models import Case, Q, Value, When
-from django.db.models.functions import Cast, Concat, Least, Length
+from django.db.models import Case, Func, Q, Value, When
+from django.db.models.functions import Cast, Concat, Least, Length, LPad
 from django.utils import timezone
 
 
@@ -246,12 +246,69 @@ class ReleasedRow(models.Model):
 
 
 # One rank marker per code: "xbN" for a billable code, "xhN" for a header, N = title
-# length // 20 (at most 9). codesets/search.py asks the GIN index for short billable
-# titles first when a query matches too many codes to sort them all.
+# length // 20 (at most 9). No longer asked by codesets/search.py (search_ranked
+# replaced them, issue 5); still part of search_vector until a migration drops them.
 RANK_MARKERS = Concat(
     Case(When(billable=True, then=Value("xb")), default=Value("xh")),
     Cast(Least(Length("long_title") / Value(20), Value(9)), models.TextField()),
     output_field=models.TextField(),
+)
+
+
+# The rank tag of a code in Code.search_ranked: "bNN" for a billable code, NN = title
+# length // RANK_TAG_WIDTH (at most RANK_TAG_LAST), "h" for every other row. The code
+# search asks the tags in this order (codesets/search.py: RANK_TAGS), which is the
+# order of its results: billable first, shortest title first.
+RANK_TAG_WIDTH = 4
+RANK_TAG_LAST = 30
+RANK_TAG = Case(
+    When(
+        billable=True,
+        then=Concat(
+            Value("b"),
+            LPad(
+                Cast(
+                    Least(
+                        Length("long_title") / Value(RANK_TAG_WIDTH),
+                        Value(RANK_TAG_LAST),
+                    ),
+                    models.TextField(),
+                ),
+                2,
+                Value("0"),
+            ),
+        ),
+    ),
+    default=Value("h"),
+    output_field=models.TextField(),
+)
+# Every lexeme of search_vector's words (title and inclusion terms, english and
+# simple), prefixed with the row's rank tag: 'diabet' of a billable title of 43
+# characters is 'b10diabet'. A typed prefix asked with a tag ('b10diab':*) finds the
+# codes of that tag only, so the GIN index reads the posting lists of one slice of
+# the order instead of every match of a common word. Positions and weights are
+# stripped (not used by the search); the text round trip is immutable, as a
+# generated column needs.
+RANKED_WORDS = Cast(
+    Func(
+        Cast(
+            Func(
+                SearchVector("long_title", config="english")
+                + SearchVector("search_terms", config="english")
+                + SearchVector("long_title", config="simple")
+                + SearchVector("search_terms", config="simple"),
+                function="strip",
+                output_field=SearchVectorField(),
+            ),
+            models.TextField(),
+        ),
+        Value("(^| )'"),
+        Concat(Value("\\1'"), RANK_TAG, output_field=models.TextField()),
+        Value("g"),
+        function="regexp_replace",
+        output_field=models.TextField(),
+    ),
+    SearchVectorField(),
 )
 
 
@@ -294,6 +351,11 @@ class Code(ReleasedRow):
         output_field=SearchVectorField(),
         db_persist=True,
     )
+    # The same words prefixed with the rank tag (RANKED_WORDS): what the code search
+    # asks, one tag after another, best first.
+    search_ranked = models.GeneratedField(
+        expression=RANKED_WORDS, output_field=SearchVectorField(), db_persist=True
+    )
 
     class Meta:
         constraints = [
@@ -311,6 +373,12 @@ class Code(ReleasedRow):
             # row is in one release or more), and such an index made the planner build
             # a 180k-row bitmap for every search. Whole-release reads scan the table.
             GinIndex(fields=["search_vector"], name="code_search_vector"),
+            # No pending list (fastupdate off): an import writes these entries into
+            # the index itself, so no search ever scans a long pending list (the
+            # import cleans only code_search_vector's).
+            GinIndex(
+                fields=["search_ranked"], name="code_search_ranked", fastupdate=False
+            ),
         ]
 
     def __str__(self) -> str:

@@ -11,10 +11,18 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.backends.utils import CursorWrapper
 
-from codesets.models import Code, Note, Release, System, display_code, normalize_code
+from codesets.models import (
+    RANK_TAG_LAST,
+    Code,
+    Note,
+    Release,
+    System,
+    display_code,
+    normalize_code,
+)
 
 CODE_QUERY = re.compile(r"^[A-Z0-9]{1,7}$")
 WORD = re.compile(r"[a-z0-9]+")
@@ -93,36 +101,39 @@ LIMIT %(limit)s
 # "excisio" finds "excision" although its stem is "excis".
 WORD_TSQUERY = "(to_tsquery('english', %s) || to_tsquery('simple', %s))"
 
-# Results are ordered billable first, then shortest title. Sorting every match would
-# cost a heap fetch per match (a common word matches tens of thousands of codes), so the
-# GIN index is asked for the billable codes with short titles first, through the rank
-# markers of Code.search_vector (xbN: billable, title length // 20), widening the length
-# bound step by step. Every billable code shorter than the bound is in the buckets asked
-# for, so once a step finds ``limit`` rows they are exactly the first ``limit`` of the
-# full order. Only when fewer billable codes match at all are the matches sorted whole.
-MARKER_STEPS = (3, 5, 9)
-# A query matching fewer codes than this is simply sorted (one query, few heap fetches).
-FEW = 400
-FEW_SQL = """
-WITH cand AS (
+# Results are ordered billable first, then shortest title, then code. Sorting every
+# match would cost a heap fetch per match, and even the GIN bitmap of two common words
+# costs 6-17 ms (a prefix entry's posting lists are read whole). So the search asks
+# Code.search_ranked, whose lexemes carry the row's rank tag (models.RANK_TAG: "b00"
+# .. "b30" for billable codes by title length // 4, "h" for the rest), one tag after
+# another in that order: the query of one tag reads the posting lists of that slice
+# of the order only. The tags are the rows of a LATERAL join: the nested loop runs the
+# inner query once per tag, in the order of unnest's ordinality, and the outer LIMIT
+# stops it as soon as ``limit`` rows are found. Each tag's rows are sorted (length,
+# code) and the tags partition the order, so the concatenation is the full order.
+# One plan for all tags, one round trip. The plan cannot hold a Gather (a function
+# scan has no partial path; a parameterized inner side is never gathered), so nothing
+# reorders the loop. ALL_SQL is the same order the slow way; a test compares them.
+RANK_TAGS = [*(f"b{n:02d}" for n in range(RANK_TAG_LAST + 1)), "h"]
+# The words' tsquery (english | simple, as ALL_SQL) is built once and read as text;
+# every lexeme then gets the tag of the loop's row: 'diab':* -> 'b10diab':*. Lexemes
+# of typed words are letters and digits only, so none holds a quote.
+WORD_SQL = r"""
+SELECT hit.system, hit.code, hit.long_title, hit.billable, hit.kind
+FROM unnest(%s::text[]) WITH ORDINALITY AS tag(name, n)
+CROSS JOIN LATERAL (
     SELECT system, code, long_title, billable, kind FROM codesets_code
-    WHERE search_vector @@ ({query}) AND release_ids && %s::bigint[]
-      AND kind NOT IN ('chapter', 'block', 'modifier')
+    WHERE search_ranked @@ regexp_replace(
+            ({query})::text, '''([^'']+)''', '''' || tag.name || '\1''', 'g'
+        )::tsquery
+      AND release_ids && %s::bigint[] AND kind NOT IN ('chapter', 'block', 'modifier')
       AND (valid_from IS NULL OR valid_from <= %s::date) AND (valid_to IS NULL OR valid_to >= %s::date)
-    LIMIT {few}
-)
-SELECT system, code, long_title, billable, kind, (SELECT count(*) FROM cand) FROM cand
-ORDER BY billable DESC, length(long_title), code
+    ORDER BY length(long_title), code
+    LIMIT %s
+) hit
 LIMIT %s
 """
-MARKED_SQL = """
-SELECT system, code, long_title, billable, kind FROM codesets_code
-WHERE search_vector @@ (({query}) && to_tsquery('simple', %s))
-  AND release_ids && %s::bigint[] AND kind NOT IN ('chapter', 'block', 'modifier')
-  AND (valid_from IS NULL OR valid_from <= %s::date) AND (valid_to IS NULL OR valid_to >= %s::date)
-ORDER BY billable DESC, length(long_title), code
-LIMIT %s
-"""
+# Every match sorted at once: the order WORD_SQL must give (a test compares the two).
 ALL_SQL = """
 SELECT system, code, long_title, billable, kind FROM codesets_code
 WHERE search_vector @@ ({query}) AND release_ids && %s::bigint[]
@@ -183,29 +194,10 @@ def _word_search(
     tsquery = " && ".join([WORD_TSQUERY] * len(words))
     params: list[object] = [f"{w}:*" for w in words for _config in (1, 2)]
     cursor.execute(
-        FEW_SQL.format(query=tsquery, few=FEW), [*params, release_ids, day, day, limit]
+        WORD_SQL.format(query=tsquery),
+        [RANK_TAGS, *params, release_ids, day, day, limit, limit],
     )
-    rows = cursor.fetchall()
-    if not rows or rows[0][5] < FEW:
-        return [row[:5] for row in rows]
-    with transaction.atomic():
-        # The planner misjudges how selective the markers are; keep it on the GIN
-        # bitmap (an index scan in another order would check the matches row by row).
-        cursor.execute("SET LOCAL enable_indexscan = off")
-        for top in MARKER_STEPS:
-            markers = " | ".join(f"xb{n}" for n in range(top + 1))
-            cursor.execute(
-                MARKED_SQL.format(query=tsquery),
-                [*params, markers, release_ids, day, day, limit],
-            )
-            rows = cursor.fetchall()
-            if len(rows) >= limit:
-                return rows
-        # Fewer than ``limit`` billable codes match: they and the headers, sorted.
-        cursor.execute(
-            ALL_SQL.format(query=tsquery), [*params, release_ids, day, day, limit]
-        )
-        return cursor.fetchall()
+    return cursor.fetchall()
 
 
 # --- the code panel ---------------------------------------------------------------

@@ -252,3 +252,39 @@ def test_the_rank_markers_give_the_same_results_as_sorting_every_match(query, li
     ]
     assert found == sorted_all
     assert found
+
+
+@pytest.mark.usefixtures("releases")
+@pytest.mark.parametrize(
+    "query",
+    [
+        "fracture neck femur right initial",
+        "resection percutaneous endoscopic",
+        "subsequent encounter routine healing",
+        "2",
+    ],
+)
+def test_the_rank_tags_give_the_same_results_as_sorting_every_match(query):
+    # Multi-word queries whose matches spread over many rank tags, and a number
+    # (a lexeme of digits takes its tag as a prefix like any other).
+    from django.db import connection
+
+    from codesets.search import ALL_SQL, WORD_TSQUERY, query_words, releases_on
+
+    words = query_words(query)
+    releases, _ = releases_on(DOS_2026)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            ALL_SQL.format(query=" && ".join([WORD_TSQUERY] * len(words))),
+            [
+                *(f"{w}:*" for w in words for _ in (1, 2)),
+                [r.id for r in releases.values()],
+                DOS_2026,
+                DOS_2026,
+                100,
+            ],
+        )
+        sorted_all = [(row[0], row[1]) for row in cursor.fetchall()]
+    hits = code_search(query=query, day=DOS_2026, limit=100).hits
+    assert [(hit.system, hit.code) for hit in hits] == sorted_all
+    assert hits
