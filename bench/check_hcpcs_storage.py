@@ -35,13 +35,16 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import re
 import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
+
+# The CMS change report and corrections readers are the ones of the change-report
+# check (this folder is on sys.path when a bench script runs).
+from check_hcpcs_changes import read_corrections, read_report
 
 ROOT = Path(__file__).resolve().parent.parent
 FILE_2019 = "hcpcs/2019/HCPC2019_CONTR_ANWEB.txt"
@@ -81,34 +84,6 @@ def raw_valid(records: dict, day: dt.date) -> set[str]:
         for k, (start, end) in records.items()
         if start <= day and (not end or day <= end)
     }
-
-
-def read_report(path: Path) -> dict[str, str]:
-    """code or modifier -> ACTION CD label of a fixed-width change report."""
-    lines = path.read_bytes().decode("cp1252").splitlines()
-    header = next(i for i, line in enumerate(lines) if "ACTION CD" in line)
-    # The action label is centred between the code and the short description (and
-    # fills the column when long: "Long Description Change" touches the next one).
-    short_col = lines[header].index("SHORT DESCRIPTION")
-    report = {}
-    for line in lines[header + 1 :]:
-        if not line.strip():
-            continue
-        match = re.match(r"\s*([A-Z0-9]{2}|[A-Z][0-9]{4})\s", line)
-        if not match:
-            raise SystemExit(f"{path}: unexpected line {line[:60]!r}")
-        report[match.group(1)] = line[match.end() : short_col].strip()
-    return report
-
-
-def read_corrections(paths: list[Path]) -> set[str]:
-    codes = set()
-    for path in paths:
-        for line in path.read_bytes().decode("cp1252").splitlines():
-            match = re.match(r"\s{0,3}([A-Z][0-9]{4}|[A-Z0-9]{2})\s", line)
-            if match and not line.lstrip().startswith("CODE"):
-                codes.add(match.group(1))
-    return codes
 
 
 def show(codes: set[str], limit: int = 14) -> str:

@@ -326,8 +326,6 @@ def codes_check(
 ) -> dict[str, CodeVerdict]:
     """Check many codes of one system at once (two or three queries, whatever the
     number): used by the coding form on every edit and by the encounter API."""
-    from codesets.models import System, normalize_code
-
     wanted = {normalize_code(c) for c in codes if c.strip()}
     label = System(system).label if system in System.values else system
     release = release_in_force(system=system, day=day)

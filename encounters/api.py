@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import CODE_ENCOUNTERS, IMPORT_ENCOUNTERS, api_permission
 from encounters import services
-from encounters.models import Document, Encounter, Patient
+from encounters.models import PROCEDURE_SYSTEMS, Document, Encounter, Patient
 from encounters.selectors import encounter_get_for_user
 
 
@@ -38,7 +38,7 @@ class DiagnosisSerializer(StrictSerializer):
 
 
 class ProcedureSerializer(StrictSerializer):
-    system = serializers.ChoiceField(choices=["icd10pcs", "cpt", "hcpcs"])
+    system = serializers.ChoiceField(choices=[value for value, _ in PROCEDURE_SYSTEMS])
     code = serializers.CharField(max_length=12)
     date = serializers.DateField(required=False, allow_null=True)
     modifiers = serializers.ListField(

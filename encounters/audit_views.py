@@ -15,6 +15,7 @@ from accounts.models import User
 from accounts.permissions import REVIEW_AUDITS, permission_required
 from accounts.types import AuthenticatedHttpRequest
 from encounters.audit import services as audit
+from encounters.audit.mce import EDITS as MCE_EDITS
 from encounters.audit.rules import RULES
 from encounters.models import AuditBatch, Encounter, Finding
 from encounters.selectors import (
@@ -27,17 +28,11 @@ from encounters.selectors import (
 from encounters.services import CodingConflict, NotEditable
 from encounters.services import encounter_reassign as reassign_encounter
 
+# Every rule id a finding can carry: the rules, and the MCE's one id per edit.
 RULE_IDS = sorted(
     {r for r in RULES if r != "mce"}
-    | {
-        "mce-sex-conflict",
-        "mce-age-conflict",
-        "mce-manifestation-principal",
-        "mce-unacceptable-principal",
-        "mce-external-cause-principal",
-        "mce-questionable-admission",
-        "mce-other",
-    }
+    | {rule for rule, _severity, _text in MCE_EDITS.values()}
+    | {"mce-other"}
 )
 
 

@@ -264,16 +264,16 @@ def _document_text(
 
 
 def _verdicts(
-    releases: list[tuple[int, str, dt.date, dt.date | None]], codes: dict[str, set[str]]
+    releases: list[Release], codes: dict[str, set[str]]
 ) -> dict[int, dict[str, CodeVerdict]]:
     """Each scenario code checked once per release in force (not once per encounter)."""
-    out: dict[int, dict[str, CodeVerdict]] = {}
-    for release_id, system, start, _end in releases:
-        if system in codes:
-            out[release_id] = codes_check(
-                system=system, codes=sorted(codes[system]), day=start
-            )
-    return out
+    return {
+        r.id: codes_check(
+            system=r.system, codes=sorted(codes[r.system]), day=r.effective_from
+        )
+        for r in releases
+        if r.system in codes
+    }
 
 
 def demo_encounters_create(
@@ -296,9 +296,7 @@ def demo_encounters_create(
     """
     rng = random.Random(seed)  # noqa: S311 - demo data, not secrets
     releases = list(
-        Release.objects.in_force()
-        .filter(system__in=["icd10cm", "icd10pcs"])
-        .values_list("id", "system", "effective_from", "effective_to")
+        Release.objects.in_force().filter(system__in=["icd10cm", "icd10pcs"])
     )
     codes: dict[str, set[str]] = {"icd10cm": set(), "icd10pcs": set()}
     for scenario in (*INPATIENT, *OUTPATIENT):
@@ -322,9 +320,9 @@ def demo_encounters_create(
     }
 
     def verdict(system: str, code: str, day: dt.date) -> CodeVerdict | None:
-        for release_id, kind, start, end in releases:
-            if kind == system and start <= day and (end is None or day <= end):
-                return verdicts[release_id][normalize_code(code)]
+        for release in releases:
+            if release.system == system and release.covers(day):
+                return verdicts[release.id][normalize_code(code)]
         problems.add(f"No {system} release covers {day:%Y-%m-%d}.")
         return None
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from django import forms
 
-from encounters.models import Diagnosis, Encounter
+from encounters.models import PROCEDURE_SYSTEMS, Diagnosis, Encounter
 from encounters.selectors import QUEUE_SORTS
 from encounters.services import DiagnosisInput, ProcedureInput
 
@@ -43,9 +43,7 @@ class DiagnosisRowForm(forms.Form):
 
 
 class ProcedureRowForm(forms.Form):
-    system = forms.ChoiceField(
-        choices=[("icd10pcs", "ICD-10-PCS"), ("cpt", "CPT"), ("hcpcs", "HCPCS")]
-    )
+    system = forms.ChoiceField(choices=PROCEDURE_SYSTEMS)
     code = forms.CharField(max_length=12, required=False)
     date = forms.DateField(required=False)
     modifiers = forms.CharField(max_length=20, required=False)

@@ -50,6 +50,15 @@ class Patient(models.Model):
         return years
 
 
+# The code systems a procedure line may use, and which of them a claim type takes.
+PROCEDURE_SYSTEMS = [("icd10pcs", "ICD-10-PCS"), ("cpt", "CPT"), ("hcpcs", "HCPCS")]
+
+
+def procedure_systems_for(encounter_type: str) -> list[str]:
+    """ICD-10-PCS for an inpatient facility claim; CPT/HCPCS otherwise."""
+    return ["icd10pcs"] if encounter_type == "inpatient" else ["cpt", "hcpcs"]
+
+
 class EncounterQuerySet(models.QuerySet["Encounter"]):
     def open(self) -> EncounterQuerySet:
         """Still with a coder: not yet submitted, or sent back."""
@@ -149,8 +158,7 @@ class Encounter(models.Model):
 
     @property
     def procedure_systems(self) -> list[str]:
-        """ICD-10-PCS for an inpatient facility claim; CPT/HCPCS otherwise."""
-        return ["icd10pcs"] if self.is_inpatient else ["cpt", "hcpcs"]
+        return procedure_systems_for(self.type)
 
     def age_in_days(self, today: dt.date) -> int:
         return (today - self.date_of_service).days

@@ -19,6 +19,14 @@ def sees_all_encounters(user: User) -> bool:
     return user.is_superuser or user.has_perm(REVIEW_AUDITS)
 
 
+def encounter_may_edit(*, encounter: Encounter, user: User) -> bool:
+    """Coders change their own open encounters; supervisors any open one, and the
+    ones in review (corrections)."""
+    if user.has_perm(REVIEW_AUDITS):
+        return encounter.is_editable or encounter.status == Encounter.Status.IN_REVIEW
+    return encounter.is_editable and encounter.assigned_to_id == user.id
+
+
 def encounter_get_for_user(
     *, user: User, encounter_id: int, write: bool = False
 ) -> Encounter:

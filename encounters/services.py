@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from codesets.models import Release, System, display_code, normalize_code
+from codesets.models import Release, System, normalize_code
 from codesets.selectors import CodeVerdict, codes_check, modifier_list
 from encounters.drg import DrgResult, DrgUnavailable, drg_group
 from encounters.models import (
@@ -32,7 +32,9 @@ from encounters.models import (
     Encounter,
     Patient,
     Procedure,
+    procedure_systems_for,
 )
+from encounters.selectors import encounter_may_edit
 
 MAX_DIAGNOSES = 25  # UB-04 has 1 principal + 24 other diagnoses
 MAX_PROCEDURES = 25
@@ -215,9 +217,7 @@ def coding_check(
         if not verdict.exists and p.system in loaded:
             errors[f"procedures.{n}.code"] = [verdict.message]
         remarks = [verdict.message] if verdict.message else []
-        if p.system not in (
-            ["icd10pcs"] if encounter_type == "inpatient" else ["cpt", "hcpcs"]
-        ):
+        if p.system not in procedure_systems_for(encounter_type):
             remarks.append(
                 "ICD-10-PCS is for inpatient facility claims; use CPT or HCPCS here."
                 if p.system == System.ICD10PCS
@@ -510,21 +510,14 @@ def encounter_claim_next(
 
 
 def _may_edit(encounter: Encounter, user: User) -> None:
-    supervisor = user.has_perm("accounts.review_audits")
-    if supervisor and encounter.status in (
-        Encounter.Status.IN_REVIEW,
-        Encounter.Status.IN_PROGRESS,
-        Encounter.Status.RETURNED,
-        Encounter.Status.READY,
-    ):
+    if encounter_may_edit(encounter=encounter, user=user):
         return
     if encounter.assigned_to_id != user.id:
         raise NotEditable("This encounter is not assigned to you.")
-    if not encounter.is_editable:
-        raise NotEditable(
-            f"This encounter is {encounter.get_status_display().lower()}: its codes "
-            "cannot be changed now."
-        )
+    raise NotEditable(
+        f"This encounter is {encounter.get_status_display().lower()}: its codes "
+        "cannot be changed now."
+    )
 
 
 @transaction.atomic
@@ -624,6 +617,20 @@ def encounter_drg(
         return str(exc)
 
 
+def encounter_drg_stored(
+    encounter: Encounter,
+    diagnoses: list[tuple[str, str]] | None = None,
+    procedures: list[str] | None = None,
+) -> dict[str, Any] | None:
+    """``encounter_drg`` in the form kept with the encounter (``Encounter.drg``,
+    ``AuditRun.drg``): the result's dict, or ``{"drg": None, "message": ...}``
+    when no grouper covers the discharge date, or None when not inpatient."""
+    drg = encounter_drg(encounter, diagnoses=diagnoses, procedures=procedures)
+    if isinstance(drg, DrgResult):
+        return drg.as_dict()
+    return {"drg": None, "message": drg} if drg else None
+
+
 @transaction.atomic
 def encounter_submit(*, user: User, encounter_id: int, version: int) -> Encounter:
     """Submit for audit: the DRG is computed and stored with the encounter, and the
@@ -638,12 +645,7 @@ def encounter_submit(*, user: User, encounter_id: int, version: int) -> Encounte
         raise ValidationError(
             {"diagnoses": ["Add at least the principal diagnosis before submitting."]}
         )
-    drg = encounter_drg(encounter)
-    stored = (
-        drg.as_dict()
-        if isinstance(drg, DrgResult)
-        else ({"drg": None, "message": drg} if drg else None)
-    )
+    stored = encounter_drg_stored(encounter)
     _bump(
         encounter,
         status=Encounter.Status.SUBMITTED,
@@ -667,7 +669,3 @@ def encounter_submit(*, user: User, encounter_id: int, version: int) -> Encounte
 
 def chart_access_log(*, user: User, encounter: Encounter, via: str = "web") -> None:
     ChartAccess.objects.create(user=user, encounter=encounter, via=via)
-
-
-def code_display(system: str, code: str) -> str:
-    return display_code(system, normalize_code(code))

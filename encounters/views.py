@@ -21,10 +21,11 @@ from encounters import services
 from encounters.audit.services import encounter_review_correct
 from encounters.drg import DrgResult
 from encounters.forms import CodingPost, QueueFilterForm, coding_post_parse
-from encounters.models import Diagnosis, Encounter
+from encounters.models import PROCEDURE_SYSTEMS, Diagnosis, Encounter
 from encounters.selectors import (
     encounter_get_for_user,
     encounter_history,
+    encounter_may_edit,
     encounter_queue,
     facility_list,
     sees_all_encounters,
@@ -192,11 +193,7 @@ def _save(
 
 
 def _editable(request: AuthenticatedHttpRequest, encounter: Encounter) -> bool:
-    """Coders change their own open encounters; supervisors also correct the ones
-    in review."""
-    if request.user.has_perm(REVIEW_AUDITS):
-        return encounter.is_editable or encounter.status == Encounter.Status.IN_REVIEW
-    return encounter.is_editable and encounter.assigned_to_id == request.user.id
+    return encounter_may_edit(encounter=encounter, user=request.user)
 
 
 def _flat(exc: ValidationError) -> list[str]:
@@ -359,12 +356,7 @@ def _panel_context(
         "saved_drg": saved_drg if isinstance(saved_drg, DrgResult) else None,
         "editable": editable,
         "poa_choices": [("", "—"), *Diagnosis.Poa.choices],
-        "px_systems": encounter.procedure_systems,
-        "all_px_systems": [
-            ("icd10pcs", "ICD-10-PCS"),
-            ("cpt", "CPT"),
-            ("hcpcs", "HCPCS"),
-        ],
+        "all_px_systems": PROCEDURE_SYSTEMS,
         "dos": encounter.date_of_service,
         "banner": None,
         "conflict": None,

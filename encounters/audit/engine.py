@@ -33,7 +33,6 @@ from codesets.selectors import mue_on, ptp_pairs_on
 from encounters.audit import knowledge
 from encounters.audit.mce import mce_edits
 from encounters.audit.rules import Case, Draft, Dx, Px, candidates, run_rules
-from encounters.drg import DrgResult, DrgUnavailable, drg_group
 from encounters.models import (
     AuditBatch,
     AuditRun,
@@ -44,6 +43,7 @@ from encounters.models import (
     Finding,
     Procedure,
 )
+from encounters.services import encounter_drg_stored
 
 CODE_SYSTEMS = ("icd10cm", "icd10pcs", "cpt", "hcpcs")
 
@@ -63,16 +63,12 @@ class _Releases:
         self.rows = list(
             Release.objects.in_force()
             .filter(system__in=CODE_SYSTEMS)
-            .values_list("id", "system", "label", "effective_from", "effective_to")
+            .only("id", "system", "label", "state", "effective_from", "effective_to")
         )
-        self.loaded = {system for _id, system, *_ in self.rows}
+        self.loaded = {r.system for r in self.rows}
 
     def on(self, day: dt.date) -> dict[str, tuple[int, str]]:
-        return {
-            system: (release_id, label)
-            for release_id, system, label, start, end in self.rows
-            if start and start <= day and (end is None or day <= end)
-        }
+        return {r.system: (r.id, r.label) for r in self.rows if r.covers(day)}
 
 
 def _sample_rates(coder_ids: set[int]) -> dict[int, Decimal]:
@@ -138,21 +134,16 @@ def _edit_tables(case: Case) -> None:
 
 
 def _drg(encounter: Encounter, case: Case) -> dict | None:
-    if not case.inpatient or encounter.discharge_date is None or not case.diagnoses:
+    if not case.diagnoses:
         return None
     try:
-        result: DrgResult = drg_group(
-            discharge_date=encounter.discharge_date,
-            birth_date=encounter.patient.birth_date,
-            admit_date=encounter.admit_date,
-            sex=encounter.patient.sex,
-            discharge_status=case.discharge_status,
+        return encounter_drg_stored(
+            encounter,
             diagnoses=[(d.code, d.poa) for d in case.diagnoses],
             procedures=[p.code for p in case.procedures if p.system == "icd10pcs"],
         )
-    except (DrgUnavailable, ValueError) as exc:
+    except ValueError as exc:  # a value the grouper refuses: said, not raised
         return {"drg": None, "message": str(exc)}
-    return result.as_dict()
 
 
 def _route(

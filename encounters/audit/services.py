@@ -33,6 +33,7 @@ from encounters.services import (
     _last_change,
     _locked,
     coding_snapshot,
+    encounter_drg_stored,
     encounter_save_coding,
 )
 
@@ -319,10 +320,6 @@ def encounter_review_correct(
             finding.save(
                 update_fields=["status", "resolved_by", "resolved_at", "resolution"]
             )
-    from encounters.services import encounter_drg
-
-    drg = encounter_drg(encounter)
-    if hasattr(drg, "as_dict"):
-        encounter.drg = drg.as_dict()
-        encounter.save(update_fields=["drg"])
+    encounter.drg = encounter_drg_stored(encounter)
+    encounter.save(update_fields=["drg"])
     return encounter
