@@ -167,12 +167,28 @@ def browser():
         browser.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.call_failed = report.failed
+    return report
+
+
 @pytest.fixture
-def page(browser):
+def page(browser, request):
     context = browser.new_context(viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.set_default_timeout(15000)
     yield page
+    if getattr(request.node, "call_failed", False):
+        # What the browser showed when the test failed, for reading a CI failure.
+        failures = SCREENSHOTS / "failures"
+        failures.mkdir(parents=True, exist_ok=True)
+        name = request.node.name
+        page.screenshot(path=str(failures / f"{name}.png"), full_page=True)
+        (failures / f"{name}.html").write_text(page.content())
+        print(f"browser state at failure: {failures / name}.png / .html")
     context.close()
 
 

@@ -101,6 +101,17 @@
     if (input) pick(input, item);
   });
 
+  // A reply to a shorter query can arrive after the coder pressed ↓ on the list it
+  // replaces: the highlighted code stays highlighted when the new list has it.
+  const kept = new Map();
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const box = event.detail.target;
+    if (box && box.classList && box.classList.contains("suggest")) {
+      const item = box.querySelector("[role=option][aria-selected=true]");
+      kept.set(box.id, item ? item.dataset.code : null);
+    }
+  });
+
   document.addEventListener("htmx:afterSwap", (event) => {
     const box = event.detail.target;
     if (box && box.classList && box.classList.contains("suggest")) {
@@ -108,7 +119,69 @@
       if (input) {
         input.setAttribute("aria-expanded", box.querySelector("[role=option]") ? "true" : "false");
         input.removeAttribute("aria-activedescendant");
+        const code = kept.get(box.id);
+        kept.delete(box.id);
+        const again = options(input).findIndex((item) => item.dataset.code === code);
+        if (code && again >= 0) highlight(input, again);
       }
     }
+  });
+
+  // While the form's request is out, its reply replaces the whole panel, and htmx
+  // drops a request queued on a form that is gone: a button pressed (Alt+D, Alt+S…)
+  // or a value changed meanwhile would be lost. Hold them, and once the reply is in,
+  // put the values back into the new form and press the button there.
+  // The request out, by its XMLHttpRequest: when its reply has replaced the form,
+  // htmx reports the end on an element still in the page, not on the form.
+  let inFlight = null;
+  let heldAction = null;
+  const heldValues = new Map();
+  const isCodingForm = (elt) => Boolean(elt) && elt.id === "coding-form";
+
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    if (isCodingForm(event.detail.elt)) inFlight = event.detail.xhr;
+  });
+
+  document.addEventListener(
+    "submit",
+    (event) => {
+      if (!inFlight || !isCodingForm(event.target)) return;
+      event.preventDefault();
+      event.stopPropagation();
+      heldAction = event.submitter ? event.submitter.value : "";
+    },
+    true,
+  );
+
+  function hold(event, changed) {
+    const f = form();
+    const target = event.target;
+    if (!inFlight || !f || !target.id || !f.contains(target) || !("value" in target)) return;
+    const before = heldValues.get(target.id);
+    heldValues.set(target.id, { value: target.value, changed: changed || Boolean(before && before.changed) });
+    if (changed) event.stopPropagation(); // the recheck is sent with the new form
+  }
+  document.addEventListener("input", (event) => hold(event, false), true);
+  document.addEventListener("change", (event) => hold(event, true), true);
+
+  document.addEventListener("htmx:afterRequest", (event) => {
+    if (!inFlight || event.detail.xhr !== inFlight) return;
+    inFlight = null;
+    const f = form();
+    const action = heldAction;
+    heldAction = null;
+    let recheck = false;
+    heldValues.forEach((held, id) => {
+      const el = document.getElementById(id);
+      if (!f || !el || !f.contains(el) || el.value === held.value) return;
+      el.value = held.value;
+      if (held.changed) recheck = true;
+      else if (el.classList.contains("code-input")) el.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+    heldValues.clear();
+    if (!f) return;
+    const button = action ? Array.from(f.querySelectorAll("button[name=action]")).find((b) => b.value === action) : null;
+    if (button) button.click();
+    else if (recheck || action !== null) f.dispatchEvent(new Event("change", { bubbles: true }));
   });
 })();

@@ -41,12 +41,25 @@
     }
   });
 
-  // New results: nothing highlighted until the coder presses ↓.
+  // New results replace the list while the coder may already have pressed ↓ on the
+  // previous one (a reply to a shorter query, say): the highlighted code stays
+  // highlighted when the new list has it, otherwise nothing is until ↓ is pressed.
+  let kept = null;
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    if (event.detail.target && event.detail.target.id === "results") {
+      const items = options();
+      kept = active >= 0 && items[active] ? items[active].dataset.url : null;
+    }
+  });
+
   document.addEventListener("htmx:afterSwap", (event) => {
     if (event.target.id === "results" || event.detail.target.id === "results") {
       active = -1;
       const input = box();
       if (input) input.removeAttribute("aria-activedescendant");
+      const again = options().findIndex((item) => item.dataset.url === kept);
+      kept = null;
+      if (again >= 0) highlight(again);
     }
   });
 })();

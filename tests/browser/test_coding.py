@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from playwright.sync_api import expect
 
@@ -51,6 +53,8 @@ def uncoded_pneumonia(code_sets):  # noqa: F811
 def _pick(page, field: str, text: str, code: str) -> None:
     """Type into the focused code box, arrow down to ``code``, Enter."""
     page.keyboard.type(text, delay=15)
+    # The reply to the whole text, not to a part typed before a pause.
+    page.locator(f"#{field}-suggest [data-query='{text}']").wait_for()
     options = page.locator(f"#{field}-suggest [role=option]")
     options.filter(has_text=code).first.wait_for()
     codes = [o.get_attribute("data-code") for o in options.all()]
@@ -121,3 +125,51 @@ def test_coder_claims_codes_by_keyboard_sees_the_drg_change_and_submits(
             "action", flat=True
         )
     ) == ["created", "claimed", "saved", "submitted"]
+
+
+def test_keys_pressed_while_the_drg_is_recomputed_are_not_lost(
+    page, live_server, coder, password, uncoded_pneumonia, monkeypatch
+):
+    """A fast coder does not wait for the live recheck: the POA typed and the row
+    added (Alt+D) while its reply is out land in the form that replaces the panel."""
+    from encounters import services
+
+    grouped = services.encounter_drg
+
+    def slow_drg(*args, **kwargs):
+        time.sleep(0.8)  # the recheck is out while the coder keeps typing
+        return grouped(*args, **kwargs)
+
+    monkeypatch.setattr(services, "encounter_drg", slow_drg)
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill(coder.username)
+    page.get_by_label("Password").fill(password)
+    page.keyboard.press("Enter")
+    page.get_by_test_id("claim-next").focus()
+    page.keyboard.press("Enter")
+    page.get_by_test_id("document").wait_for()
+
+    page.locator("#dx-0-code").focus()
+    page.keyboard.type("J18.9")
+    page.keyboard.press("Enter")  # checks the code: the recheck goes out
+    page.locator("#coding-form.htmx-request").wait_for(state="attached")
+    page.keyboard.press("Tab")
+    page.keyboard.press("y")
+    page.keyboard.press("Alt+d")
+
+    expect(page.locator("#dx-1-code")).to_be_focused(timeout=20000)
+    expect(page.locator("#dx-0-poa")).to_have_value("Y")
+    expect(page.locator("#dx-0-code")).to_have_value("J18.9")
+
+    page.keyboard.type("E87.1")
+    page.keyboard.press("Enter")  # the recheck goes out…
+    page.locator("#coding-form.htmx-request").wait_for(state="attached")
+    page.keyboard.press("Alt+s")  # …and the save is pressed before it is back
+    page.get_by_test_id("banner").filter(has_text="Draft saved").wait_for(timeout=20000)
+    assert "DRG 194" in page.get_by_test_id("drg").inner_text()
+
+    encounter = Encounter.objects.get(id=uncoded_pneumonia.id)
+    assert [(d.code, d.poa) for d in encounter.diagnoses.all()] == [
+        ("J189", "Y"),
+        ("E871", ""),
+    ]

@@ -32,6 +32,8 @@ def test_coder_finds_a_code_by_keyboard_and_reads_its_notes(
     box = page.get_by_role("combobox", name="Code or words")
     box.focus()
     page.keyboard.type("diab mel type 2 hyperglyc", delay=20)
+    # Wait for the reply to the whole query, not to a part typed before a pause.
+    page.locator('#results[data-query="diab mel type 2 hyperglyc"]').wait_for()
     results = page.get_by_role("listbox", name="Matching codes")
     results.get_by_role("option").first.filter(has_text="E11.65").wait_for()
     screenshot("encoder-typed")
@@ -51,6 +53,7 @@ def test_coder_finds_a_code_by_keyboard_and_reads_its_notes(
     # A category that needs a 7th character: the panel offers them with placeholder X.
     box.fill("")
     page.keyboard.type("t36.0x1", delay=20)
+    page.locator('#results[data-query="t36.0x1"]').wait_for()
     results.get_by_role("option").first.filter(has_text="T36.0X1").wait_for()
     page.keyboard.press("ArrowDown")
     page.keyboard.press("Enter")
