@@ -14,18 +14,16 @@ shortest path first (the term itself before its subterms), then file order.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 
 from django.db import connection
 
 from codesets.models import Release, System, Table, display_code
+from codesets.query_words import query_words, words_tsquery
 
-WORD = re.compile(r"[a-z0-9]+")
 MAX_LIMIT = 100
-# Each word must start a word of the path or the column, as typed ('simple') or
-# stemmed ('english'), like the code search (codesets/search.py).
-WORD_TSQUERY = "(to_tsquery('english', %s) || to_tsquery('simple', %s))"
+# Each word must start a word of the path or the column, as typed or stemmed, and
+# abbreviations stand for their words, as in the code search (codesets/query_words.py).
 SEARCH_SQL = """
 SELECT t.path, t."column", t.code, t.see, t.see_also, t.nemod, r.variant
 FROM codesets_indexterm t JOIN codesets_release r ON r.id = t.release_id
@@ -71,7 +69,7 @@ class IndexHit:
 def index_search(*, q: str, dos: dt.date, limit: int = 10) -> list[IndexHit]:
     """Index rows whose path and column hold every word of ``q`` (each word may be the
     start of a word), from the index tables in force on ``dos``."""
-    words = WORD.findall(q.lower())[:8]
+    words = query_words(q)
     limit = max(1, min(limit, MAX_LIMIT))
     if not words:
         return []
@@ -82,8 +80,7 @@ def index_search(*, q: str, dos: dt.date, limit: int = 10) -> list[IndexHit]:
     )
     if not releases:
         return []
-    query = " && ".join([WORD_TSQUERY] * len(words))
-    params: list[object] = [f"{w}:*" for w in words for _config in (1, 2)]
+    query, params = words_tsquery(words)
     with connection.cursor() as cursor:
         cursor.execute(SEARCH_SQL.format(query=query), [releases, *params, limit])
         rows = cursor.fetchall()

@@ -23,9 +23,9 @@ from codesets.models import (
     display_code,
     normalize_code,
 )
+from codesets.query_words import query_words, words_tsquery
 
 CODE_QUERY = re.compile(r"^[A-Z0-9]{1,7}$")
-WORD = re.compile(r"[a-z0-9]+")
 MAX_LIMIT = 100
 
 
@@ -79,10 +79,6 @@ def looks_like_code(query: str) -> bool:
     )
 
 
-def query_words(query: str) -> list[str]:
-    return WORD.findall(query.lower())[:8]
-
-
 # Every search query ends with the same test: a row of a release in force, not a
 # chapter, block or modifier (modifiers are listed apart: selectors.modifier_list),
 # and valid on the day by its own dates where it has them (HCPCS terminations).
@@ -95,11 +91,6 @@ WHERE code LIKE %(prefix)s AND release_ids && %(releases)s::bigint[]
 ORDER BY code = %(exact)s DESC, code
 LIMIT %(limit)s
 """
-
-# Each typed word must be the start of a word of the title or an inclusion term,
-# either as typed ('simple') or stemmed ('english'): "diabetic" finds "diabetes",
-# "excisio" finds "excision" although its stem is "excis".
-WORD_TSQUERY = "(to_tsquery('english', %s) || to_tsquery('simple', %s))"
 
 # Results are ordered billable first, then shortest title, then code. Sorting every
 # match would cost a heap fetch per match, and even the GIN bitmap of two common words
@@ -115,9 +106,9 @@ WORD_TSQUERY = "(to_tsquery('english', %s) || to_tsquery('simple', %s))"
 # scan has no partial path; a parameterized inner side is never gathered), so nothing
 # reorders the loop. ALL_SQL is the same order the slow way; a test compares them.
 RANK_TAGS = [*(f"b{n:02d}" for n in range(RANK_TAG_LAST + 1)), "h"]
-# The words' tsquery (english | simple, as ALL_SQL) is built once and read as text;
-# every lexeme then gets the tag of the loop's row: 'diab':* -> 'b10diab':*. Lexemes
-# of typed words are letters and digits only, so none holds a quote.
+# The words' tsquery (query_words.words_tsquery, as ALL_SQL) is built once and read as
+# text; every lexeme then gets the tag of the loop's row: 'diab':* -> 'b10diab':*.
+# Lexemes of typed words are letters and digits only, so none holds a quote.
 WORD_SQL = r"""
 SELECT hit.system, hit.code, hit.long_title, hit.billable, hit.kind
 FROM unnest(%s::text[]) WITH ORDINALITY AS tag(name, n)
@@ -191,8 +182,7 @@ def _word_search(
 ) -> list[tuple]:
     if not words:
         return []
-    tsquery = " && ".join([WORD_TSQUERY] * len(words))
-    params: list[object] = [f"{w}:*" for w in words for _config in (1, 2)]
+    tsquery, params = words_tsquery(words)
     cursor.execute(
         WORD_SQL.format(query=tsquery),
         [RANK_TAGS, *params, release_ids, day, day, limit, limit],

@@ -21,7 +21,7 @@ from codesets.forms import (
 )
 from codesets.importers.base import ImportFormatError
 from codesets.index_search import index_search
-from codesets.models import Release, System
+from codesets.models import Release, System, display_code, normalize_code
 from codesets.search import code_detail, code_search
 
 DIFF_PAGE_SIZE = 100
@@ -246,7 +246,19 @@ def code_panel(
     )
     detail = code_detail(system=system, code=code, day=day)
     if detail is None:
-        raise Http404
+        if not request.htmx:
+            raise Http404
+        # htmx swaps no 4xx reply: the panel says it (an index entry can name a code
+        # that no loaded tabular release holds).
+        return render(
+            request,
+            "codesets/code_panel_missing.html",
+            {
+                "system_label": System(system).label,
+                "display": display_code(system, normalize_code(code)),
+                "dos": day,
+            },
+        )
     template = "codesets/code_panel.html" if request.htmx else "codesets/code_page.html"
     return render(
         request, template, {"detail": detail, "dos": day, "dos_iso": day.isoformat()}

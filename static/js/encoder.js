@@ -1,15 +1,26 @@
-// Keyboard use of the encoder: type in the box, ↓/↑ move through the results,
-// Enter opens the highlighted code in the panel, Esc goes back to the box.
+// Keyboard use of the encoder: type in the box, ↓/↑ move through the results (the
+// codes, then the index entries that name a code), Enter opens the highlighted code
+// in the panel, Esc goes back to the box.
 (() => {
   const box = () => document.getElementById("id_q");
-  const options = () => Array.from(document.querySelectorAll("#results-list [role=option]"));
+  const options = () => Array.from(document.querySelectorAll("#results-list [role=option], #results tr.index-row"));
   let active = -1;
+
+  // An option opens its code; an index row, the code its link names.
+  function open(item) {
+    const link = item.querySelector("a[hx-get]");
+    (link || item).click();
+  }
 
   function highlight(index) {
     const items = options();
     if (!items.length) return;
     active = Math.max(0, Math.min(index, items.length - 1));
-    items.forEach((item, i) => item.setAttribute("aria-selected", i === active ? "true" : "false"));
+    items.forEach((item, i) => {
+      // An index row is a table row, not an option: it is marked, not "selected".
+      const attribute = item.getAttribute("role") === "option" ? "aria-selected" : "data-active";
+      item.setAttribute(attribute, i === active ? "true" : "false");
+    });
     const item = items[active];
     item.scrollIntoView({ block: "nearest" });
     box().setAttribute("aria-activedescendant", item.id);
@@ -30,10 +41,10 @@
       const items = options();
       if (active >= 0 && items[active]) {
         event.preventDefault();
-        items[active].click();
+        open(items[active]);
       } else if (items.length === 1) {
         event.preventDefault();
-        items[0].click();
+        open(items[0]);
       }
     } else if (event.key === "Escape") {
       input.focus();

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from codesets.services import release_import_now
 from tests.codesets.conftest import CM_FY2025, FIXTURES
@@ -37,3 +38,16 @@ def test_coder_finds_a_drug_adverse_effect_code_in_the_index(
         "/codesets/encoder/icd10cm/T391X5/?dos=2025-06-01"
     )
     screenshot("encoder-index")
+
+    # By keyboard: ↓ past the codes found (if any) to the index entry, Enter opens it.
+    page.locator('#results[data-query="acetaminophen adverse"]').wait_for()
+    codes = page.locator("#results-list [role=option]").count()
+    for _ in range(codes + 1):
+        page.keyboard.press("ArrowDown")
+    expect(row).to_have_attribute("data-active", "true")
+    page.keyboard.press("Enter")
+    panel = page.get_by_test_id("code-panel")
+    panel.get_by_role("heading", name="T39.1X5").wait_for()
+    # The cut tabular of this test has no T39: the panel says so, plainly.
+    assert "No ICD-10-CM release loaded here holds T39.1X5" in panel.inner_text()
+    screenshot("encoder-index-opened")
