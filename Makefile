@@ -28,6 +28,10 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	@# The Django plugin imports the settings: placeholder URLs keep it from starting
+	@# the embedded servers (mypy connects to nothing).
+	DEV_MODE=1 DATABASE_URL=postgres://typecheck.invalid/x REDIS_URL=redis://typecheck.invalid:6379/0 \
+		$(VENV)/bin/mypy accounts codesets encounters coding_app
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .

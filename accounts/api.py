@@ -7,6 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import MANAGE_CODESETS, api_permission
+from accounts.types import AuthenticatedRequest
 
 
 class MeApi(APIView):
@@ -18,7 +19,7 @@ class MeApi(APIView):
         permissions = serializers.ListField(child=serializers.CharField())
 
     @extend_schema(responses=OutputSerializer)
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         user = request.user
         data = {
             "username": user.get_username(),

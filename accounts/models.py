@@ -15,7 +15,9 @@ class Role(models.TextChoices):
 class User(AbstractUser):
     """A person who signs in. What they may do comes from their role groups."""
 
-    class Meta(AbstractUser.Meta):
+    # django-stubs 5.2.9 does not declare AbstractUser.Meta, which Django has at
+    # runtime (typeddjango/django-stubs#2112, fixed by #3200).
+    class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
         swappable = "AUTH_USER_MODEL"
         permissions = [
             ("code_encounters", "Can claim and code encounters"),

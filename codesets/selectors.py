@@ -6,6 +6,7 @@ import datetime as dt
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypedDict
 
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -355,7 +356,7 @@ def codes_check(
             .values_list("code", "long_title", "release_ids")
         ):
             elsewhere.setdefault(code, (title, release_ids))
-    starts: dict[int, dt.date] = {}
+    starts: dict[int, dt.date | None] = {}
     if elsewhere:
         starts = dict(
             Release.objects.in_force()
@@ -397,7 +398,7 @@ def codes_check(
         if release is None:
             message = f"No {label} release covers {day:%Y-%m-%d}: {shown} cannot be checked for that date."
         else:
-            dates = [starts[r] for r in release_ids if starts.get(r)]
+            dates = [start for r in release_ids if (start := starts.get(r))]
             if dates and min(dates) > day:
                 message = f"{shown} is not valid until {min(dates):%Y-%m-%d}; {release.label} (in force on {day:%Y-%m-%d}) does not have it yet."
             else:
@@ -409,7 +410,13 @@ def codes_check(
 # --- edit tables: read by the audit rules ncci-ptp and mue-units (issue 7) -----------
 
 
-def _table_release_on(kind: str, variant: str, day: dt.date) -> QuerySet[Release]:
+class _ReleaseId(TypedDict):
+    id: int
+
+
+def _table_release_on(
+    kind: str, variant: str, day: dt.date
+) -> QuerySet[Release, _ReleaseId]:
     if variant not in TABLE_VARIANTS[kind]:
         raise ValueError(
             f"{variant!r} is not a variant of {kind}: use one of {', '.join(TABLE_VARIANTS[kind])}."

@@ -20,9 +20,10 @@ import psycopg
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from codesets import importers, table_releases
 from codesets.importers.base import (
@@ -315,7 +316,7 @@ def _content_hash(*parts: object) -> uuid.UUID:
 
 def _attach_rows(
     *,
-    model: type,
+    model: type[models.Model],
     columns: list[str],
     rows: Iterable[tuple],
     system: str,
@@ -584,7 +585,7 @@ def _store_codes(
                 (
                     t.code,
                     _content_hash(t.axes, t.rows),
-                    psycopg.types.json.Jsonb({"axes": t.axes, "rows": t.rows}),
+                    Jsonb({"axes": t.axes, "rows": t.rows}),
                 )
                 for t in parsed.pcs_tables
             ),
@@ -705,7 +706,7 @@ def _release_import(release_id: int, progress: ProgressReporter) -> Release | No
     parsed: ParseResult = table_releases.parse_source(
         importer,
         path,
-        progress=lambda done, _total=total: progress(
+        progress=lambda done, _total: progress(
             int(45 * done / max(total, 1)),
             f"Reading the file ({done * 100 // max(total, 1)}%)",
         ),
@@ -809,6 +810,14 @@ def _release_import(release_id: int, progress: ProgressReporter) -> Release | No
 # --- activating -------------------------------------------------------------------
 
 
+def _start(release: Release) -> dt.date:
+    """The first day a release in force judges: never null (the constraint
+    release_in_force_has_start)."""
+    if release.effective_from is None:
+        raise ReleaseError(f"“{release.label}” is in force but has no start date.")
+    return release.effective_from
+
+
 @transaction.atomic(durable=True)
 def release_activate(
     *,
@@ -842,11 +851,11 @@ def release_activate(
             raise ReleaseError(
                 f"“{other.label}” already takes effect on {effective_from:%Y-%m-%d}. Choose another date."
             )
-    later = [o for o in siblings if o.effective_from > effective_from]
-    if later and (effective_to is None or effective_to >= later[0].effective_from):
-        effective_to = later[0].effective_from - dt.timedelta(days=1)
+    later = [o for o in siblings if _start(o) > effective_from]
+    if later and (effective_to is None or effective_to >= _start(later[0])):
+        effective_to = _start(later[0]) - dt.timedelta(days=1)
     for other in siblings:
-        if other.effective_from < effective_from and (
+        if _start(other) < effective_from and (
             other.effective_to is None or other.effective_to >= effective_from
         ):
             other.effective_to = effective_from - dt.timedelta(days=1)
@@ -868,7 +877,7 @@ def release_activate(
     )
     # The newest release in force is "active"; the ones it superseded are "retired"
     # (still judging the dates of service they cover).
-    in_force = sorted([*siblings, release], key=lambda r: r.effective_from)
+    in_force = sorted([*siblings, release], key=_start)
     for other in in_force:
         wanted = (
             Release.State.ACTIVE if other is in_force[-1] else Release.State.RETIRED

@@ -22,11 +22,11 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, models
 
 from codesets import importers
 from codesets.importers.base import (
@@ -51,7 +51,7 @@ ZIP_MAGIC = b"PK\x03\x04"
 MULTIPART_FORMATS = frozenset({"ncci_ptp"})
 # A format whose release kind is not its importer's system: index files are detected
 # "under icd10cm" (DESIGN.md) and stored as their own kind.
-KIND_OF_FORMAT = {"icd10cm_index": Table.ICD10CM_INDEX}
+KIND_OF_FORMAT: dict[str, str] = {"icd10cm_index": Table.ICD10CM_INDEX}
 FORMAT_OF_KIND = {kind: name for name, kind in KIND_OF_FORMAT.items()}
 STORED_KINDS = frozenset({Table.NCCI_PTP, Table.MUE, Table.ICD10CM_INDEX})
 # A zip may inflate to this many times the upload limit (the PTP parts compress ~10x).
@@ -112,9 +112,9 @@ def _detect_in_zip(path: Path, system: str | None) -> Importer:
                     )
                     break
     if not found:
-        names = ", ".join(m.filename for m in members) or "nothing"
+        held = ", ".join(m.filename for m in members) or "nothing"
         raise ImportFormatError(
-            f"The zip holds no file in a format this workbench imports (it holds {names})."
+            f"The zip holds no file in a format this workbench imports (it holds {held})."
         )
     if len(found) > 1:
         kinds = "; ".join(
@@ -272,7 +272,14 @@ def default_label(*, kind: str, variant: str, version: str, file_name: str) -> s
     return label
 
 
-def _copy_rows(model: type, columns: list[str], rows: Iterable[tuple]) -> int:
+# What a storer returns: warnings to add, and what ``_diff`` compares (the row model,
+# the columns that identify a row, the columns compared between releases).
+Stored = tuple[list[str], tuple[type[models.Model], list[str], list[str]]]
+
+
+def _copy_rows(
+    model: type[models.Model], columns: list[str], rows: Iterable[tuple]
+) -> int:
     table = model._meta.db_table
     quoted = ", ".join(f'"{c}"' for c in columns)  # IndexTerm has a "column" column
     count = 0
@@ -286,7 +293,11 @@ def _copy_rows(model: type, columns: list[str], rows: Iterable[tuple]) -> int:
 
 
 def _diff(
-    model: type, key: list[str], compared: list[str], release: Release, base: Release
+    model: type[models.Model],
+    key: list[str],
+    compared: list[str],
+    release: Release,
+    base: Release,
 ) -> dict[str, int]:
     """Rows added, deleted and revised (same key, other content) since ``base``."""
     table = model._meta.db_table
@@ -329,7 +340,7 @@ def _ptp_rows(release: Release, parsed: ParseResult, repeats: list[int]) -> Iter
         )
 
 
-def _store_ptp(release: Release, parsed: ParseResult) -> tuple[list, list]:
+def _store_ptp(release: Release, parsed: ParseResult) -> Stored:
     repeats = [0]
     release.code_count = _copy_rows(
         PtpEdit,
@@ -353,15 +364,15 @@ def _store_ptp(release: Release, parsed: ParseResult) -> tuple[list, list]:
         )
     return (
         notes,
-        [
+        (
             PtpEdit,
             ["column1", "column2", "effective"],
             ["deletion", "modifier_indicator", "rationale"],
-        ],
+        ),
     )
 
 
-def _store_mue(release: Release, parsed: ParseResult) -> tuple[list, list]:
+def _store_mue(release: Release, parsed: ParseResult) -> Stored:
     release.code_count = _copy_rows(
         MueEdit,
         ["release_id", "code", "max_units", "adjudication_indicator", "rationale"],
@@ -370,11 +381,11 @@ def _store_mue(release: Release, parsed: ParseResult) -> tuple[list, list]:
             for m in parsed.mues
         ),
     )
-    return [], [
+    return [], (
         MueEdit,
         ["code"],
         ["max_units", "adjudication_indicator", "rationale"],
-    ]
+    )
 
 
 def _index_rows(release: Release, parsed: ParseResult) -> Iterator[tuple]:
@@ -397,7 +408,7 @@ def _index_rows(release: Release, parsed: ParseResult) -> Iterator[tuple]:
             )
 
 
-def _store_index(release: Release, parsed: ParseResult) -> tuple[list, list]:
+def _store_index(release: Release, parsed: ParseResult) -> Stored:
     # One row per term and column: the release counts these "index entries".
     release.code_count = _copy_rows(
         IndexTerm,
@@ -419,10 +430,10 @@ def _store_index(release: Release, parsed: ParseResult) -> tuple[list, list]:
         cursor.execute(
             "SELECT gin_clean_pending_list('indexterm_search_vector'::regclass)"
         )
-    return [], [IndexTerm, ["path", "nemod", "column"], ["code", "see", "see_also"]]
+    return [], (IndexTerm, ["path", "nemod", "column"], ["code", "see", "see_also"])
 
 
-STORERS = {
+STORERS: dict[str, Callable[[Release, ParseResult], Stored]] = {
     Table.NCCI_PTP: _store_ptp,
     Table.MUE: _store_mue,
     Table.ICD10CM_INDEX: _store_index,

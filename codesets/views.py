@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from django.contrib import messages
@@ -113,7 +114,8 @@ def release_detail(request: AuthenticatedHttpRequest, release_id: int) -> HttpRe
         change = filters.cleaned_data["change"] or "added"
         query = filters.cleaned_data["q"] or ""
         page = filters.cleaned_data["page"] or 1
-    rows, total = ([], 0)
+    rows: Sequence[object] = []
+    total = 0
     if release.state in (
         Release.State.STAGED,
         Release.State.ACTIVE,
@@ -169,7 +171,9 @@ def release_activate(
     if not form.is_valid():
         for errors in form.errors.values():
             for error in errors:
-                messages.error(request, error)
+                # ErrorList.__getitem__ yields each message as a str; the stubs type
+                # the items as the stored ValidationError | str.
+                messages.error(request, error)  # type: ignore[arg-type]
         return redirect("codesets:release_detail", release_id=release.id)
     try:
         release = services.release_activate(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular import openapi as drf_spectacular_openapi
+from drf_spectacular.utils import Direction
+from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -30,7 +32,9 @@ class AutoSchema(drf_spectacular_openapi.AutoSchema):
     ``MeApiOutput``. Every API nests serializers of the same names (STYLE §3), so the
     class name alone would collide."""
 
-    def get_serializer_name(self, serializer: Any, direction: str) -> str:
+    def get_serializer_name(
+        self, serializer: serializers.Serializer, direction: Direction
+    ) -> str:
         qualname = type(serializer).__qualname__
         if "." in qualname:
             return qualname.replace(".", "").removesuffix("Serializer")

@@ -9,12 +9,13 @@ from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import CODE_ENCOUNTERS, IMPORT_ENCOUNTERS, api_permission
+from accounts.types import AuthenticatedRequest
 from encounters import services
+from encounters.drg import DrgResult
 from encounters.models import PROCEDURE_SYSTEMS, Document, Encounter, Patient
 from encounters.selectors import encounter_get_for_user
 
@@ -160,7 +161,7 @@ def encounter_output(encounter: Encounter) -> dict[str, Any]:
     drg = encounter.drg
     if drg is None and encounter.is_inpatient:
         live = services.encounter_drg(encounter)
-        drg = live.as_dict() if hasattr(live, "as_dict") else None
+        drg = live.as_dict() if isinstance(live, DrgResult) else None
     return {
         "id": encounter.id,
         "status": encounter.status,
@@ -236,7 +237,7 @@ class EncounterCreateApi(APIView):
     permission_classes = [api_permission(IMPORT_ENCOUNTERS)]
 
     @extend_schema(request=EncounterInputSerializer, responses={201: dict})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = EncounterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
@@ -254,7 +255,7 @@ class EncounterBulkCreateApi(APIView):
     permission_classes = [api_permission(IMPORT_ENCOUNTERS)]
 
     @extend_schema(request=EncounterInputSerializer(many=True), responses={201: dict})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         if not isinstance(request.data, list) or not request.data:
             return Response(
                 {"detail": "Send a non-empty JSON list of encounters."},
@@ -267,11 +268,11 @@ class EncounterBulkCreateApi(APIView):
             )
         data = EncounterInputSerializer(data=request.data, many=True)
         if not data.is_valid():
-            errors = {str(n): e for n, e in enumerate(data.errors) if e}
+            invalid = {str(n): e for n, e in enumerate(data.errors) if e}
             return Response(
                 {
                     "detail": "The request is not valid; nothing was created.",
-                    "errors": errors,
+                    "errors": invalid,
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
@@ -325,13 +326,13 @@ class EncounterDetailApi(APIView):
     permission_classes = [api_permission(CODE_ENCOUNTERS)]
 
     @extend_schema(responses=dict)
-    def get(self, request: Request, encounter_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, encounter_id: int) -> Response:
         encounter = encounter_get_for_user(user=request.user, encounter_id=encounter_id)
         services.chart_access_log(user=request.user, encounter=encounter, via="api")
         return Response(encounter_output(encounter))
 
     @extend_schema(request=CodingUpdateSerializer, responses=dict)
-    def patch(self, request: Request, encounter_id: int) -> Response:
+    def patch(self, request: AuthenticatedRequest, encounter_id: int) -> Response:
         encounter = encounter_get_for_user(
             user=request.user, encounter_id=encounter_id, write=True
         )
@@ -362,7 +363,7 @@ class EncounterSubmitApi(APIView):
     permission_classes = [api_permission(CODE_ENCOUNTERS)]
 
     @extend_schema(request=SubmitSerializer, responses={202: dict})
-    def post(self, request: Request, encounter_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, encounter_id: int) -> Response:
         encounter = encounter_get_for_user(
             user=request.user, encounter_id=encounter_id, write=True
         )

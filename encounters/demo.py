@@ -267,13 +267,16 @@ def _verdicts(
     releases: list[Release], codes: dict[str, set[str]]
 ) -> dict[int, dict[str, CodeVerdict]]:
     """Each scenario code checked once per release in force (not once per encounter)."""
-    return {
-        r.id: codes_check(
+    out = {}
+    for r in releases:
+        if r.system not in codes:
+            continue
+        if r.effective_from is None:  # the release_in_force_has_start constraint
+            raise ValueError(f"Release {r.id} is in force but has no start date.")
+        out[r.id] = codes_check(
             system=r.system, codes=sorted(codes[r.system]), day=r.effective_from
         )
-        for r in releases
-        if r.system in codes
-    }
+    return out
 
 
 def demo_encounters_create(
@@ -535,4 +538,4 @@ def demo_encounters_submit(*, share: float, seed: int = 1) -> dict[str, int]:
             version=2,
         )
     stats = audit_encounters(encounter_ids=chosen, trigger="submit", seed=seed)
-    return {str(k): v for k, v in (stats.routed or {}).items()}
+    return {str(k): v for k, v in stats.routed.items()}

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypedDict, TypeVar
 
 from django import forms
+from django.http import QueryDict
 
 from encounters.models import PROCEDURE_SYSTEMS, Diagnosis, Encounter
 from encounters.selectors import QUEUE_SORTS
@@ -53,13 +57,36 @@ class ProcedureRowForm(forms.Form):
 ACTION_RE = re.compile(r"^(add|remove|up|down):(dx|px)(?::(\d+))?$")
 
 
+class DiagnosisRow(TypedDict):
+    """A diagnosis row of the coding form, as posted."""
+
+    code: str
+    poa: str
+
+
+class ProcedureRow(TypedDict):
+    """A procedure row of the coding form, as posted, with the date and units
+    parsed (None while the row is not valid)."""
+
+    system: str
+    code: str
+    date: str
+    modifiers: str
+    units: str
+    date_value: dt.date | None
+    units_value: int | None
+
+
+Row = TypeVar("Row", DiagnosisRow, ProcedureRow)
+
+
 @dataclass
 class CodingPost:
     """The coding form as posted: rows in the order shown, plus the action asked."""
 
     version: int
-    dx_rows: list[dict[str, str]] = field(default_factory=list)
-    px_rows: list[dict[str, str]] = field(default_factory=list)
+    dx_rows: list[DiagnosisRow] = field(default_factory=list)
+    px_rows: list[ProcedureRow] = field(default_factory=list)
     action: str = "check"
     errors: dict[str, list[str]] = field(default_factory=dict)
     focus: str = ""
@@ -80,71 +107,107 @@ class CodingPost:
                 ProcedureInput(
                     system=r["system"],
                     code=r["code"],
-                    date=r.get("date_value"),
+                    date=r["date_value"],
                     modifiers=[m for m in re.split(r"[\s,\-]+", r["modifiers"]) if m],
-                    units=r.get("units_value") or 1,
+                    units=r["units_value"] or 1,
                 )
             )
         return out
 
 
-def _rows(data, prefix: str, form_class: type[forms.Form], errors) -> list[dict]:
+def _rows(
+    data: QueryDict,
+    prefix: str,
+    form_class: type[forms.Form],
+    errors: dict[str, list[str]],
+) -> list[tuple[dict[str, str], dict[str, Any]]]:
+    """Each row's posted values, with its cleaned values ({} when not valid)."""
     rows = []
     count = min(int(data.get(f"{prefix}-count", 0) or 0), 40)
     for n in range(count):
         form = form_class(data, prefix=f"{prefix}-{n}")
         raw = {name: data.get(f"{prefix}-{n}-{name}", "") for name in form.fields}
+        cleaned: dict[str, Any] = {}
         if form.is_valid():
-            raw["date_value"] = form.cleaned_data.get("date")
-            raw["units_value"] = form.cleaned_data.get("units")
+            cleaned = form.cleaned_data
         else:
             for name, messages in form.errors.items():
-                errors[f"{prefix}.{n}.{name}"] = list(messages)
-        rows.append(raw)
+                errors[f"{prefix}.{n}.{name}"] = [str(m) for m in messages]
+        rows.append((raw, cleaned))
     return rows
 
 
-def coding_post_parse(data, encounter: Encounter) -> CodingPost:
+def _row_action(
+    rows: list[Row], verb: str, n: int, kind: str, blank: Callable[[], Row]
+) -> str:
+    """Add, remove or move a row; returns the code box to focus ('' = none)."""
+    if verb == "add":
+        rows.append(blank())
+        return f"{kind}-{len(rows) - 1}-code"
+    if not 0 <= n < len(rows):
+        return ""
+    if verb == "remove":
+        rows.pop(n)
+        return f"{kind}-{min(n, len(rows) - 1)}-code" if rows else ""
+    if verb == "up" and n > 0:
+        rows[n - 1], rows[n] = rows[n], rows[n - 1]
+        return f"{kind}-{n - 1}-code"
+    if verb == "down" and n < len(rows) - 1:
+        rows[n + 1], rows[n] = rows[n], rows[n + 1]
+        return f"{kind}-{n + 1}-code"
+    return ""
+
+
+def coding_post_parse(data: QueryDict, encounter: Encounter) -> CodingPost:
     """Read the coding form, then apply the row action (add / remove / move)."""
     try:
         version = int(data.get("version", ""))
     except ValueError:
         version = 0
     post = CodingPost(version=version)
-    post.dx_rows = _rows(data, "dx", DiagnosisRowForm, post.errors)
-    post.px_rows = _rows(data, "px", ProcedureRowForm, post.errors)
+    post.dx_rows = [
+        DiagnosisRow(code=raw["code"], poa=raw["poa"])
+        for raw, _cleaned in _rows(data, "dx", DiagnosisRowForm, post.errors)
+    ]
+    post.px_rows = [
+        ProcedureRow(
+            system=raw["system"],
+            code=raw["code"],
+            date=raw["date"],
+            modifiers=raw["modifiers"],
+            units=raw["units"],
+            date_value=cleaned.get("date"),
+            units_value=cleaned.get("units"),
+        )
+        for raw, cleaned in _rows(data, "px", ProcedureRowForm, post.errors)
+    ]
     action = data.get("action", "check")
     match = ACTION_RE.match(action)
     if action in ("save", "submit"):
         post.action = action
     elif match:
         verb, kind, index = match.group(1), match.group(2), match.group(3)
-        rows = post.dx_rows if kind == "dx" else post.px_rows
         n = int(index) if index is not None else -1
-        if verb == "add":
-            if kind == "dx":
-                rows.append({"code": "", "poa": ""})
-            else:
-                rows.append(
-                    {
-                        "system": encounter.procedure_systems[0],
-                        "code": "",
-                        "date": "",
-                        "modifiers": "",
-                        "units": "1",
-                    }
-                )
-            post.focus = f"{kind}-{len(rows) - 1}-code"
-        elif 0 <= n < len(rows):
-            if verb == "remove":
-                rows.pop(n)
-                post.focus = f"{kind}-{min(n, len(rows) - 1)}-code" if rows else ""
-            elif verb == "up" and n > 0:
-                rows[n - 1], rows[n] = rows[n], rows[n - 1]
-                post.focus = f"{kind}-{n - 1}-code"
-            elif verb == "down" and n < len(rows) - 1:
-                rows[n + 1], rows[n] = rows[n], rows[n + 1]
-                post.focus = f"{kind}-{n + 1}-code"
+        if kind == "dx":
+            post.focus = _row_action(
+                post.dx_rows, verb, n, kind, lambda: DiagnosisRow(code="", poa="")
+            )
+        else:
+            post.focus = _row_action(
+                post.px_rows,
+                verb,
+                n,
+                kind,
+                lambda: ProcedureRow(
+                    system=encounter.procedure_systems[0],
+                    code="",
+                    date="",
+                    modifiers="",
+                    units="1",
+                    date_value=None,
+                    units_value=None,
+                ),
+            )
         # Row errors were keyed by the old positions; after a move they would
         # point at the wrong row, and the next check recomputes them anyway.
         post.errors = {}

@@ -118,6 +118,7 @@ class CheckedDiagnosis:
     code: str
     poa: str
     verdict: CodeVerdict
+    index: int  # position in the diagnoses checked (rows with errors have none)
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class CheckedProcedure:
     units: int
     verdict: CodeVerdict
     message: str  # verdict message plus procedure-level remarks
+    index: int  # position in the procedures checked (rows with errors have none)
 
 
 def _systems_loaded() -> set[str]:
@@ -175,7 +177,9 @@ def coding_check(
         verdict = dx_verdicts[code]
         if not verdict.exists and System.ICD10CM in loaded:
             errors[f"diagnoses.{n}.code"] = [verdict.message]
-        checked_dx.append(CheckedDiagnosis(code=code, poa=poa, verdict=verdict))
+        checked_dx.append(
+            CheckedDiagnosis(code=code, poa=poa, verdict=verdict, index=n)
+        )
 
     by_system: dict[str, list[str]] = {}
     for p in procedures:
@@ -250,6 +254,7 @@ def coding_check(
                 units=p.units,
                 verdict=verdict,
                 message=" ".join(remarks),
+                index=n,
             )
         )
     return checked_dx, checked_px, errors

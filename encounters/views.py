@@ -20,7 +20,13 @@ from codesets.search import code_search
 from encounters import services
 from encounters.audit.services import encounter_review_correct
 from encounters.drg import DrgResult
-from encounters.forms import CodingPost, QueueFilterForm, coding_post_parse
+from encounters.forms import (
+    CodingPost,
+    DiagnosisRow,
+    ProcedureRow,
+    QueueFilterForm,
+    coding_post_parse,
+)
 from encounters.models import PROCEDURE_SYSTEMS, Diagnosis, Encounter
 from encounters.selectors import (
     encounter_get_for_user,
@@ -220,16 +226,20 @@ def _page_context(
     }
 
 
-def _saved_rows(encounter: Encounter) -> tuple[list[dict], list[dict]]:
-    dx = [{"code": d.display, "poa": d.poa} for d in encounter.diagnoses.all()]
+def _saved_rows(
+    encounter: Encounter,
+) -> tuple[list[DiagnosisRow], list[ProcedureRow]]:
+    dx = [DiagnosisRow(code=d.display, poa=d.poa) for d in encounter.diagnoses.all()]
     px = [
-        {
-            "system": p.system,
-            "code": p.display,
-            "date": p.date.isoformat() if p.date else "",
-            "modifiers": " ".join(p.modifiers),
-            "units": str(p.units),
-        }
+        ProcedureRow(
+            system=p.system,
+            code=p.display,
+            date=p.date.isoformat() if p.date else "",
+            modifiers=" ".join(p.modifiers),
+            units=str(p.units),
+            date_value=p.date,
+            units_value=p.units,
+        )
         for p in encounter.procedures.all()
     ]
     return dx, px
@@ -250,7 +260,7 @@ def _panel_context(
         dx_rows, px_rows = _saved_rows(encounter)
         post = CodingPost(version=encounter.version, dx_rows=dx_rows, px_rows=px_rows)
         if not dx_rows:
-            post.dx_rows.append({"code": "", "poa": ""})
+            post.dx_rows.append(DiagnosisRow(code="", poa=""))
     entered_dx = [(n, r) for n, r in enumerate(post.dx_rows) if r["code"].strip()]
     entered_px = [(n, r) for n, r in enumerate(post.px_rows) if r["code"].strip()]
     checked_dx, checked_px, errors = services.coding_check(
@@ -269,27 +279,27 @@ def _panel_context(
             index = int(parts[1])
             if index < len(source):
                 row_errors[f"{prefix}.{source[index][0]}.{parts[2]}"] = msgs
+    # Verdicts by form row: a row the check refused (no code, bad POA…) has none, so
+    # they are matched by position in what was checked, never by counting.
+    dx_verdicts = {entered_dx[c.index][0]: c for c in checked_dx}
+    px_verdicts = {entered_px[c.index][0]: c for c in checked_px}
     dx_view = []
-    verdicts = iter(checked_dx)
-    for n, row in enumerate(post.dx_rows):
+    for n, dx_row in enumerate(post.dx_rows):
         item: dict[str, Any] = {
             "n": n,
-            **row,
+            **dx_row,
             "title": "",
             "message": "",
             "level": "",
             "focus": post.focus == f"dx-{n}-code",
         }
-        if row["code"].strip() and f"dx.{n}.code" not in row_errors:
-            checked = next(verdicts, None)
-            if checked is not None:
-                item.update(
-                    title=checked.verdict.title,
-                    message=checked.verdict.message,
-                    level="ok" if checked.verdict.valid else "warn",
-                )
-        elif row["code"].strip():
-            next(verdicts, None)
+        dx_checked = dx_verdicts.get(n)
+        if dx_checked is not None and f"dx.{n}.code" not in row_errors:
+            item.update(
+                title=dx_checked.verdict.title,
+                message=dx_checked.verdict.message,
+                level="ok" if dx_checked.verdict.valid else "warn",
+            )
         item["errors"] = {
             k.split(".")[2]: v
             for k, v in row_errors.items()
@@ -299,11 +309,10 @@ def _panel_context(
             item["level"] = "error"
         dx_view.append(item)
     px_view = []
-    px_verdicts = iter(checked_px)
-    for n, row in enumerate(post.px_rows):
+    for n, px_row in enumerate(post.px_rows):
         item = {
             "n": n,
-            **row,
+            **px_row,
             "title": "",
             "message": "",
             "level": "",
@@ -314,16 +323,15 @@ def _panel_context(
             for k, v in row_errors.items()
             if k.startswith(f"px.{n}.")
         }
-        if row["code"].strip() and "system" not in errs:
-            checked = next(px_verdicts, None)
-            if checked is not None and "code" not in errs:
-                item.update(
-                    title=checked.verdict.title,
-                    message=checked.message,
-                    level="ok"
-                    if checked.verdict.valid and not checked.message
-                    else "warn",
-                )
+        px_checked = px_verdicts.get(n)
+        if px_checked is not None and "code" not in errs:
+            item.update(
+                title=px_checked.verdict.title,
+                message=px_checked.message,
+                level="ok"
+                if px_checked.verdict.valid and not px_checked.message
+                else "warn",
+            )
         item["errors"] = errs
         if errs:
             item["level"] = "error"
@@ -376,6 +384,7 @@ def typeahead(request: AuthenticatedHttpRequest, encounter_id: int) -> HttpRespo
     field = request.GET.get("field", "")
     prefix = field.rsplit("-", 1)[0]
     query = request.GET.get(field, "").strip()
+    system: str
     if field.startswith("dx-"):
         system = System.ICD10CM
     else:

@@ -80,14 +80,30 @@ def main() -> None:
                 page.get_by_test_id("claim-next").click()
                 page.get_by_test_id("document").first.wait_for()
                 shot(page, "15-coding-page")
+                # The principal, as the document's assessment names it (demo
+                # documents say "ASSESSMENT: <title of the principal>.").
+                text = page.get_by_test_id("document").first.inner_text()
+                assessment = text.split("ASSESSMENT:", 1)[-1].split(".")[0]
+                small = {"of", "and", "with", "without", "the", "for", "to", "in"}
+                words = " ".join(
+                    [w for w in assessment.replace(",", " ").split() if w not in small][
+                        :8
+                    ]
+                )
                 page.locator("#dx-0-code").focus()
+                page.keyboard.type(words, delay=30)
+                page.locator(f"#dx-0-suggest [data-query='{words}']").wait_for()
+                page.keyboard.press("ArrowDown")
+                page.keyboard.press("Enter")
+                page.get_by_test_id("drg").filter(has_text="DRG").wait_for()
                 page.keyboard.press("Alt+d")
-                page.wait_for_timeout(800)
+                page.locator("#dx-1-code").wait_for()
                 page.keyboard.type("hypo-osmol", delay=30)
                 page.locator(".suggest [role=option]").first.wait_for()
                 page.keyboard.press("ArrowDown")
                 page.keyboard.press("Enter")
-                page.wait_for_timeout(1200)
+                page.locator("#dx-1-code[value]").wait_for()
+                page.wait_for_timeout(500)
                 shot(page, "16-coding-cc-added")
             if user == "supervisor":
                 shot(page, "17-audit-queue")

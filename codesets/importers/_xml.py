@@ -11,7 +11,9 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 from xml.etree.ElementTree import ParseError
+from xml.parsers.expat import XMLParserType
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
@@ -43,13 +45,14 @@ class StreamTarget:
     """Base of the expat targets: open element stack, line numbers, failures."""
 
     def __init__(self) -> None:
-        self.expat = None  # set after the parser exists, for line numbers
+        # set after the parser exists, for line numbers
+        self.expat: XMLParserType | None = None
         self.stack: list[str] = []  # open element tags
 
     def line(self) -> int | None:
         return self.expat.CurrentLineNumber if self.expat is not None else None
 
-    def fail(self, message: str, element: str = "") -> None:
+    def fail(self, message: str, element: str = "") -> NoReturn:
         raise ImportFormatError(
             message,
             line=self.line(),

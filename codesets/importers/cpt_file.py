@@ -92,11 +92,11 @@ def _columns(header: list[str]) -> dict[str, int] | None:
     """Role -> column index for a header row, or None when it is no CPT header."""
     names = [_norm(h) for h in header]
     if [h.strip().lower() for h in header] in SIMPLE_HEADERS:
-        roles = {"code": 0, "short": 1, "long": 2, "simple": -1}
+        roles: dict[str, int] = {"code": 0, "short": 1, "long": 2, "simple": -1}
         if len(header) == 5:
             roles.update(valid_from=3, valid_to=4)
         return roles
-    roles: dict[str, int] = {}
+    roles = {}
     for index, name in enumerate(names):
         for role, aliases in (
             ("code", CODE_NAMES),
@@ -349,7 +349,7 @@ class CptFileImporter:
                         f"valid_to {valid_to} is before valid_from {valid_from}.",
                         line=lineno,
                     )
-            extra = ()
+            extra: tuple[tuple[str, str], ...] = ()
             if "concept" in roles and row[roles["concept"]].strip():
                 extra = (("concept_id", row[roles["concept"]].strip()),)
             rows.append((lineno, code, short, long, valid_from, valid_to, extra))

@@ -154,13 +154,13 @@ class AddendaImporter:
                     )
                 action, lineno = "revise", pending[0]
                 pending = None
-            key = (action, code)
-            if key in seen:
+            seen_key = (action, code)
+            if seen_key in seen:
                 raise ImportFormatError(
-                    f"{code} is listed for '{action}' twice (first on line {seen[key]}).",
+                    f"{code} is listed for '{action}' twice (first on line {seen[seen_key]}).",
                     line=lineno,
                 )
-            seen[key] = lineno
+            seen[seen_key] = lineno
             tally[(action, billable)] += 1
             result.changes.append(
                 ParsedChange(action, code, billable, short, long, lineno)

@@ -209,36 +209,37 @@ class _Target(StreamTarget):
         parent_idx = self.node_stack[-1] if self.node_stack else -1
         parent = self.nodes[parent_idx] if parent_idx >= 0 else None
         expected_parent = {
-            "chapter": None,
-            "section": "chapter",
+            "chapter": (),
+            "section": ("chapter",),
             "diag": ("section", "diag"),
         }[tag]
+        node = _Node(tag, parent_idx, self.line() or 0)
         if tag == "chapter":
             if parent is not None or self.stack[-2] != ROOT_TAG:
                 self.fail("<chapter> must sit directly under the root element")
-        elif (
-            parent is None
-            or parent.tag not in expected_parent
-            or self.stack[-2] != parent.tag
-        ):
-            where = f"<{self.stack[-2]}>" if len(self.stack) > 1 else "the top"
-            self.fail(f"<{tag}> found inside {where}, where it is not allowed")
-        node = _Node(tag, parent_idx, self.line() or 0)
-        if tag == "section":
-            section_id = (attrib.get("id") or "").strip().upper()
-            if not SECTION_ID_RE.fullmatch(section_id):
-                self.fail(
-                    f"Section id {section_id!r} is not a code range such as 'E08-E13'"
-                )
-            if "-" not in section_id:
-                section_id = f"{section_id}-{section_id}"
-            node.code = section_id
-            node.chapter = parent.chapter
-            node.block = section_id
-        elif tag == "diag":
-            parent.has_child_diag = True
-            node.chapter = parent.chapter
-            node.block = parent.block
+        else:
+            if (
+                parent is None
+                or parent.tag not in expected_parent
+                or self.stack[-2] != parent.tag
+            ):
+                where = f"<{self.stack[-2]}>" if len(self.stack) > 1 else "the top"
+                self.fail(f"<{tag}> found inside {where}, where it is not allowed")
+            if tag == "section":
+                section_id = (attrib.get("id") or "").strip().upper()
+                if not SECTION_ID_RE.fullmatch(section_id):
+                    self.fail(
+                        f"Section id {section_id!r} is not a code range such as 'E08-E13'"
+                    )
+                if "-" not in section_id:
+                    section_id = f"{section_id}-{section_id}"
+                node.code = section_id
+                node.chapter = parent.chapter
+                node.block = section_id
+            elif tag == "diag":
+                parent.has_child_diag = True
+                node.chapter = parent.chapter
+                node.block = parent.block
         self.node_stack.append(len(self.nodes))
         self.nodes.append(node)
 
@@ -339,6 +340,10 @@ class _Target(StreamTarget):
                 )
             if not text:
                 self.fail(f"7th character {char} of {node.code} has no description")
+            if node.seven is None:  # cannot be: the enclosing <sevenChrDef> set it
+                self.fail(
+                    f"7th character {char} of {node.code} outside a <sevenChrDef>"
+                )
             if any(c == char for c, _ in node.seven):
                 self.fail(f"7th character {char} is defined twice for {node.code}")
             node.seven.append((char, text))
@@ -470,6 +475,12 @@ def _build_result(target: _Target, fmt: str) -> ParseResult:
                 )
             )
             continue
+        if parent is None:  # _start_node admits only chapters at the top
+            raise ImportFormatError(
+                f"<{node.tag}> {node.code} is outside any chapter.",
+                line=node.line,
+                element=node.tag,
+            )
         if node.tag == "section":
             codes.append(
                 ParsedCode(

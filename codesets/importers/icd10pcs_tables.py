@@ -53,6 +53,7 @@ import itertools
 import os
 import re
 from pathlib import Path
+from xml.parsers.expat import XMLParserType
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser, ParseError
@@ -715,7 +716,7 @@ class _Builder:
 
     def __init__(self, result: ParseResult) -> None:
         self.result = result
-        self.expat = None  # the expat parser, for line numbers
+        self.expat: XMLParserType | None = None  # the expat parser, for line numbers
         self.stack: list[str] = []
         self.text: list[str] = []
         self.version = ""
@@ -964,7 +965,7 @@ class TablesImporter:
         if head.startswith(b"\xef\xbb\xbf"):
             head = head[3:]
         match = _FIRST_ELEMENT.search(_HEAD_COMMENT.sub(b"", head))
-        return bool(match) and match.group(1) == ROOT_TAG.encode()
+        return match is not None and match.group(1) == ROOT_TAG.encode()
 
     def parse(self, path: Path, *, progress: Progress | None = None) -> ParseResult:
         path = Path(path)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
@@ -53,7 +53,7 @@ class AuditStats:
     audited: int = 0
     skipped: int = 0
     findings: int = 0
-    routed: dict[str, int] | None = None
+    routed: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
 class _Releases:
@@ -189,7 +189,7 @@ def _audit_chunk(
     batch: AuditBatch | None,
     rng: random.Random,
 ) -> AuditStats:
-    stats = AuditStats(routed=defaultdict(int))
+    stats = AuditStats()
     encounters = list(
         Encounter.objects.filter(id__in=encounter_ids)
         .select_related("patient")
@@ -237,7 +237,11 @@ def _audit_chunk(
             )
         _edit_tables(case)
         drafts = run_rules(case)
-        rate = rates.get(encounter.assigned_to_id, default_rate)
+        rate = (
+            rates.get(encounter.assigned_to_id, default_rate)
+            if encounter.assigned_to_id is not None
+            else default_rate
+        )
         sampled = trigger == AuditRun.Trigger.SUBMIT and rng.random() < float(rate)
         status = _route(encounter, drafts, trigger, sampled)
         drg = _drg(encounter, case)
@@ -320,7 +324,7 @@ def audit_encounters(
 ) -> AuditStats:
     """Audit the encounters in chunks (one transaction each); safe to run twice."""
     rng = random.Random(seed)  # noqa: S311 - audit sampling, not secrets
-    total = AuditStats(routed=defaultdict(int))
+    total = AuditStats()
     chunk = settings.AUDIT_CHUNK
     for start in range(0, len(encounter_ids), chunk):
         stats = _audit_chunk(
@@ -329,6 +333,6 @@ def audit_encounters(
         total.audited += stats.audited
         total.skipped += stats.skipped
         total.findings += stats.findings
-        for status, n in (stats.routed or {}).items():
+        for status, n in stats.routed.items():
             total.routed[status] += n
     return total

@@ -14,10 +14,16 @@ import datetime as dt
 import os
 import threading
 from dataclasses import dataclass
+from functools import partial
+from typing import Literal
 
 from msdrg import MceEditor, create_mce_input
 
 from encounters.drg import POA_FOR_GROUPER
+
+# msdrg's sex codes: 0 male, 1 female, 2 unknown.
+MceSex = Literal[0, 1, 2]
+SEX_CODES: dict[str, MceSex] = {"M": 0, "F": 1}
 
 _editor: MceEditor | None = None
 _pid = 0
@@ -85,7 +91,7 @@ def _run(
     *,
     discharge: dt.date,
     age: int,
-    sex: int,
+    sex: MceSex,
     status: int,
     diagnoses: list[tuple[str, str]],
     procedures: list[str],
@@ -122,10 +128,10 @@ def mce_edits(
     """The MCE edits of an inpatient claim, each with the codes that caused it."""
     if not diagnoses:
         return []
-    sex_code = {"M": 0, "F": 1}.get(sex, 2)
+    sex_code = SEX_CODES.get(sex, 2)
     status = int(discharge_status) if discharge_status.isdigit() else 1
-    kwargs = {"discharge": discharge, "age": age, "sex": sex_code, "status": status}
-    edits = _run(**kwargs, diagnoses=diagnoses, procedures=procedures)
+    run = partial(_run, discharge=discharge, age=age, sex=sex_code, status=status)
+    edits = run(diagnoses=diagnoses, procedures=procedures)
     out = []
     pdx = diagnoses[0][0]
     for name, _count in edits:
@@ -157,10 +163,7 @@ def mce_edits(
             codes = tuple(
                 code
                 for code, poa in diagnoses
-                if name
-                in {
-                    n for n, _ in _run(**kwargs, diagnoses=[(code, poa)], procedures=[])
-                }
+                if name in {n for n, _ in run(diagnoses=[(code, poa)], procedures=[])}
             ) or (pdx,)
         else:
             codes = (pdx,)

@@ -530,12 +530,13 @@ def mue_units(case: Case) -> Iterator[Draft]:
             lines[p.code].append(p)
     for code, mue in case.mue.items():
         if mue.adjudication_indicator == 1:
-            over = [p for p in lines[code] if p.units > mue.max_units]
-            total = max((p.units for p in over), default=0)
+            over = [p.units for p in lines[code] if p.units > mue.max_units]
+            total = max(over, default=0)
+            exceeded = bool(over)
         else:
             total = max((u for (c, _d), u in units.items() if c == code), default=0)
-            over = [None] if total > mue.max_units else []
-        if over:
+            exceeded = total > mue.max_units
+        if exceeded:
             yield Draft(
                 "mue-units",
                 "error" if mue.adjudication_indicator != 3 else "warning",

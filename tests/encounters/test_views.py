@@ -312,3 +312,38 @@ def test_an_empty_principal_row_is_not_silently_replaced(
     assert "Draft saved" not in panel
     encounter.refresh_from_db()
     assert not encounter.diagnoses.exists()
+
+
+def test_opening_a_chart_checks_saved_procedure_dates(
+    code_sets, supervisor, coder, coder_client
+):
+    # The saved rows carry their parsed date: the first page view says what a
+    # check of the same rows says.
+    encounter_id = _create(
+        supervisor,
+        procedures=[{"system": "icd10pcs", "code": "0DTJ4ZZ", "date": "2026-05-20"}],
+    )
+    encounter_claim(user=coder, encounter_id=encounter_id)
+    page = coder_client.get(f"/encounters/{encounter_id}/").content.decode()
+    assert "Procedure date 2026-05-20 is outside the encounter&#x27;s dates." in page
+
+
+def test_each_row_shows_its_own_message_when_a_row_before_it_is_refused(
+    code_sets, supervisor, coder, coder_client
+):
+    # "." is no code at all (refused before any lookup): the rows after it still
+    # get their own verdicts, not their neighbour's.
+    encounter_id = _create(supervisor)
+    encounter = encounter_claim(user=coder, encounter_id=encounter_id)
+    response = coder_client.post(
+        f"/encounters/{encounter_id}/coding/",
+        _form(encounter, [("J18.9", "Y"), (".", "Y"), ("E87.1", "Y"), ("J18", "")]),
+        HTTP_HX_REQUEST="true",
+    )
+    panel = response.content.decode()
+    rows = panel.split('data-testid="dx-row"')[1:]
+    assert len(rows) == 4
+    assert "Pneumonia, unspecified organism" in rows[0]
+    assert "Enter a code." in rows[1]
+    assert "Hypo-osmolality and hyponatremia" in rows[2]
+    assert "J18 is a header" in rows[3]

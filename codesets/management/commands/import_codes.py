@@ -97,6 +97,11 @@ class Command(BaseCommand):
         except (ImportFormatError, ReleaseError) as exc:
             raise CommandError(str(exc)) from exc
         diff = release.diff
+        diff_counts = {
+            "added": diff.get("added", 0),
+            "deleted": diff.get("deleted", 0),
+            "revised": diff.get("revised", 0),
+        }
         result = {
             "release": release.id,
             "system": release.system,
@@ -104,14 +109,10 @@ class Command(BaseCommand):
             "status": release.state,
             "codes": release.code_count,
             "billable": release.billable_count,
-            "diff": {
-                "added": diff.get("added", 0),
-                "deleted": diff.get("deleted", 0),
-                "revised": diff.get("revised", 0),
-            },
+            "diff": diff_counts,
         }
         if options["json"]:
-            result["diff"]["billable_changed"] = diff.get("billable_changed", 0)
+            diff_counts["billable_changed"] = diff.get("billable_changed", 0)
             self.stdout.write(json.dumps(result))
             return
         if release.is_table:
