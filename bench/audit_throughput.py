@@ -51,6 +51,7 @@ def main() -> None:
     from django.core.management import call_command
     from django.db.models import Count
 
+    from coding_app.devstack import solo_worker_command
     from encounters.audit import knowledge
     from encounters.audit.engine import audit_encounters
     from encounters.demo import demo_encounters_create
@@ -83,23 +84,7 @@ def main() -> None:
     queue = f"bench-audit-{os.getpid()}"
     audit_batch_task.apply_async(kwargs={"batch_id": batch.id}, queue=queue)
     worker = subprocess.Popen(  # our own venv's celery
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "coding_app",
-            "worker",
-            "-Q",
-            queue,
-            "--pool",
-            "solo",
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
+        solo_worker_command(queue),
         cwd=ROOT,
         env=os.environ.copy(),
         stdout=subprocess.DEVNULL,

@@ -92,6 +92,20 @@ class DiffRow:
     changes: tuple[
         str, ...
     ]  # of "added", "deleted", "revised", "billable_changed", "moved", "dates_changed"
+    kind: str = "code"  # Code.kind: a HCPCS "modifier" is neither billable nor a header
+
+    @property
+    def old_badge(self) -> str:
+        return self._badge(self.old_billable)
+
+    @property
+    def new_badge(self) -> str:
+        return self._badge(self.new_billable)
+
+    def _badge(self, billable: bool | None) -> str:
+        if self.kind == "modifier":
+            return "modifier"
+        return "billable" if billable else "header"
 
 
 # Codes with their own validity dates (HCPCS, some CPT files) are compared as valid on
@@ -114,7 +128,8 @@ WITH a AS (
 )
 SELECT coalesce(a.code, b.code) AS code, a.long_title, b.long_title, a.billable, b.billable,
        a.short_title, b.short_title, a.parent, b.parent, a.id IS NULL, b.id IS NULL,
-       a.valid_from IS DISTINCT FROM b.valid_from OR a.valid_to IS DISTINCT FROM b.valid_to
+       a.valid_from IS DISTINCT FROM b.valid_from OR a.valid_to IS DISTINCT FROM b.valid_to,
+       coalesce(b.kind, a.kind)
 FROM a FULL OUTER JOIN b ON a.code = b.code
 WHERE a.id IS DISTINCT FROM b.id
 ORDER BY 1
@@ -148,6 +163,7 @@ def release_diff_rows(*, release: Release, base: Release) -> list[DiffRow]:
         added,
         deleted,
         dates_changed,
+        kind,
     ) in rows:
         if added:
             changes: tuple[str, ...] = ("added",)
@@ -173,6 +189,7 @@ def release_diff_rows(*, release: Release, base: Release) -> list[DiffRow]:
                 old_billable=old_bill,
                 new_billable=new_bill,
                 changes=changes,
+                kind=kind,
             )
         )
     return out
@@ -205,6 +222,7 @@ def release_diff_page(
                 old_billable=None,
                 new_billable=c.billable,
                 changes=("added",),
+                kind=c.kind,
             )
             for c in codes.order_by("code")[offset : offset + limit]
         ]

@@ -84,6 +84,28 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
+def solo_worker_command(queue: str) -> list[str]:
+    """A real Celery worker process of this project on one queue, one task at a time
+    (`--pool solo`), quiet: what the audit benchmark and the worker-kill tests start."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "coding_app",
+        "worker",
+        "-Q",
+        queue,
+        "--pool",
+        "solo",
+        "--loglevel",
+        "WARNING",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+    ]
+
+
 def manage(*args: str) -> None:
     subprocess.run([PYTHON, "manage.py", *args], cwd=BASE_DIR, check=True)
 

@@ -126,6 +126,16 @@ def test_year_over_year_diff_is_what_changes_validity_on_the_new_first_day(
     assert "C9141" not in added | deleted
 
 
+def test_the_diff_page_marks_a_modifier_as_a_modifier(hcpcs_years, admin_client_):
+    _, y2020 = hcpcs_years
+    page = admin_client_.get(
+        f"/codesets/releases/{y2020.id}/", {"change": "added", "q": "MA"}
+    ).content.decode()
+    row = page.split('<td class="code">MA</td>', 1)[1].split("</tr>", 1)[0]
+    assert '<span class="badge modifier">modifier</span>' in row
+    assert "header" not in row
+
+
 def test_a_code_is_valid_only_inside_its_dates_and_its_release(hcpcs_years):
     # C9407: added 2019-01-01, terminated 2019-12-31 (the 2020 file still lists it).
     assert code_on(system="hcpcs", code="C9407", day=dt.date(2019, 12, 31))

@@ -7,7 +7,6 @@ import datetime as dt
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -17,6 +16,7 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
+from coding_app.devstack import solo_worker_command
 from encounters.audit.services import audit_batch_create
 from encounters.models import (
     AuditBatch,
@@ -184,23 +184,7 @@ def _worker(queue: str) -> subprocess.Popen:
         "DEV_MODE": "1",
     }
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "coding_app",
-            "worker",
-            "-Q",
-            queue,
-            "--pool",
-            "solo",
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
+        solo_worker_command(queue),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
