@@ -25,6 +25,7 @@ from codesets.models import (
     display_code,
     normalize_code,
 )
+from codesets.query_words import WORD, query_words
 
 
 def release_list() -> QuerySet[Release]:
@@ -253,6 +254,26 @@ def modifier_list(*, system: str = System.HCPCS, day: dt.date) -> list[Code]:
         system=system, kind=Code.Kind.MODIFIER, release_ids__contains=[release.id]
     ).order_by("code")
     return [row for row in rows if row.in_validity_range(day)]
+
+
+def modifier_search(*, query: str, day: dt.date, limit: int = 10) -> list[Code]:
+    """Modifiers valid on ``day`` for the encoder: the modifier typed ("lt"), then
+    those whose title has every word as the start of one of its words ("left"),
+    the shortest title first, short descriptions where the file has them ("Left
+    side" before "Left hand, thumb": LT's long title is a sentence)."""
+    words = query_words(query)
+    if not words:
+        return []
+    typed = query.strip().upper()
+    exact, by_title = [], []
+    for modifier in modifier_list(day=day):
+        title = WORD.findall(modifier.long_title.lower())
+        if modifier.code == typed:
+            exact.append(modifier)
+        elif all(any(t.startswith(w) for t in title) for w in words):
+            by_title.append(modifier)
+    by_title.sort(key=lambda m: (len(m.short_title or m.long_title), m.code))
+    return (exact + by_title)[:limit]
 
 
 def modifier_on(

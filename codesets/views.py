@@ -229,6 +229,9 @@ def encoder(request: AuthenticatedHttpRequest) -> HttpResponse:
         "index_hits": index_search(q=query, dos=day, limit=10)
         if system in ("", System.ICD10CM)
         else [],
+        "modifier_hits": selectors.modifier_search(query=query, day=day)
+        if system in ("", System.HCPCS, System.CPT)
+        else [],
     }
     if request.htmx and request.GET.get("fragment") == "results":
         return render(request, "codesets/encoder.html#results", context)

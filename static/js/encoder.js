@@ -1,12 +1,12 @@
 // Keyboard use of the encoder: type in the box, ↓/↑ move through the results (the
-// codes, then the index entries that name a code), Enter opens the highlighted code
+// codes, then the modifiers and the index entries that name a code), Enter opens the highlighted code
 // in the panel, Esc goes back to the box.
 (() => {
   const box = () => document.getElementById("id_q");
-  const options = () => Array.from(document.querySelectorAll("#results-list [role=option], #results tr.index-row"));
+  const options = () => Array.from(document.querySelectorAll("#results-list [role=option], #results tr.nav-row"));
   let active = -1;
 
-  // An option opens its code; an index row, the code its link names.
+  // An option opens its code; a table row, the code its link names.
   function open(item) {
     const link = item.querySelector("a[hx-get]");
     (link || item).click();
@@ -17,7 +17,7 @@
     if (!items.length) return;
     active = Math.max(0, Math.min(index, items.length - 1));
     items.forEach((item, i) => {
-      // An index row is a table row, not an option: it is marked, not "selected".
+      // A modifier or index row is a table row, not an option: marked, not "selected".
       const attribute = item.getAttribute("role") === "option" ? "aria-selected" : "data-active";
       item.setAttribute(attribute, i === active ? "true" : "false");
     });

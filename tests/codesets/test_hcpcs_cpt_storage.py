@@ -136,6 +136,31 @@ def test_the_diff_page_marks_a_modifier_as_a_modifier(hcpcs_years, admin_client_
     assert "header" not in row
 
 
+def _modifier_section(client, **params) -> str:
+    page = client.get(
+        "/codesets/encoder/", {"dos": "2020-01-01", "fragment": "results", **params}
+    ).content.decode()
+    if 'data-testid="modifier-hits"' not in page:
+        return ""
+    return page.split('data-testid="modifier-hits"', 1)[1].split("</section>", 1)[0]
+
+
+def test_the_encoder_lists_modifiers_apart_by_modifier_or_meaning(
+    hcpcs_years, coder_client
+):
+    by_code = _modifier_section(coder_client, q="ma")
+    assert ">MA</a>" in by_code
+    by_words = _modifier_section(coder_client, q="dressing two")
+    assert ">A2</a>" in by_words and "Dressing for two wounds" in by_words
+    assert ">A3</a>" not in by_words
+    # Shortest (short) description first: A2 before A3..A9 for "dressing".
+    dressing = _modifier_section(coder_client, q="dressing")
+    assert dressing.index(">A1</a>") < dressing.index(">A9</a>")
+    # Not valid on the day (GD ended 2019-12-31), or another system asked: none.
+    assert _modifier_section(coder_client, q="gd") == ""
+    assert _modifier_section(coder_client, q="ma", system="icd10cm") == ""
+
+
 def test_a_code_is_valid_only_inside_its_dates_and_its_release(hcpcs_years):
     # C9407: added 2019-01-01, terminated 2019-12-31 (the 2020 file still lists it).
     assert code_on(system="hcpcs", code="C9407", day=dt.date(2019, 12, 31))
