@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.permissions import CODE_ENCOUNTERS, REVIEW_AUDITS
+from codesets.models import System
+from codesets.search import SearchHit, code_search, looks_like_code
 from encounters.models import CodingChange, Encounter
 
 
@@ -261,3 +263,65 @@ def review_queue_stats(now: dt.datetime | None = None) -> dict[str, object]:
         "returned": Encounter.objects.filter(status=Encounter.Status.RETURNED).count(),
         "auditing": Encounter.objects.filter(status=Encounter.Status.SUBMITTED).count(),
     }
+
+
+# --- suggestions under a code box of the coding form ---------------------------------
+
+# The Medicare Code Editor ties two ICD-10-CM chapters to a population: maternity
+# codes (O00-O9A) to female patients aged 9 to 64, newborn codes (P00-P96, Z38) to
+# age 0. For a patient outside it such a code is almost never what the coder means
+# ("uti" for a man of 70 is not O08.83 or P39.3): it is listed after the others,
+# saying why (so below the first eight when eight others match; more words or the
+# code bring it up). The audit's MCE rules judge what is finally coded.
+MATERNITY_AGES = (9, 64)
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    hit: SearchHit
+    note: str  # why it is listed after the others for this patient; "" if it is not
+
+    @property
+    def display(self) -> str:
+        return self.hit.display
+
+    @property
+    def title(self) -> str:
+        return self.hit.title
+
+    @property
+    def billable(self) -> bool:
+        return self.hit.billable
+
+
+def _population_note(code: str, *, age: int, sex: str) -> str:
+    if code.startswith("O"):
+        if sex == "M":
+            return "maternity code; the patient is male"
+        low, high = MATERNITY_AGES
+        if not low <= age <= high:
+            return f"maternity code (ages {low}-{high}); the patient is {age}"
+    if code.startswith(("P", "Z38")) and age > 0:
+        return f"newborn code; the patient is {age}"
+    return ""
+
+
+def encounter_code_suggestions(
+    *, encounter: Encounter, query: str, system: str, limit: int = 8
+) -> list[Suggestion]:
+    """Codes valid on the encounter's date of service for a code box: the code
+    search's order, except that for a diagnosis found by words, codes of a population
+    the patient is not in come last (a code typed as such keeps its place)."""
+    day = encounter.date_of_service
+    if system != System.ICD10CM or looks_like_code(query):
+        hits = code_search(query=query, day=day, systems=[system], limit=limit).hits
+        return [Suggestion(hit=hit, note="") for hit in hits]
+    hits = code_search(query=query, day=day, systems=[system], limit=limit * 3).hits
+    age = encounter.patient.age_on(encounter.admit_date)
+    sex = encounter.patient.sex
+    suggestions = [
+        Suggestion(hit=hit, note=_population_note(hit.code, age=age, sex=sex))
+        for hit in hits
+    ]
+    suggestions.sort(key=lambda s: bool(s.note))  # stable: the search order within
+    return suggestions[:limit]

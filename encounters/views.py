@@ -16,7 +16,6 @@ from accounts.models import User
 from accounts.permissions import CODE_ENCOUNTERS, REVIEW_AUDITS, permission_required
 from accounts.types import AuthenticatedHttpRequest
 from codesets.models import System
-from codesets.search import code_search
 from encounters import services
 from encounters.audit.services import encounter_review_correct
 from encounters.drg import DrgResult
@@ -29,6 +28,7 @@ from encounters.forms import (
 )
 from encounters.models import PROCEDURE_SYSTEMS, Diagnosis, Encounter
 from encounters.selectors import (
+    encounter_code_suggestions,
     encounter_get_for_user,
     encounter_history,
     encounter_may_edit,
@@ -391,9 +391,9 @@ def typeahead(request: AuthenticatedHttpRequest, encounter_id: int) -> HttpRespo
         system = request.GET.get(f"{prefix}-system", "")
     hits = []
     if query and system in System.values:
-        hits = code_search(
-            query=query, day=encounter.date_of_service, systems=[system], limit=8
-        ).hits
+        hits = encounter_code_suggestions(
+            encounter=encounter, query=query, system=system
+        )
     return render(
         request,
         "encounters/detail.html#suggestions",

@@ -347,3 +347,47 @@ def test_each_row_shows_its_own_message_when_a_row_before_it_is_refused(
     assert "Enter a code." in rows[1]
     assert "Hypo-osmolality and hyponatremia" in rows[2]
     assert "J18 is a header" in rows[3]
+
+
+@pytest.mark.parametrize(
+    ("sex", "note"),
+    [
+        ("M", "maternity code; the patient is male"),
+        ("F", "maternity code (ages 9-64); the patient is 70"),
+    ],
+)
+def test_codes_of_a_population_the_patient_is_not_in_are_suggested_last(
+    supervisor, coder, coder_client, sex, note
+):
+    # The golden cut holds O08.2 "Embolism following ectopic and molar pregnancy",
+    # the shortest title matching "embolism": first in the encoder, last here.
+    from codesets.services import release_import_now
+    from encounters.models import Patient
+    from tests.encounters.conftest import FIXTURES, FY2026
+
+    release_import_now(
+        path=FIXTURES / "encounters" / "icd10cm_tabular_fy2026_april_golden.xml",
+        activate=True,
+        effective_from=FY2026,
+    )
+    encounter_id = _create(supervisor)
+    Patient.objects.filter(encounters__id=encounter_id).update(sex=sex)
+    encounter_claim(user=coder, encounter_id=encounter_id)
+
+    def suggested(text: str) -> str:
+        return coder_client.get(
+            f"/encounters/{encounter_id}/suggest/",
+            {"field": "dx-1-code", "dx-1-code": text},
+        ).content.decode()
+
+    # Enough other codes match "embolism" (T85.81-): O08.2 falls below the eight.
+    page = suggested("embolism")
+    codes = [part.split('"', 1)[0] for part in page.split('data-code="')[1:]]
+    assert len(codes) == 8 and codes[0].startswith("T85")
+    assert "O08.2" not in codes
+    # Asked for more precisely, it is there, saying why it would come last.
+    page = suggested("embolism ectopic")
+    assert 'data-code="O08.2"' in page
+    assert note in page.split('data-code="O08.2"', 1)[1]
+    # Typed as a code, it keeps its place (the coder means it).
+    assert 'data-code="O08.2"' in suggested("O08.2").split("</li>", 1)[0]
