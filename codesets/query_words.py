@@ -11,7 +11,9 @@ words it stands for (stemmed, all of them) or the abbreviation itself as a whole
 word, and is not taken as the start of a longer word: "mi" is a myocardial
 infarction, not every word beginning "mi" ("mig" then finds migraine). The list is
 ours, kept short and unambiguous: an abbreviation with two common meanings (CP: chest
-pain or cerebral palsy; CA) is left out rather than guessed.
+pain or cerebral palsy; CA) is left out rather than guessed, and so is one that is
+also the start of words coders abbreviate to ("uri" for urinary, "ami" for
+amiodarone).
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ ABBREVIATIONS: dict[str, str] = {
     "adhd": "attention deficit hyperactivity",
     "afib": "atrial fibrillation",
     "aki": "acute kidney failure",
-    "ami": "acute myocardial infarction",
     "ards": "acute respiratory distress syndrome",
     "bmi": "body mass index",
     "bph": "benign prostatic hyperplasia",
@@ -60,7 +61,6 @@ ABBREVIATIONS: dict[str, str] = {
     "sob": "shortness breath",
     "t2dm": "type 2 diabetes mellitus",
     "tia": "transient ischemic attack",
-    "uri": "upper respiratory infection",
     "uti": "urinary tract infection",
 }
 

@@ -91,18 +91,25 @@ class CodingPost:
     errors: dict[str, list[str]] = field(default_factory=dict)
     focus: str = ""
 
+    def entered_dx_rows(self) -> list[int]:
+        """Positions of the diagnosis rows with a code: what ``diagnoses`` sends, in
+        order (the check's ``index`` is a position in that list)."""
+        return [n for n, r in enumerate(self.dx_rows) if r["code"].strip()]
+
+    def entered_px_rows(self) -> list[int]:
+        """Positions of the procedure rows with a code, as ``entered_dx_rows``."""
+        return [n for n, r in enumerate(self.px_rows) if r["code"].strip()]
+
     def diagnoses(self) -> list[DiagnosisInput]:
         return [
-            DiagnosisInput(code=r["code"], poa=r["poa"])
-            for r in self.dx_rows
-            if r["code"].strip()
+            DiagnosisInput(code=self.dx_rows[n]["code"], poa=self.dx_rows[n]["poa"])
+            for n in self.entered_dx_rows()
         ]
 
     def procedures(self) -> list[ProcedureInput]:
         out = []
-        for r in self.px_rows:
-            if not r["code"].strip():
-                continue
+        for n in self.entered_px_rows():
+            r = self.px_rows[n]
             out.append(
                 ProcedureInput(
                     system=r["system"],

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.permissions import CODE_ENCOUNTERS, REVIEW_AUDITS
-from codesets.models import System
+from codesets.models import System, normalize_code
 from codesets.search import SearchHit, code_search, looks_like_code
 from encounters.models import CodingChange, Encounter
 
@@ -313,10 +313,14 @@ def encounter_code_suggestions(
     search's order, except that for a diagnosis found by words, codes of a population
     the patient is not in come last (a code typed as such keeps its place)."""
     day = encounter.date_of_service
-    if system != System.ICD10CM or looks_like_code(query):
+    if system != System.ICD10CM:
         hits = code_search(query=query, day=day, systems=[system], limit=limit).hits
         return [Suggestion(hit=hit, note="") for hit in hits]
     hits = code_search(query=query, day=day, systems=[system], limit=limit * 3).hits
+    typed = normalize_code(query)
+    if looks_like_code(query) and hits and hits[0].code.startswith(typed):
+        # Found as a code ("O08.2", "o08"): the coder means it ("t2dm" is words).
+        return [Suggestion(hit=hit, note="") for hit in hits[:limit]]
     age = encounter.patient.age_on(encounter.admit_date)
     sex = encounter.patient.sex
     suggestions = [

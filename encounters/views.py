@@ -261,8 +261,8 @@ def _panel_context(
         post = CodingPost(version=encounter.version, dx_rows=dx_rows, px_rows=px_rows)
         if not dx_rows:
             post.dx_rows.append(DiagnosisRow(code="", poa=""))
-    entered_dx = [(n, r) for n, r in enumerate(post.dx_rows) if r["code"].strip()]
-    entered_px = [(n, r) for n, r in enumerate(post.px_rows) if r["code"].strip()]
+    entered_dx = post.entered_dx_rows()
+    entered_px = post.entered_px_rows()
     checked_dx, checked_px, errors = services.coding_check(
         encounter_type=encounter.type,
         admit_date=encounter.admit_date,
@@ -278,11 +278,11 @@ def _panel_context(
             prefix = "dx" if parts[0] == "diagnoses" else "px"
             index = int(parts[1])
             if index < len(source):
-                row_errors[f"{prefix}.{source[index][0]}.{parts[2]}"] = msgs
+                row_errors[f"{prefix}.{source[index]}.{parts[2]}"] = msgs
     # Verdicts by form row: a row the check refused (no code, bad POA…) has none, so
     # they are matched by position in what was checked, never by counting.
-    dx_verdicts = {entered_dx[c.index][0]: c for c in checked_dx}
-    px_verdicts = {entered_px[c.index][0]: c for c in checked_px}
+    dx_verdicts = {entered_dx[c.index]: c for c in checked_dx}
+    px_verdicts = {entered_px[c.index]: c for c in checked_px}
     dx_view = []
     for n, dx_row in enumerate(post.dx_rows):
         item: dict[str, Any] = {

@@ -130,25 +130,72 @@
   // While the form's request is out, its reply replaces the whole panel, and htmx
   // drops a request queued on a form that is gone: a button pressed (Alt+D, Alt+S…)
   // or a value changed meanwhile would be lost. Hold them, and once the reply is in,
-  // put the values back into the new form and press the button there.
-  // The request out, by its XMLHttpRequest: when its reply has replaced the form,
-  // htmx reports the end on an element still in the page, not on the form.
-  let inFlight = null;
-  let heldAction = null;
+  // put the values back into the new form and press the buttons there, one per reply,
+  // in the order pressed. Rows are numbered by position, and the request out may move
+  // or remove one: held values and row buttons follow their row.
+  let inFlight = null; // the XMLHttpRequest of the form's request out
+  let inFlightForm = null;
+  let inFlightAction = "";
+  let inFlightSince = 0;
+  const heldActions = [];
   const heldValues = new Map();
   const isCodingForm = (elt) => Boolean(elt) && elt.id === "coding-form";
+  // A reply that never comes (a hung connection) must not hold the form for good.
+  const STUCK_MS = 20000;
 
-  document.addEventListener("htmx:beforeRequest", (event) => {
-    if (isCodingForm(event.detail.elt)) inFlight = event.detail.xhr;
+  function holding() {
+    if (inFlight && Date.now() - inFlightSince > STUCK_MS) inFlight = null;
+    return Boolean(inFlight);
+  }
+
+  // Where row `index` of `kind` is after `action` ran on the server; -1 if removed.
+  function rowAfter(action, kind, index) {
+    const m = /^(up|down|remove):(dx|px):(\d+)$/.exec(action || "");
+    if (!m || m[2] !== kind) return index;
+    const n = Number(m[3]);
+    if (m[1] === "up" && n > 0) {
+      if (index === n) return n - 1;
+      if (index === n - 1) return n;
+    } else if (m[1] === "down") {
+      if (index === n) return n + 1;
+      if (index === n + 1) return n;
+    } else if (m[1] === "remove") {
+      if (index === n) return -1;
+      if (index > n) return index - 1;
+    }
+    return index;
+  }
+
+  function idAfter(action, id) {
+    const m = /^(dx|px)-(\d+)-(.+)$/.exec(id);
+    if (!m) return id;
+    const index = rowAfter(action, m[1], Number(m[2]));
+    return index < 0 ? null : `${m[1]}-${index}-${m[3]}`;
+  }
+
+  function actionAfter(action, held) {
+    const m = /^(up|down|remove):(dx|px):(\d+)$/.exec(held);
+    if (!m) return held;
+    const index = rowAfter(action, m[2], Number(m[3]));
+    return index < 0 ? null : `${m[1]}:${m[2]}:${index}`;
+  }
+
+  document.addEventListener("htmx:beforeSend", (event) => {
+    if (!isCodingForm(event.detail.elt)) return;
+    const config = event.detail.requestConfig || {};
+    inFlight = event.detail.xhr;
+    inFlightForm = event.detail.elt;
+    inFlightAction = (config.formData && config.formData.get("action")) || "";
+    inFlightSince = Date.now();
   });
 
   document.addEventListener(
     "submit",
     (event) => {
-      if (!inFlight || !isCodingForm(event.target)) return;
+      if (!isCodingForm(event.target) || !holding()) return;
       event.preventDefault();
       event.stopPropagation();
-      heldAction = event.submitter ? event.submitter.value : "";
+      heldActions.push(event.submitter ? event.submitter.value : "");
     },
     true,
   );
@@ -156,7 +203,7 @@
   function hold(event, changed) {
     const f = form();
     const target = event.target;
-    if (!inFlight || !f || !target.id || !f.contains(target) || !("value" in target)) return;
+    if (!f || !target.id || !f.contains(target) || !("value" in target) || !holding()) return;
     const before = heldValues.get(target.id);
     heldValues.set(target.id, { value: target.value, changed: changed || Boolean(before && before.changed) });
     if (changed) event.stopPropagation(); // the recheck is sent with the new form
@@ -165,23 +212,45 @@
   document.addEventListener("change", (event) => hold(event, true), true);
 
   document.addEventListener("htmx:afterRequest", (event) => {
-    if (!inFlight || event.detail.xhr !== inFlight) return;
-    inFlight = null;
+    const xhr = event.detail.xhr;
+    if (!inFlight || xhr !== inFlight) return;
+    const ran = inFlightAction;
+    const replaced = !document.body.contains(inFlightForm);
+    inFlight = inFlightForm = null;
+    const values = new Map(heldValues);
+    heldValues.clear();
+    // The page is going elsewhere (submitted, signed out): nothing is replayed.
+    const away = ["HX-Redirect", "HX-Refresh", "HX-Location"].some((h) => xhr.getResponseHeader(h));
     const f = form();
-    const action = heldAction;
-    heldAction = null;
+    if (away || !f) {
+      heldActions.length = 0;
+      return;
+    }
     let recheck = false;
-    heldValues.forEach((held, id) => {
-      const el = document.getElementById(id);
-      if (!f || !el || !f.contains(el) || el.value === held.value) return;
+    values.forEach((held, id) => {
+      if (!replaced) {
+        // No new form (an error reply): the values are still in place, unsent.
+        recheck = recheck || held.changed;
+        return;
+      }
+      const moved = idAfter(ran, id);
+      const el = moved && document.getElementById(moved);
+      if (!el || !f.contains(el) || el.value === held.value) return;
       el.value = held.value;
       if (held.changed) recheck = true;
       else if (el.classList.contains("code-input")) el.dispatchEvent(new Event("input", { bubbles: true }));
     });
-    heldValues.clear();
-    if (!f) return;
-    const button = action ? Array.from(f.querySelectorAll("button[name=action]")).find((b) => b.value === action) : null;
-    if (button) button.click();
-    else if (recheck || action !== null) f.dispatchEvent(new Event("change", { bubbles: true }));
+    const pending = heldActions.splice(0).map((a) => (replaced ? actionAfter(ran, a) : a));
+    heldActions.push(...pending.filter((a) => a !== null));
+    while (heldActions.length) {
+      const action = heldActions.shift();
+      const button = Array.from(f.querySelectorAll("button[name=action]")).find((b) => b.value === action);
+      if (button) {
+        button.click(); // the next ones wait for its reply
+        return;
+      }
+      recheck = true; // a plain check ("" or Enter) or a button no longer there
+    }
+    if (recheck) f.dispatchEvent(new Event("change", { bubbles: true }));
   });
 })();

@@ -3,6 +3,7 @@
 // in the panel, Esc goes back to the box.
 (() => {
   const box = () => document.getElementById("id_q");
+  const codeOptions = () => Array.from(document.querySelectorAll("#results-list [role=option]"));
   const options = () => Array.from(document.querySelectorAll("#results-list [role=option], #results tr.nav-row"));
   let active = -1;
 
@@ -42,9 +43,9 @@
       if (active >= 0 && items[active]) {
         event.preventDefault();
         open(items[active]);
-      } else if (items.length === 1) {
+      } else if (codeOptions().length === 1) {
         event.preventDefault();
-        open(items[0]);
+        open(codeOptions()[0]);
       }
     } else if (event.key === "Escape") {
       input.focus();

@@ -173,3 +173,16 @@ def test_keys_pressed_while_the_drg_is_recomputed_are_not_lost(
         ("J189", "Y"),
         ("E871", ""),
     ]
+
+    # Alt+↑ then Alt+↓ on the same row before the first reply is in: the second move
+    # follows the row the first one moved, so it ends where it started.
+    page.locator("#dx-1-code").focus()
+    coding_reply = lambda response: response.url.endswith("/coding/")  # noqa: E731
+    with page.expect_response(coding_reply):
+        page.keyboard.press("Alt+ArrowUp")
+        page.locator("#coding-form.htmx-request").wait_for(state="attached")
+        page.keyboard.press("Alt+ArrowDown")
+    with page.expect_response(coding_reply, timeout=20000):
+        pass  # the held move, sent once the first reply is in
+    expect(page.locator("#dx-0-code")).to_have_value("J18.9")
+    expect(page.locator("#dx-1-code")).to_have_value("E87.1")
