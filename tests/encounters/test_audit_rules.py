@@ -30,6 +30,7 @@ def _encounter(
     dos: dt.date = DOS,
     sex: str = "F",
     age: int = 70,
+    stay: int = 3,
 ) -> Encounter:
     patient = Patient.objects.create(
         mrn=f"R{Patient.objects.count() + 1}",
@@ -42,7 +43,7 @@ def _encounter(
         patient=patient,
         type=type,
         facility="General",
-        admit_date=dos - dt.timedelta(days=3 if type == "inpatient" else 0),
+        admit_date=dos - dt.timedelta(days=stay if type == "inpatient" else 0),
         discharge_date=dos if type == "inpatient" else None,
         discharge_status="01",
         status=Encounter.Status.SUBMITTED,
@@ -169,6 +170,19 @@ def test_mce_only_for_inpatient_claims(code_sets):
     assert "mce-questionable-admission" not in _rules(
         _encounter([("I10", "")], type="outpatient")
     )
+
+
+def test_mce_procedure_los(code_sets):
+    # Ventilation > 96 consecutive hours in a 3-day stay cannot be; in 5 days it can,
+    # and 24-96 hours (5A1945Z) fits a 3-day stay.
+    short = _encounter([("J96.01", "Y")], [("icd10pcs", "5A1955Z")], stay=3)
+    assert _rules(short)["mce-procedure-los"] == [["5A1955Z"]]
+    finding = short.findings.get(rule="mce-procedure-los")
+    assert finding.severity == "error" and "3 day(s)" in finding.message
+    long = _encounter([("J96.01", "Y")], [("icd10pcs", "5A1955Z")], stay=5)
+    assert "mce-procedure-los" not in _rules(long)
+    shorter = _encounter([("J96.01", "Y")], [("icd10pcs", "5A1945Z")], stay=3)
+    assert "mce-procedure-los" not in _rules(shorter)
 
 
 def test_excludes1(code_sets):
