@@ -236,7 +236,7 @@ class ReleasedRow(models.Model):
     content adds its id to the existing row instead of copying it.
     """
 
-    system = models.CharField(max_length=10, choices=System.choices)
+    system = models.CharField(max_length=10, choices=System)
     code = models.CharField(max_length=16)
     content_hash = models.UUIDField()
     release_ids = ArrayField(models.BigIntegerField(), default=list)
