@@ -22,11 +22,15 @@ from encounters.selectors import (
     coder_accuracy,
     encounter_get_for_user,
     facility_list,
+    finding_rule_summary,
     review_queue,
     review_queue_stats,
 )
 from encounters.services import CodingConflict, NotEditable
 from encounters.services import encounter_reassign as reassign_encounter
+
+# The period of the "findings by rule" table of the audit queue.
+RULE_SUMMARY_DAYS = 90
 
 # Every rule id a finding can carry: the rules, and the MCE's one id per edit.
 RULE_IDS = sorted(
@@ -95,6 +99,8 @@ def audit_queue(request: AuthenticatedHttpRequest) -> HttpResponse:
             "cases": page.object_list,
             "stats": review_queue_stats(now),
             "accuracy": coder_accuracy(),
+            "rule_summary": finding_rule_summary(days=RULE_SUMMARY_DAYS),
+            "rule_summary_days": RULE_SUMMARY_DAYS,
             "facilities": facility_list(),
             "batches": AuditBatch.objects.order_by("-created_at")[:5],
             "query": request.GET.urlencode(),

@@ -251,6 +251,49 @@ def coder_accuracy() -> list[CoderAccuracy]:
     )
 
 
+@dataclass(frozen=True)
+class RuleSummary:
+    rule: str
+    total: int
+    open: int
+    upheld: int  # confirmed, or corrected by a supervisor
+    dismissed: int
+
+    @property
+    def upheld_share(self) -> float | None:
+        """Of the findings a person decided, the share they upheld (None: none yet):
+        a rule whose findings are mostly dismissed needs looking at."""
+        decided = self.upheld + self.dismissed
+        return self.upheld / decided if decided else None
+
+
+def finding_rule_summary(
+    *, days: int = 90, now: dt.datetime | None = None
+) -> list[RuleSummary]:
+    """Per audit rule, the findings raised in the last ``days`` days and what became of
+    them, the most frequent rule first."""
+    from django.db.models import Count
+
+    from encounters.models import Finding
+
+    since = (now or timezone.now()) - dt.timedelta(days=days)
+    status = Finding.Status
+    rows = (
+        Finding.objects.filter(created_at__gte=since)
+        .values("rule")
+        .annotate(
+            total=Count("id"),
+            open=Count("id", filter=Q(status=status.OPEN)),
+            upheld=Count(
+                "id", filter=Q(status__in=[status.CONFIRMED, status.CORRECTED])
+            ),
+            dismissed=Count("id", filter=Q(status=status.DISMISSED)),
+        )
+        .order_by("-total", "rule")
+    )
+    return [RuleSummary(**row) for row in rows]
+
+
 def review_queue_stats(now: dt.datetime | None = None) -> dict[str, object]:
     from django.db.models import Min
 

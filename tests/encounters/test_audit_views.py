@@ -225,3 +225,40 @@ def test_a_supervisor_reassigns_an_open_encounter(
         url, {"coder": coder.id, "version": encounter.version}, follow=True
     )
     assert "only open encounters are reassigned" in response.content.decode()
+
+
+def test_the_audit_queue_counts_findings_by_rule_and_what_became_of_them(
+    in_review, supervisor, supervisor_client
+):
+    finding = in_review.findings.get(rule="code-first")
+    supervisor_client.post(
+        f"/encounters/findings/{finding.id}/decide/",
+        {"status": "dismissed", "reason": "documented as diabetic"},
+    )
+    # An older finding of the same rule, upheld, and one outside the period.
+    Finding.objects.create(
+        encounter=in_review,
+        run=finding.run,
+        rule="code-first",
+        severity="warning",
+        message="older",
+        codes=["G63", "E11.42"],
+        status="confirmed",
+        created_at=finding.created_at - dt.timedelta(days=10),
+    )
+    Finding.objects.create(
+        encounter=in_review,
+        run=finding.run,
+        rule="code-first",
+        severity="warning",
+        message="long ago",
+        codes=["G63", "E11.9"],
+        status="dismissed",
+        created_at=finding.created_at - dt.timedelta(days=200),
+    )
+    page = supervisor_client.get("/encounters/audit/").content.decode()
+    table = page.split('data-testid="rule-summary"', 1)[1].split("</table>", 1)[0]
+    row = table.split(">code-first</a>", 1)[1].split("</tr>", 1)[0]
+    cells = [c.split("<", 1)[0] for c in row.split('<td class="num">')[1:]]
+    # findings, open, upheld, dismissed, upheld of decided
+    assert cells == ["2", "0", "1", "1", "50 %"]
