@@ -211,21 +211,81 @@
   document.addEventListener("input", (event) => hold(event, false), true);
   document.addEventListener("change", (event) => hold(event, true), true);
 
+  // Keys typed after Alt+D / Alt+P, before the new row is there, belong in the new
+  // row's code box, not in the box that still has the focus.
+  let typedAhead = null; // { kind: "dx" | "px", text }
+  function addPending() {
+    if (!holding()) return null;
+    const add = [...heldActions, inFlightAction].reverse().find((a) => /^add:(dx|px)$/.test(a || ""));
+    return add ? add.slice(4) : null;
+  }
+  document.addEventListener(
+    "keydown",
+    (event) => {
+      const f = form();
+      if (!f || !f.contains(event.target) || event.altKey || event.ctrlKey || event.metaKey) return;
+      const kind = addPending();
+      const erase = event.key === "Backspace" && typedAhead && typedAhead.text;
+      if (!kind || (event.key.length !== 1 && !erase)) return;
+      event.preventDefault();
+      event.stopPropagation();
+      if (!typedAhead || typedAhead.kind !== kind) typedAhead = { kind, text: "" };
+      typedAhead.text = erase ? typedAhead.text.slice(0, -1) : typedAhead.text + event.key;
+    },
+    true,
+  );
+
+  function putTypedAhead(f, ran) {
+    const typed = typedAhead;
+    if (!typed || ran !== `add:${typed.kind}`) return;
+    typedAhead = null;
+    const boxes = f.querySelectorAll(`.code-row[data-kind="${typed.kind}"] input.code-input`);
+    const box = boxes[boxes.length - 1];
+    if (!box || box.value) return;
+    box.value = typed.text;
+    box.focus();
+    box.dispatchEvent(new Event("input", { bubbles: true })); // its suggestions
+  }
+
+  // The end of the request out. When its reply replaced the form, the new form is only
+  // wired by htmx when the swap settles (~20 ms later): a button pressed on it before
+  // then would submit the page natively. So events stay held until htmx:afterSettle,
+  // and the replay happens there.
+  let settling = null; // { xhr, ran }
   document.addEventListener("htmx:afterRequest", (event) => {
     const xhr = event.detail.xhr;
     if (!inFlight || xhr !== inFlight) return;
     const ran = inFlightAction;
     const replaced = !document.body.contains(inFlightForm);
-    inFlight = inFlightForm = null;
-    const values = new Map(heldValues);
-    heldValues.clear();
     // The page is going elsewhere (submitted, signed out): nothing is replayed.
     const away = ["HX-Redirect", "HX-Refresh", "HX-Location"].some((h) => xhr.getResponseHeader(h));
-    const f = form();
-    if (away || !f) {
+    if (away || !form()) {
+      inFlight = inFlightForm = settling = typedAhead = null;
       heldActions.length = 0;
+      heldValues.clear();
       return;
     }
+    if (replaced) {
+      settling = { xhr, ran };
+      return;
+    }
+    inFlight = inFlightForm = null;
+    replay(ran, false);
+  });
+
+  document.addEventListener("htmx:afterSettle", (event) => {
+    if (!settling || event.detail.xhr !== settling.xhr) return;
+    const { ran } = settling;
+    settling = null;
+    inFlight = inFlightForm = null;
+    replay(ran, true);
+  });
+
+  function replay(ran, replaced) {
+    const f = form();
+    const values = new Map(heldValues);
+    heldValues.clear();
+    if (!f) return;
     let recheck = false;
     values.forEach((held, id) => {
       if (!replaced) {
@@ -240,6 +300,8 @@
       if (held.changed) recheck = true;
       else if (el.classList.contains("code-input")) el.dispatchEvent(new Event("input", { bubbles: true }));
     });
+    if (replaced) putTypedAhead(f, ran);
+    else typedAhead = null;
     const pending = heldActions.splice(0).map((a) => (replaced ? actionAfter(ran, a) : a));
     heldActions.push(...pending.filter((a) => a !== null));
     while (heldActions.length) {
@@ -252,5 +314,5 @@
       recheck = true; // a plain check ("" or Enter) or a button no longer there
     }
     if (recheck) f.dispatchEvent(new Event("change", { bubbles: true }));
-  });
+  }
 })();

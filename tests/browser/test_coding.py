@@ -106,6 +106,7 @@ def test_coder_claims_codes_by_keyboard_sees_the_drg_change_and_submits(
     # Save the draft (Alt+S), then submit.
     page.keyboard.press("Alt+s")
     page.get_by_test_id("banner").filter(has_text="Draft saved").wait_for()
+    assert page.url.endswith(f"/encounters/{uncoded_pneumonia.id}/")  # no page post
     screenshot("coding-04-saved")
     page.get_by_test_id("submit").focus()
     page.keyboard.press("Enter")
@@ -156,12 +157,13 @@ def test_keys_pressed_while_the_drg_is_recomputed_are_not_lost(
     page.keyboard.press("Tab")
     page.keyboard.press("y")
     page.keyboard.press("Alt+d")
+    page.keyboard.type("E87.1")  # before the new row is there: it goes into it
 
-    expect(page.locator("#dx-1-code")).to_be_focused(timeout=20000)
+    expect(page.locator("#dx-1-code")).to_have_value("E87.1", timeout=20000)
+    expect(page.locator("#dx-1-code")).to_be_focused()
     expect(page.locator("#dx-0-poa")).to_have_value("Y")
     expect(page.locator("#dx-0-code")).to_have_value("J18.9")
 
-    page.keyboard.type("E87.1")
     page.keyboard.press("Enter")  # the recheck goes out…
     page.locator("#coding-form.htmx-request").wait_for(state="attached")
     page.keyboard.press("Alt+s")  # …and the save is pressed before it is back
@@ -186,3 +188,5 @@ def test_keys_pressed_while_the_drg_is_recomputed_are_not_lost(
         pass  # the held move, sent once the first reply is in
     expect(page.locator("#dx-0-code")).to_have_value("J18.9")
     expect(page.locator("#dx-1-code")).to_have_value("E87.1")
+    # All of it through htmx: never a native form post (the page stays the chart).
+    assert page.url.endswith(f"/encounters/{uncoded_pneumonia.id}/")
