@@ -236,26 +236,20 @@ def test_the_audit_queue_counts_findings_by_rule_and_what_became_of_them(
         {"status": "dismissed", "reason": "documented as diabetic"},
     )
     # An older finding of the same rule, upheld, and one outside the period.
-    Finding.objects.create(
-        encounter=in_review,
-        run=finding.run,
-        rule="code-first",
-        severity="warning",
-        message="older",
-        codes=["G63", "E11.42"],
-        status="confirmed",
-        created_at=finding.created_at - dt.timedelta(days=10),
-    )
-    Finding.objects.create(
-        encounter=in_review,
-        run=finding.run,
-        rule="code-first",
-        severity="warning",
-        message="long ago",
-        codes=["G63", "E11.9"],
-        status="dismissed",
-        created_at=finding.created_at - dt.timedelta(days=200),
-    )
+    for days, codes, status in (
+        (10, ["G63", "E11.42"], "confirmed"),
+        (200, ["G63", "E11.9"], "dismissed"),
+    ):
+        Finding.objects.create(
+            encounter=in_review,
+            run=finding.run,
+            rule="code-first",
+            severity="warning",
+            message=f"{days} days ago",
+            codes=codes,
+            status=status,
+            created_at=finding.created_at - dt.timedelta(days=days),
+        )
     page = supervisor_client.get("/encounters/audit/").content.decode()
     table = page.split('data-testid="rule-summary"', 1)[1].split("</table>", 1)[0]
     row = table.split(">code-first</a>", 1)[1].split("</tr>", 1)[0]
