@@ -64,6 +64,49 @@ ABBREVIATIONS: dict[str, str] = {
     "uti": "urinary tract infection",
 }
 
+# Words that say the coder is after a pregnancy or newborn code: without one of them,
+# the code search lists ICD-10-CM's maternity and newborn codes after the others
+# ("uti" is N39.0 before P39.3 "Neonatal urinary tract infection"). A word matches
+# when it starts one of these stems or one starts it ("preg" and "pregnancies").
+POPULATION_STEMS = (
+    "pregnan",
+    "puerper",
+    "matern",
+    "obstetr",
+    "labor",
+    "labour",
+    "deliver",
+    "gestat",
+    "fetus",
+    "fetal",
+    "newborn",
+    "neonat",
+    "perinat",
+    "birth",
+    "postpartum",
+    "antepartum",
+    "abortion",
+    "ectopic",
+    "molar",
+    "eclampsi",
+    "placent",
+    "umbilic",
+    "preterm",
+    "trimester",
+    "infant",
+    "lactat",
+    "breast",
+)
+
+
+def mentions_population(words: list[str]) -> bool:
+    return any(
+        len(word) >= 3 and (stem.startswith(word) or word.startswith(stem))
+        for word in words
+        for stem in POPULATION_STEMS
+    )
+
+
 # A typed word: the start of a word, stemmed or as typed.
 WORD_TSQUERY = "(to_tsquery('english', %s) || to_tsquery('simple', %s))"
 # A known abbreviation: the abbreviation as a whole word, or all the words it stands for.

@@ -23,7 +23,7 @@ from codesets.models import (
     display_code,
     normalize_code,
 )
-from codesets.query_words import query_words, words_tsquery
+from codesets.query_words import mentions_population, query_words, words_tsquery
 
 CODE_QUERY = re.compile(r"^[A-Z0-9]{1,7}$")
 MAX_LIMIT = 100
@@ -135,14 +135,35 @@ LIMIT %s
 """
 
 
+# ICD-10-CM codes for a pregnancy or a newborn: the maternity and perinatal chapters,
+# and the Z codes of pregnancy, delivery outcome and liveborn infants.
+POPULATION_Z = frozenset({"Z33", "Z34", "Z36", "Z37", "Z38", "Z39", "Z3A"})
+
+
+def population_code(system: str, code: str) -> bool:
+    return system == System.ICD10CM and (
+        code[:1] in ("O", "P") or code[:3] in POPULATION_Z
+    )
+
+
 def code_search(
-    *, query: str, day: dt.date, systems: list[str] | None = None, limit: int = 20
+    *,
+    query: str,
+    day: dt.date,
+    systems: list[str] | None = None,
+    limit: int = 20,
+    population_last: bool = True,
 ) -> SearchResult:
     """Codes valid on ``day`` matching ``query``: exact code first, then code
     prefixes, else words: every word a prefix of a (stemmed) word of the title or
     an inclusion term, billable codes first, the shortest (most to-the-point)
     title first. Ordering by ts_rank instead would rank every match before the
-    LIMIT (100+ ms for a common word over 180k rows); this order follows an index."""
+    LIMIT (100+ ms for a common word over 180k rows); this order follows an index.
+
+    With ``population_last``, words that name no pregnancy or newborn
+    (query_words.mentions_population) list maternity and newborn codes after the
+    others, from twice the rows asked; the coding form, which knows the patient,
+    orders them itself."""
     releases, uncovered = releases_on(day, systems)
     limit = max(1, min(limit, MAX_LIMIT))
     query = query.strip()
@@ -165,7 +186,17 @@ def code_search(
             )
             rows = cursor.fetchall()
         if not rows:
-            rows = _word_search(cursor, query_words(query), release_ids, day, limit)
+            words = query_words(query)
+            later = (
+                population_last
+                and System.ICD10CM in releases
+                and not mentions_population(words)
+            )
+            rows = _word_search(
+                cursor, words, release_ids, day, limit * 2 if later else limit
+            )
+            if later:  # a stable sort: the search order within each part
+                rows = sorted(rows, key=lambda r: population_code(r[0], r[1]))[:limit]
     hits = [
         SearchHit(system=s, code=c, title=t, billable=b, kind=k)
         for s, c, t, b, k in rows

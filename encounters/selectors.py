@@ -359,7 +359,9 @@ def encounter_code_suggestions(
     if system != System.ICD10CM:
         hits = code_search(query=query, day=day, systems=[system], limit=limit).hits
         return [Suggestion(hit=hit, note="") for hit in hits]
-    hits = code_search(query=query, day=day, systems=[system], limit=limit * 3).hits
+    hits = code_search(
+        query=query, day=day, systems=[system], limit=limit * 3, population_last=False
+    ).hits
     typed = normalize_code(query)
     if looks_like_code(query) and hits and hits[0].code.startswith(typed):
         # Found as a code ("O08.2", "o08"): the coder means it ("t2dm" is words).
