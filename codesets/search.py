@@ -162,8 +162,8 @@ def code_search(
 
     With ``population_last``, words that name no pregnancy or newborn
     (query_words.mentions_population) list maternity and newborn codes after the
-    others, from twice the rows asked; the coding form, which knows the patient,
-    orders them itself."""
+    others (searching twice the rows when the first page holds one); the coding form,
+    which knows the patient, orders them itself."""
     releases, uncovered = releases_on(day, systems)
     limit = max(1, min(limit, MAX_LIMIT))
     query = query.strip()
@@ -192,10 +192,11 @@ def code_search(
                 and System.ICD10CM in releases
                 and not mentions_population(words)
             )
-            rows = _word_search(
-                cursor, words, release_ids, day, limit * 2 if later else limit
-            )
-            if later:  # a stable sort: the search order within each part
+            rows = _word_search(cursor, words, release_ids, day, limit)
+            if later and any(population_code(r[0], r[1]) for r in rows):
+                # Only then twice the rows (most queries find none of those codes),
+                # and a stable sort: the search order within each part.
+                rows = _word_search(cursor, words, release_ids, day, limit * 2)
                 rows = sorted(rows, key=lambda r: population_code(r[0], r[1]))[:limit]
     hits = [
         SearchHit(system=s, code=c, title=t, billable=b, kind=k)
