@@ -52,6 +52,8 @@ class SearchResult:
     releases: dict[str, Release]
     # Loaded systems (some release in force) that no release covers on the date.
     uncovered: list[str] = field(default_factory=list)
+    # Found as codes (the query read as a code or code prefix), not by words.
+    by_code: bool = False
 
     @property
     def uncovered_labels(self) -> list[str]:
@@ -136,14 +138,22 @@ LIMIT %s
 
 
 # ICD-10-CM codes for a pregnancy or a newborn: the maternity and perinatal chapters,
-# and the Z codes of pregnancy, delivery outcome and liveborn infants.
-POPULATION_Z = frozenset({"Z33", "Z34", "Z36", "Z37", "Z38", "Z39", "Z3A"})
+# and the Z codes of pregnancy and delivery outcome, and of liveborn infants.
+MATERNITY_Z = frozenset({"Z33", "Z34", "Z36", "Z37", "Z39", "Z3A"})
+NEWBORN_Z = frozenset({"Z38"})
 
 
-def population_code(system: str, code: str) -> bool:
-    return system == System.ICD10CM and (
-        code[:1] in ("O", "P") or code[:3] in POPULATION_Z
-    )
+def population_of(system: str, code: str) -> str:
+    """ "maternity" or "newborn" for an ICD-10-CM code (undotted) of one of those
+    populations, else "". The code search lists them last unless asked for; the
+    coding form compares them with the patient (encounters.selectors)."""
+    if system != System.ICD10CM:
+        return ""
+    if code[:1] == "O" or code[:3] in MATERNITY_Z:
+        return "maternity"
+    if code[:1] == "P" or code[:3] in NEWBORN_Z:
+        return "newborn"
+    return ""
 
 
 def code_search(
@@ -171,6 +181,7 @@ def code_search(
         return SearchResult(hits=[], releases=releases, uncovered=uncovered)
     release_ids = [r.id for r in releases.values()]
     rows: list[tuple] = []
+    by_code = False
     with connection.cursor() as cursor:
         if looks_like_code(query):
             plain = normalize_code(query)
@@ -185,7 +196,8 @@ def code_search(
                 },
             )
             rows = cursor.fetchall()
-        if not rows:
+        by_code = bool(rows)
+        if not by_code:
             words = query_words(query)
             later = (
                 population_last
@@ -193,16 +205,19 @@ def code_search(
                 and not mentions_population(words)
             )
             rows = _word_search(cursor, words, release_ids, day, limit)
-            if later and any(population_code(r[0], r[1]) for r in rows):
+            if later and any(population_of(r[0], r[1]) for r in rows):
                 # Only then twice the rows (most queries find none of those codes),
                 # and a stable sort: the search order within each part.
                 rows = _word_search(cursor, words, release_ids, day, limit * 2)
-                rows = sorted(rows, key=lambda r: population_code(r[0], r[1]))[:limit]
+                rows = sorted(rows, key=lambda r: bool(population_of(r[0], r[1])))
+                rows = rows[:limit]
     hits = [
         SearchHit(system=s, code=c, title=t, billable=b, kind=k)
         for s, c, t, b, k in rows
     ]
-    return SearchResult(hits=hits, releases=releases, uncovered=uncovered)
+    return SearchResult(
+        hits=hits, releases=releases, uncovered=uncovered, by_code=by_code
+    )
 
 
 def _word_search(

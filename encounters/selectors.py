@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.permissions import CODE_ENCOUNTERS, REVIEW_AUDITS
-from codesets.models import System, normalize_code
-from codesets.search import SearchHit, code_search, looks_like_code
+from codesets.models import System
+from codesets.search import SearchHit, code_search, population_of
 from encounters.models import CodingChange, Encounter
 
 
@@ -310,8 +310,9 @@ def review_queue_stats(now: dt.datetime | None = None) -> dict[str, object]:
 
 # --- suggestions under a code box of the coding form ---------------------------------
 
-# The Medicare Code Editor ties two ICD-10-CM chapters to a population: maternity
-# codes (O00-O9A) to female patients aged 9 to 64, newborn codes (P00-P96, Z38) to
+# The Medicare Code Editor ties two populations to ICD-10-CM codes
+# (codesets.search.population_of): maternity codes (O00-O9A and the pregnancy and
+# delivery Z codes) to female patients aged 9 to 64, newborn codes (P00-P96, Z38) to
 # age 0. For a patient outside it such a code is almost never what the coder means
 # ("uti" for a man of 70 is not O08.83 or P39.3): it is listed after the others,
 # saying why (so below the first eight when eight others match; more words or the
@@ -337,14 +338,15 @@ class Suggestion:
         return self.hit.billable
 
 
-def _population_note(code: str, *, age: int, sex: str) -> str:
-    if code.startswith("O"):
+def _population_note(hit: SearchHit, *, age: int, sex: str) -> str:
+    population = population_of(hit.system, hit.code)
+    if population == "maternity":
         if sex == "M":
             return "maternity code; the patient is male"
         low, high = MATERNITY_AGES
         if not low <= age <= high:
             return f"maternity code (ages {low}-{high}); the patient is {age}"
-    if code.startswith(("P", "Z38")) and age > 0:
+    if population == "newborn" and age > 0:
         return f"newborn code; the patient is {age}"
     return ""
 
@@ -359,18 +361,17 @@ def encounter_code_suggestions(
     if system != System.ICD10CM:
         hits = code_search(query=query, day=day, systems=[system], limit=limit).hits
         return [Suggestion(hit=hit, note="") for hit in hits]
-    hits = code_search(
+    result = code_search(
         query=query, day=day, systems=[system], limit=limit * 3, population_last=False
-    ).hits
-    typed = normalize_code(query)
-    if looks_like_code(query) and hits and hits[0].code.startswith(typed):
+    )
+    if result.by_code:
         # Found as a code ("O08.2", "o08"): the coder means it ("t2dm" is words).
-        return [Suggestion(hit=hit, note="") for hit in hits[:limit]]
+        return [Suggestion(hit=hit, note="") for hit in result.hits[:limit]]
     age = encounter.patient.age_on(encounter.admit_date)
     sex = encounter.patient.sex
     suggestions = [
-        Suggestion(hit=hit, note=_population_note(hit.code, age=age, sex=sex))
-        for hit in hits
+        Suggestion(hit=hit, note=_population_note(hit, age=age, sex=sex))
+        for hit in result.hits
     ]
     suggestions.sort(key=lambda s: bool(s.note))  # stable: the search order within
     return suggestions[:limit]

@@ -148,9 +148,12 @@
     return Boolean(inFlight);
   }
 
+  // A row button's value: what it does, to which kind of row, at which position.
+  const ROW_ACTION = /^(up|down|remove):(dx|px):(\d+)$/;
+
   // Where row `index` of `kind` is after `action` ran on the server; -1 if removed.
   function rowAfter(action, kind, index) {
-    const m = /^(up|down|remove):(dx|px):(\d+)$/.exec(action || "");
+    const m = ROW_ACTION.exec(action || "");
     if (!m || m[2] !== kind) return index;
     const n = Number(m[3]);
     if (m[1] === "up" && n > 0) {
@@ -174,7 +177,7 @@
   }
 
   function actionAfter(action, held) {
-    const m = /^(up|down|remove):(dx|px):(\d+)$/.exec(held);
+    const m = ROW_ACTION.exec(held);
     if (!m) return held;
     const index = rowAfter(action, m[2], Number(m[3]));
     return index < 0 ? null : `${m[1]}:${m[2]}:${index}`;

@@ -63,3 +63,22 @@ def test_a_maternity_code_comes_after_the_others_unless_the_words_ask_for_it():
 )
 def test_population_words(words, mentions):
     assert mentions_population(words) is mentions
+
+
+@pytest.mark.parametrize(
+    ("system", "code", "population"),
+    [
+        ("icd10cm", "O082", "maternity"),
+        ("icd10cm", "Z3A20", "maternity"),  # weeks of gestation
+        ("icd10cm", "Z370", "maternity"),  # outcome of delivery
+        ("icd10cm", "P393", "newborn"),
+        ("icd10cm", "Z3800", "newborn"),  # liveborn infant
+        ("icd10cm", "N390", ""),
+        ("icd10cm", "Z87440", ""),
+        ("hcpcs", "P9010", ""),  # a HCPCS P code is a pathology code, not a newborn
+    ],
+)
+def test_which_codes_belong_to_a_population(system, code, population):
+    from codesets.search import population_of
+
+    assert population_of(system, code) == population
