@@ -153,6 +153,14 @@ class Encounter(models.Model):
         return self.discharge_date or self.admit_date
 
     @property
+    def length_of_stay(self) -> int | None:
+        """Days from admission to discharge (a same-day stay is 0); None before
+        discharge and for visits without one."""
+        if self.discharge_date is None:
+            return None
+        return (self.discharge_date - self.admit_date).days
+
+    @property
     def is_inpatient(self) -> bool:
         return self.type == self.Type.INPATIENT
 

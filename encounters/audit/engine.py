@@ -88,9 +88,7 @@ def _case(encounter: Encounter, releases: _Releases) -> Case:
         age=encounter.patient.age_on(encounter.admit_date),
         sex=encounter.patient.sex,
         discharge_status=encounter.discharge_status or "01",
-        length_of_stay=(encounter.discharge_date - encounter.admit_date).days
-        if encounter.discharge_date
-        else None,
+        length_of_stay=encounter.length_of_stay,
         diagnoses=[
             Dx(d.code, d.display, d.poa, d.sequence) for d in encounter.diagnoses.all()
         ],

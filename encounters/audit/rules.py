@@ -60,8 +60,7 @@ class Case:
     releases: dict[str, tuple[int, str]]  # system -> (release id, label) in force
     loaded: set[str]  # systems with any release loaded
     mce: list[MceFinding] = field(default_factory=list)
-    # Days from admission to discharge (a same-day stay is 0); None when not known.
-    length_of_stay: int | None = None
+    length_of_stay: int | None = None  # Encounter.length_of_stay
     ptp: list = field(default_factory=list)  # PtpEdit rows for this case
     mue: dict = field(default_factory=dict)  # code -> MueEdit
 
