@@ -173,7 +173,7 @@ def compare(case: dict, got: dict) -> dict:
     }
 
 
-def _record(case: dict, got: dict, diff: dict) -> None:
+def _record(case: dict, got: dict, diff: dict, loaded: dict) -> None:
     if not RESULTS:
         return
     row = {
@@ -181,25 +181,20 @@ def _record(case: dict, got: dict, diff: dict) -> None:
         "kind": case["kind"],
         "created": got["created"],
         "error": got.get("error"),
-        "expected": [
-            list(map(str, k))
-            for k in sorted(
-                (
-                    _key(f["rule"], f["codes"], f["severity"])
-                    for f in case["expected"]["findings"]
-                ),
-                key=str,
-            )
-        ],
+        "poa_exempt_list_loaded": loaded["poa_exempt"],
+        "expected": sorted(
+            (
+                [f["rule"], f["codes"], f["severity"]]
+                for f in case["expected"]["findings"]
+            ),
+            key=str,
+        ),
         "got": sorted(
             ([f["rule"], list(f["codes"]), f["severity"]] for f in got["findings"]),
             key=str,
         ),
-        **{
-            k: [list(map(str, x)) for x in v]
-            for k, v in diff.items()
-            if k in ("missing", "unexpected")
-        },
+        "missing": [[r, list(c) if c else c, s] for r, c, s in diff["missing"]],
+        "unexpected": [[r, list(c) if c else c, s] for r, c, s in diff["unexpected"]],
         "drg_expected": diff["drg_expected"],
         "drg_got": diff["drg_got"],
     }
@@ -211,7 +206,7 @@ def _record(case: dict, got: dict, diff: dict) -> None:
 def test_case_book(casebook_code_sets, db, case):
     got = run_case(case)
     diff = compare(case, got)
-    _record(case, got, diff)
+    _record(case, got, diff, casebook_code_sets)
     assert got["created"], (
         f"{case['id']}: the API refused the encounter: {got['error']}"
     )
