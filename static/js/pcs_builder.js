@@ -37,12 +37,44 @@
     return `${base}?${new URLSearchParams({ fragment: "panel", code: prefix, dos: dos || "" })}`;
   }
 
+  // Keys typed between Alt+B and the builder's arrival belong in the builder's box,
+  // not in the box that still has the focus: held, then replayed there.
+  let loading = null; // { keys: [...], enter: bool } while a panel is being fetched
+
   function load(host, url) {
-    return htmx.ajax("GET", url, { target: host, swap: "innerHTML" }).then(() => {
+    loading = { keys: [], enter: false };
+    const arrived = () => {
+      const held = loading;
+      loading = null;
+      const box = codeBox();
       highlightLone();
       focusBox();
-    });
+      if (!box || !held) return;
+      // The promise resolves before htmx wires the new panel (on settle): wire
+      // the box now, or the replayed input would send nothing.
+      htmx.process(box);
+      const before = box.value;
+      held.keys.forEach((key) => {
+        box.value = key === "Backspace" ? box.value.slice(0, -1) : box.value + key;
+      });
+      if (box.value !== before) box.dispatchEvent(new Event("input", { bubbles: true }));
+      if (held.enter) enter();
+    };
+    return htmx.ajax("GET", url, { target: host, swap: "innerHTML" }).then(arrived, arrived);
   }
+
+  document.addEventListener(
+    "keydown",
+    (event) => {
+      if (!loading || event.ctrlKey || event.metaKey || event.altKey) return;
+      if (event.key.length === 1 || event.key === "Backspace") loading.keys.push(event.key);
+      else if (event.key === "Enter") loading.enter = true;
+      else return;
+      event.preventDefault();
+      event.stopPropagation();
+    },
+    true,
+  );
 
   // --- opening ----------------------------------------------------------------
 
@@ -56,6 +88,19 @@
     const match = picked && /\/icd10pcs\/([0-9A-Z]{1,7})\//.exec(picked.dataset.url || "");
     if (match) prefix = match[1];
     fillId = null;
+    // Back to a builder left open (Esc): it keeps its code unless the search box
+    // names another one, and is reloaded only for another date.
+    const box = codeBox();
+    const day = document.getElementById("pcs-builder-dos");
+    const panel = document.getElementById("code-panel");
+    if (box && panel && panel.contains(box) && day && dos && day.value === dos.value) {
+      if (prefix && normalize(box.value) !== prefix) {
+        box.value = prefix;
+        box.dispatchEvent(new Event("input", { bubbles: true }));
+      }
+      focusBox();
+      return;
+    }
     load("#code-panel", panelUrl(opener.dataset.url, prefix, dos && dos.value));
   }
 
@@ -63,6 +108,8 @@
     const d = dialog();
     if (!d || input.readOnly) return;
     fillId = input.id;
+    const host = document.getElementById("pcs-builder-host");
+    if (host) host.innerHTML = ""; // not the builder of another row or an earlier code
     if (!d.open) d.showModal();
     load("#pcs-builder-host", panelUrl(d.dataset.url, startFrom(input.value), d.dataset.dos)).then(() => {
       const close = d.querySelector("[data-pcs-close]");
