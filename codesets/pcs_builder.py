@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from django.db import connection
-from django.db.models.fields.json import KT
+from django.db.models.fields.json import KeyTransform
 
 from codesets.models import PcsTable, Release, System
 from codesets.selectors import code_on, release_in_force
@@ -190,21 +190,23 @@ def pcs_builder_step(*, prefix: str, day: dt.date) -> BuilderStep:
 # --- characters 1-3: the headers and tables that exist ------------------------------
 
 # Every section and the body systems of one section, those only that begin some
-# table of the release, each with the title of its axis in the tables.
+# table of the release (read from the tables' codes, a few hundred short rows, then
+# the header rows by code), and what that section calls its second axis. Asking the
+# header rows by kind instead would scan every code of the release.
 HEADERS_SQL = """
+WITH t AS (
+    SELECT code FROM codesets_pcstable
+    WHERE system = %(system)s AND release_ids @> ARRAY[%(release)s::bigint]
+)
 SELECT c.code, c.long_title,
-       (SELECT t.data -> 'axes' -> (length(c.code) - 1) ->> 'title'
-          FROM codesets_pcstable t
-         WHERE t.system = %(system)s AND t.release_ids @> ARRAY[%(release)s::bigint]
-           AND t.code LIKE c.code || '%%'
+       (SELECT p.data -> 'axes' -> 1 ->> 'title' FROM codesets_pcstable p
+         WHERE p.system = %(system)s AND p.release_ids @> ARRAY[%(release)s::bigint]
+           AND p.code LIKE %(section)s
          LIMIT 1) AS axis
 FROM codesets_code c
 WHERE c.system = %(system)s AND c.release_ids @> ARRAY[%(release)s::bigint]
-  AND c.kind IN ('chapter', 'block')
-  AND (length(c.code) = 1 OR (length(c.code) = 2 AND c.code LIKE %(section)s))
-  AND EXISTS (SELECT 1 FROM codesets_pcstable t
-               WHERE t.system = %(system)s AND t.release_ids @> ARRAY[%(release)s::bigint]
-                 AND t.code LIKE c.code || '%%')
+  AND c.code IN (SELECT substr(code, 1, 1) FROM t
+                 UNION SELECT substr(code, 1, 2) FROM t WHERE code LIKE %(section)s)
 """
 
 
@@ -222,7 +224,10 @@ def _header_step(release: Release, typed: str, day: dt.date) -> BuilderStep:
                 "section": f"{section}%" if section else "",
             },
         )
-        headers = {code: (title, axis) for code, title, axis in cursor.fetchall()}
+        headers = {
+            code: (title, SECTION_AXIS if len(code) == 1 else axis or "")
+            for code, title, axis in cursor.fetchall()
+        }
     if not headers:
         return _no_tables(release, typed, day)
     path: list[BuilderChoice] = []
@@ -260,53 +265,41 @@ def _operation_step(release: Release, typed: str, day: dt.date) -> BuilderStep |
     characters or more) names no body system of the release."""
     if any(ch not in PCS_ORDER for ch in typed[:2]):
         return None
-    rows = sorted(
+    # Axes 1-3 only (data -> 'axes'): each table is read once, its rows stay out.
+    tables = sorted(
         PcsTable.objects.filter(
             system=System.ICD10PCS,
             release_ids__contains=[release.id],
             code__startswith=typed[:2],
         )
-        .annotate(
-            section=KT("data__axes__0__label"),
-            body_system_axis=KT("data__axes__1__title"),
-            body_system=KT("data__axes__1__label"),
-            axis=KT("data__axes__2__title"),
-            label=KT("data__axes__2__label"),
-            definition=KT("data__axes__2__definition"),
-        )
-        .values_list(
-            "code",
-            "section",
-            "body_system_axis",
-            "body_system",
-            "axis",
-            "label",
-            "definition",
-        ),
+        .annotate(axes=KeyTransform("axes", "data"))
+        .values_list("code", "axes"),
         key=lambda row: PCS_ORDER.get(row[0][2], 99),
     )
-    if not rows:
+    if not tables:
         return None
-    _code, section, body_system_axis, body_system, axis, _label, _definition = rows[0]
+    section, body_system, operation = tables[0][1]
     step = BuilderStep(
         day=day,
         release=release,
         typed=typed,
         prefix=typed[:2],
         path=(
-            BuilderChoice(1, SECTION_AXIS, typed[0], section or ""),
-            BuilderChoice(2, body_system_axis or "", typed[1], body_system or ""),
+            BuilderChoice(1, SECTION_AXIS, typed[0], section["label"]),
+            BuilderChoice(2, body_system["title"], typed[1], body_system["label"]),
         ),
         position=3,
-        axis=axis or "",
+        axis=operation["title"],
         values=tuple(
             BuilderValue(
                 code[2],
-                label or "",
+                axes[2]["label"],
                 code,
-                (ValueNote("Definition", definition),) if definition else (),
+                (ValueNote("Definition", axes[2]["definition"]),)
+                if axes[2].get("definition")
+                else (),
             )
-            for code, _s, _a, _b, _x, label, definition in rows
+            for code, axes in tables
         ),
     )
     if len(typed) > 2:
