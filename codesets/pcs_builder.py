@@ -8,18 +8,21 @@ next character may take in the tables of the ICD-10-PCS release in force on that
 date, with the label of each and what explains it; at seven characters it gives
 the finished code's title and validity.
 
-Reads (two queries a step, three for a finished code):
+Reads (two queries a step, three for a finished code; measured on the full tables
+by ``bench/pcs_builder.py``):
 
 * the release in force on the date (``release_in_force``);
-* characters 1 and 2: the section and body-system header rows the tables import
-  wrote (``Code`` kinds ``chapter`` and ``block``), those only that begin some
-  table of the release;
-* character 3: the tables of the chosen body system (operation label and the
-  tables' own ``<definition>``);
+* characters 1 and 2: the sections and body systems that begin some table of the
+  release (from the tables' codes), titled by the header rows the tables import
+  wrote (``Code`` kinds ``chapter`` and ``block``, read by code);
+* character 3: the tables of the chosen body system, axes 1-3 only (operation
+  label and the tables' own ``<definition>``);
 * characters 4 to 7: the one table, its rows narrowed to those that allow every
   character chosen so far (a body part's approaches are those of the rows that
   list the body part);
 * seven characters: the code as the release has it (``code_on``).
+
+A character the tables refuse at step n costs the queries of step n as well.
 
 **Explanations.** The tables XML defines the operations only. Other sources (the
 ICD-10-PCS Definitions: approach definitions, body-part and device keys) plug in
@@ -27,7 +30,9 @@ as *explainers*: ``explainer_register(fn)`` adds a callable that receives the st
 (date, characters chosen, position and axis, the values offered) and returns notes
 per character; the builder shows whatever they return beside the tables' own
 definition, and nothing when none is registered. An explainer must not raise
-for a step it knows nothing of: it returns ``{}``.
+for a step it knows nothing of: it returns ``{}``; it should answer a step with one
+query (it is asked on every keystroke). Register it once per process, e.g. from
+the providing app's ``AppConfig.ready``.
 """
 
 from __future__ import annotations
