@@ -15,7 +15,9 @@ from codesets.pcs_builder import (
     pcs_builder_step,
 )
 from codesets.services import release_import_now
+from encounters.services import encounter_claim
 from tests.codesets.conftest import PCS_FY2025, PCS_FY2026
+from tests.encounters.conftest import code_sets, pneumonia_payload  # noqa: F401
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
@@ -331,3 +333,46 @@ def test_builder_api_names_a_bad_date_and_refuses_outsiders(coder, outsider):
 def test_builder_api_is_in_the_openapi_schema(coder_client):
     schema = coder_client.get("/api/schema/").content.decode()
     assert "/api/v1/codes/icd10pcs/builder/" in schema
+
+
+# --- the coding form opens it from ICD-10-PCS procedure rows ------------------------
+
+
+def _claimed(supervisor, coder, **overrides) -> int:
+    api = APIClient()
+    api.force_authenticate(supervisor)
+    response = api.post(
+        "/api/v1/encounters/", pneumonia_payload(**overrides), format="json"
+    )
+    assert response.status_code == 201, response.json()
+    encounter_id = response.json()["id"]
+    encounter_claim(user=coder, encounter_id=encounter_id)
+    return encounter_id
+
+
+@pytest.mark.usefixtures("code_sets")
+def test_a_pcs_procedure_row_offers_the_builder_for_the_discharge_date(
+    supervisor, coder, coder_client
+):
+    stay = _claimed(
+        supervisor,
+        coder,
+        procedures=[{"system": "icd10pcs", "code": "0SRC0J9"}],
+    )
+    page = coder_client.get(f"/encounters/{stay}/").content.decode()
+    assert 'data-pcs-build="px-0-code"' in page
+    assert 'id="pcs-builder-dialog"' in page
+    assert 'data-dos="2026-05-14"' in page  # the discharge date judges the codes
+    assert "js/pcs_builder.js" in page
+
+    visit = _claimed(
+        supervisor,
+        coder,
+        type="outpatient",
+        discharge_date=None,
+        discharge_status="",
+        patient={**pneumonia_payload()["patient"], "mrn": "V2"},
+        procedures=[{"system": "hcpcs", "code": "G0008"}],
+    )
+    page = coder_client.get(f"/encounters/{visit}/").content.decode()
+    assert "data-pcs-build=" not in page  # CPT/HCPCS rows are not built from tables
