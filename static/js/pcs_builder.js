@@ -242,6 +242,21 @@
     if (pendingEnter && fresh()) enter();
   });
 
+  // Another date of service in the encoder: the builder left open follows it (other
+  // tables may be in force), keeping its characters.
+  document.addEventListener("change", (event) => {
+    const box = codeBox();
+    const panel = document.getElementById("code-panel");
+    const opener = document.getElementById("pcs-builder-open");
+    if (event.target.id !== "id_dos" || !box || !panel || !panel.contains(box) || !opener) return;
+    fillId = null;
+    loading = null;
+    htmx.ajax("GET", panelUrl(opener.dataset.url, normalize(box.value), event.target.value), {
+      target: "#code-panel",
+      swap: "innerHTML",
+    }).then(highlightLone);
+  });
+
   // The dialog closed (Esc, the close button, or a code used): back to the row.
   document.addEventListener(
     "close",

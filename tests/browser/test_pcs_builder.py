@@ -162,6 +162,17 @@ def test_coder_builds_0src0j9_in_the_encoder_by_keyboard_alone(
     panel.filter(has_text="Replacement of Left Knee Joint").wait_for()
     expect(box).to_have_value("0SRD0J9")
 
+    # Another date of service: the builder follows it (no tables before FY2026 here).
+    page.keyboard.press("Alt+b")
+    _step(page, "0SRD0J9")
+    page.get_by_label("Date of service").fill("2024-05-01")
+    page.get_by_test_id("pcs-builder").filter(
+        has_text="tables in force on 2024-05-01"
+    ).wait_for()
+    assert "No ICD-10-PCS release covers 2024-05-01" in (
+        page.get_by_test_id("pcs-builder-message").inner_text()
+    )
+
 
 @pytest.fixture
 def knee_replacement_stay(code_sets, coder):  # noqa: F811
