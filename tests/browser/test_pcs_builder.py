@@ -173,6 +173,23 @@ def test_coder_builds_0src0j9_in_the_encoder_by_keyboard_alone(
         page.get_by_test_id("pcs-builder-message").inner_text()
     )
 
+    # A PCS code highlighted in the results is where Alt+B starts.
+    page.get_by_label("Date of service").fill("2026-05-01")
+    page.get_by_test_id("pcs-builder").filter(
+        has_text="tables in force on 2026-05-01"
+    ).wait_for()
+    box.focus()
+    box.fill("")
+    page.keyboard.type("0sr", delay=20)
+    page.locator('#results[data-query="0sr"]').wait_for()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    highlighted = page.locator("#results-list [aria-selected=true] .code").inner_text()
+    assert highlighted.startswith("0SR") and len(highlighted) == 7
+    page.keyboard.press("Alt+b")
+    _step(page, highlighted)
+    expect(code_box).to_be_focused()
+
 
 @pytest.fixture
 def knee_replacement_stay(code_sets, coder):  # noqa: F811
