@@ -244,6 +244,7 @@ def test_coder_builds_0src0j9_into_a_procedure_row_by_keyboard_alone(
     page.keyboard.type("0sr", delay=20)
     _step(page, "0SR")
     _arrow_to(page, "C")
+    screenshot("pcs-builder-07-coding-form-body-part")
     page.keyboard.press("Enter")
     _step(page, "0SRC")
     page.keyboard.press("Enter")  # Open, the only approach
@@ -251,14 +252,14 @@ def test_coder_builds_0src0j9_into_a_procedure_row_by_keyboard_alone(
     page.keyboard.type("j9", delay=20)
     _step(page, KNEE)
     page.get_by_test_id("pcs-builder-done").wait_for()
-    screenshot("pcs-builder-07-coding-form-dialog")
+    screenshot("pcs-builder-08-coding-form-finished")
 
     page.keyboard.press("Enter")
     expect(dialog).to_be_hidden()
     row = page.get_by_test_id("px-row").first
     row.filter(has_text=KNEE_TITLE).wait_for()
     expect(page.locator("#px-0-code")).to_have_value(KNEE)
-    screenshot("pcs-builder-08-coding-form-row")
+    screenshot("pcs-builder-09-coding-form-row")
 
     # Esc closes the builder without touching the row.
     page.locator("#px-0-code").focus()
@@ -283,4 +284,4 @@ def test_coder_builds_0src0j9_into_a_procedure_row_by_keyboard_alone(
         has_text="Replacement of Left Knee Joint with Synthetic Substitute, Cemented"
     ).wait_for()
     expect(page.locator("#px-0-code")).to_have_value(KNEE)
-    screenshot("pcs-builder-09-coding-form-both-knees")
+    screenshot("pcs-builder-10-coding-form-both-knees")
