@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from accounts.permissions import VIEW_CODES, api_permission
 from codesets.index_search import index_search
 from codesets.models import System, display_code
+from codesets.pcs_builder import pcs_builder_step
 from codesets.search import code_detail, code_search
 from codesets.selectors import modifier_list
 
@@ -200,3 +201,81 @@ class ModifierListApi(APIView):
                 "results": self.ModifierSerializer(modifiers, many=True).data,
             }
         )
+
+
+class PcsBuilderApi(APIView):
+    """The ICD-10-PCS table builder: for the characters chosen so far (0 to 7), the
+    values the next character may take in the tables in force on the date of
+    service, with their labels and explanations; at seven characters, the code's
+    title and validity. A character the tables do not allow is not taken: ``prefix``
+    stops before it and ``message`` says why."""
+
+    permission_classes = [api_permission(VIEW_CODES)]
+
+    class InputSerializer(serializers.Serializer):
+        prefix = serializers.CharField(
+            max_length=20,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="The characters chosen so far, e.g. 0SR (any case; dots and "
+            "spaces ignored).",
+        )
+        dos = serializers.DateField(required=False)
+
+    class OutputSerializer(serializers.Serializer):
+        class PcsChoiceSerializer(serializers.Serializer):
+            position = serializers.IntegerField()
+            axis = serializers.CharField(
+                help_text="Section, Body System, Operation, Body Part, ..."
+            )
+            character = serializers.CharField()
+            # The stubs type Field.label (a field's own label); this is the output key.
+            label = serializers.CharField()  # type: ignore[assignment]
+
+        class PcsValueSerializer(serializers.Serializer):
+            class PcsNoteSerializer(serializers.Serializer):
+                kind = serializers.CharField(
+                    help_text="Definition, Explanation, Includes, ..."
+                )
+                text = serializers.CharField()
+
+            character = serializers.CharField()
+            # The stubs type Field.label (a field's own label); this is the output key.
+            label = serializers.CharField()  # type: ignore[assignment]
+            prefix = serializers.CharField(help_text="The code so far with this value.")
+            notes = PcsNoteSerializer(many=True)
+
+        dos = serializers.DateField(source="day")
+        release = serializers.CharField(source="release_label", allow_null=True)
+        typed = serializers.CharField(help_text="The prefix asked, normalised.")
+        prefix = serializers.CharField(
+            help_text="The characters the tables allow: the longest valid start of typed."
+        )
+        path = PcsChoiceSerializer(many=True)
+        position = serializers.IntegerField(
+            help_text="The position (1-7) of the next character; 0 when complete."
+        )
+        axis = serializers.CharField(help_text="The next character's axis.")
+        values = PcsValueSerializer(
+            many=True, help_text="The values the next character may take."
+        )
+        message = serializers.CharField(
+            help_text="Why typed went no further than prefix, or why nothing is offered."
+        )
+        complete = serializers.BooleanField()
+        code = serializers.CharField(
+            allow_null=True, help_text="The finished code (seven valid characters)."
+        )
+        title = serializers.CharField(help_text="The finished code's official title.")
+        valid = serializers.BooleanField()
+
+    @extend_schema(parameters=[InputSerializer], responses=OutputSerializer)
+    def get(self, request: Request) -> Response:
+        params = self.InputSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        step = pcs_builder_step(
+            prefix=data["prefix"], day=data.get("dos") or timezone.localdate()
+        )
+        return Response(self.OutputSerializer(step).data)

@@ -106,3 +106,15 @@ class EncoderSearchForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         label="Date of service",
     )
+
+
+class PcsBuilderForm(forms.Form):
+    """The GET parameters of the ICD-10-PCS table builder."""
+
+    # The characters chosen so far ("prefix" in the API; a form's own attribute).
+    code = forms.CharField(max_length=20, required=False, strip=False)
+    dos = forms.DateField(required=False, label="Date of service")
+    fragment = forms.ChoiceField(
+        choices=[("", "whole page"), ("panel", "panel"), ("step", "step")],
+        required=False,
+    )

@@ -17,12 +17,14 @@ from codesets.forms import (
     CHANGES,
     DiffFilterForm,
     EncoderSearchForm,
+    PcsBuilderForm,
     ReleaseActivateForm,
     ReleaseUploadForm,
 )
 from codesets.importers.base import ImportFormatError
 from codesets.index_search import index_search
 from codesets.models import Release, System, display_code, normalize_code
+from codesets.pcs_builder import pcs_builder_step
 from codesets.search import code_detail, code_search
 
 DIFF_PAGE_SIZE = 100
@@ -270,3 +272,20 @@ def code_panel(
     return render(
         request, template, {"detail": detail, "dos": day, "dos_iso": day.isoformat()}
     )
+
+
+@permission_required(VIEW_CODES)
+def pcs_builder(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The ICD-10-PCS table builder, one character at a time. The encoder and the
+    coding form open its panel in place (``fragment=panel``, Alt+B); each character
+    typed or picked swaps the step below the code box (``fragment=step``)."""
+    form = PcsBuilderForm(request.GET or None)
+    prefix, day, fragment = "", timezone.localdate(), ""
+    if form.is_valid():
+        prefix = form.cleaned_data["code"] or ""
+        day = form.cleaned_data["dos"] or day
+        fragment = form.cleaned_data["fragment"] or ""
+    context = {"step": pcs_builder_step(prefix=prefix, day=day), "dos": day}
+    if request.htmx and fragment:
+        return render(request, f"codesets/pcs_builder.html#{fragment}", context)
+    return render(request, "codesets/pcs_builder.html", context)

@@ -35,6 +35,12 @@ api_v1 = [
         codesets_api.ModifierListApi.as_view(),
         name="modifier-list",
     ),
+    # Before codes/<system>/<code>/, which would read "builder" as a code.
+    path(
+        "codes/icd10pcs/builder/",
+        codesets_api.PcsBuilderApi.as_view(),
+        name="pcs-builder",
+    ),
     path(
         "codes/<str:system>/<str:code>/",
         codesets_api.CodeDetailApi.as_view(),
