@@ -18,6 +18,7 @@ from codesets.models import (
     DrgWeight,
     IndexTerm,
     MueEdit,
+    PoaExemptCode,
     PtpEdit,
     Release,
     System,
@@ -528,6 +529,13 @@ def table_rows_page(
         rows = MueEdit.objects.filter(release=release)
         if plain:
             rows = rows.filter(code__startswith=plain)
+    elif release.system == Table.POA_EXEMPT:
+        rows = PoaExemptCode.objects.filter(release=release)
+        if query and any(ch.isdigit() for ch in query) and " " not in query:
+            rows = rows.filter(code__startswith=plain)
+        else:
+            for word in query.split():
+                rows = rows.filter(title__icontains=word)
     elif release.system == Table.ICD10CM_INDEX:
         rows = IndexTerm.objects.filter(release=release)
         if query and any(ch.isdigit() for ch in query) and " " not in query:
@@ -539,3 +547,84 @@ def table_rows_page(
         raise ValueError(f"{release.system} is not a table")
     total = release.code_count if not query else rows.count()
     return list(rows[offset : offset + limit]), total
+
+
+@dataclass(frozen=True)
+class PoaExemptList:
+    """The POA-exempt list judging a discharge date, with the asked codes it holds."""
+
+    release_id: int
+    label: str
+    # False: no list covers the day; the newest list that started before it stands
+    # in (the audit says so in its reference).
+    covers: bool
+    exempt: frozenset[str]  # undotted
+
+
+POA_EXEMPT_SQL = """
+WITH days(day) AS (SELECT DISTINCT unnest(%(days)s::date[])),
+pick AS (
+    SELECT d.day, r.id, r.label,
+           (r.effective_to IS NULL OR r.effective_to >= d.day) AS covers
+    FROM days d
+    LEFT JOIN LATERAL (
+        SELECT id, label, effective_to FROM codesets_release
+        WHERE system = %(system)s AND state IN ('active', 'retired')
+          AND effective_from <= d.day
+        ORDER BY (effective_to IS NULL OR effective_to >= d.day) DESC,
+                 effective_from DESC
+        LIMIT 1
+    ) r ON true
+),
+hits AS (
+    SELECT e.release_id, array_agg(e.code) AS codes
+    FROM codesets_poaexemptcode e
+    WHERE e.release_id IN (SELECT id FROM pick WHERE id IS NOT NULL)
+      AND e.code = ANY(%(codes)s)
+    GROUP BY e.release_id
+)
+SELECT p.day, p.id, p.label, p.covers, h.codes
+FROM pick p LEFT JOIN hits h ON h.release_id = p.id
+"""
+
+
+def poa_exempt_by_day(
+    *, codes_by_day: dict[dt.date, set[str]]
+) -> dict[dt.date, PoaExemptList | None]:
+    """For each discharge date, the POA-exempt list that judges it and which of that
+    date's codes (any form) it lists; None for a date no list judges. One query for
+    all the dates (the audit asks once per chunk of encounters).
+
+    The list judging a date is the release in force on it; when none covers it, the
+    newest release in force that started before it stands in (``covers`` False: CMS
+    changes a few dozen codes a year, a closer guess than none). A date before every
+    loaded list, or no list loaded at all, gets None."""
+    if not codes_by_day:
+        return {}
+    wanted = {
+        day: {normalize_code(c) for c in codes} for day, codes in codes_by_day.items()
+    }
+    every = sorted(set().union(*wanted.values()))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            POA_EXEMPT_SQL,
+            {"days": list(wanted), "codes": every, "system": Table.POA_EXEMPT},
+        )
+        rows = cursor.fetchall()
+    out: dict[dt.date, PoaExemptList | None] = dict.fromkeys(wanted)
+    for day, release_id, label, covers, codes in rows:
+        if release_id is None:
+            continue
+        out[day] = PoaExemptList(
+            release_id=release_id,
+            label=label,
+            covers=covers,
+            exempt=frozenset(codes or ()) & wanted[day],
+        )
+    return out
+
+
+def poa_exempt_on(*, codes: Iterable[str], day: dt.date) -> PoaExemptList | None:
+    """Which of ``codes`` are exempt from POA reporting on the discharge date ``day``
+    (``poa_exempt_by_day`` for one date: one query)."""
+    return poa_exempt_by_day(codes_by_day={day: set(codes)})[day]
