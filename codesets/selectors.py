@@ -563,11 +563,11 @@ class PoaExemptList:
 
 POA_EXEMPT_SQL = """
 WITH days(day) AS (SELECT DISTINCT unnest(%(days)s::date[])),
-pick AS (
+pick AS MATERIALIZED (
     SELECT d.day, r.id, r.label,
            (r.effective_to IS NULL OR r.effective_to >= d.day) AS covers
     FROM days d
-    LEFT JOIN LATERAL (
+    JOIN LATERAL (
         SELECT id, label, effective_to FROM codesets_release
         WHERE system = %(system)s AND state IN ('active', 'retired')
           AND effective_from <= d.day
@@ -575,17 +575,25 @@ pick AS (
                  effective_from DESC
         LIMIT 1
     ) r ON true
-),
-hits AS (
-    SELECT e.release_id, array_agg(e.code) AS codes
-    FROM codesets_poaexemptcode e
-    WHERE e.release_id IN (SELECT id FROM pick WHERE id IS NOT NULL)
-      AND e.code = ANY(%(codes)s)
-    GROUP BY e.release_id
 )
-SELECT p.day, p.id, p.label, p.covers, h.codes
-FROM pick p LEFT JOIN hits h ON h.release_id = p.id
+SELECT day, id, label, covers, NULL FROM pick
+UNION ALL
+SELECT NULL, e.release_id, NULL, NULL, e.code
+FROM codesets_poaexemptcode e
+WHERE e.release_id IN (SELECT id FROM pick WHERE id <> ALL(%(cached)s::bigint[]))
 """
+# The codes of each POA-exempt release this process has read. A release's rows never
+# change once imported (like the code sets in encounters/audit/knowledge.py), so a
+# list is read once per process, whole (38,154 codes for FY2025, ~3 MB), in the
+# same query as the first dates it judges; after that the query returns only which
+# list judges each date. A new release is a new key.
+_POA_LISTS: dict[int, frozenset[str]] = {}
+_POA_LISTS_KEPT = 6
+
+
+def poa_exempt_cache_clear() -> None:
+    """Forget the POA-exempt lists this process has read (tests; after a discard)."""
+    _POA_LISTS.clear()
 
 
 def poa_exempt_by_day(
@@ -593,7 +601,8 @@ def poa_exempt_by_day(
 ) -> dict[dt.date, PoaExemptList | None]:
     """For each discharge date, the POA-exempt list that judges it and which of that
     date's codes (any form) it lists; None for a date no list judges. One query for
-    all the dates (the audit asks once per chunk of encounters).
+    all the dates (the audit asks once per chunk of encounters): a row per date with
+    its list, and the codes of any list this process has not read yet.
 
     The list judging a date is the release in force on it; when none covers it, the
     newest release in force that started before it stands in (``covers`` False: CMS
@@ -601,25 +610,41 @@ def poa_exempt_by_day(
     loaded list, or no list loaded at all, gets None."""
     if not codes_by_day:
         return {}
-    wanted = {
-        day: {normalize_code(c) for c in codes} for day, codes in codes_by_day.items()
-    }
-    every = sorted(set().union(*wanted.values()))
     with connection.cursor() as cursor:
         cursor.execute(
             POA_EXEMPT_SQL,
-            {"days": list(wanted), "codes": every, "system": Table.POA_EXEMPT},
+            {
+                "days": list(codes_by_day),
+                "cached": list(_POA_LISTS),
+                "system": Table.POA_EXEMPT,
+            },
         )
         rows = cursor.fetchall()
-    out: dict[dt.date, PoaExemptList | None] = dict.fromkeys(wanted)
-    for day, release_id, label, covers, codes in rows:
-        if release_id is None:
-            continue
+    read: dict[int, set[str]] = {}
+    picks = []
+    for day, release_id, label, covers, code in rows:
+        if day is None:
+            read.setdefault(release_id, set()).add(code)
+        else:
+            picks.append((day, release_id, label, covers))
+    if read and len(_POA_LISTS) + len(read) > _POA_LISTS_KEPT:
+        in_use = {pick[1] for pick in picks}
+        for release_id in [r for r in _POA_LISTS if r not in in_use]:
+            del _POA_LISTS[release_id]
+    for release_id, codes in read.items():
+        _POA_LISTS[release_id] = frozenset(codes)
+    out: dict[dt.date, PoaExemptList | None] = dict.fromkeys(codes_by_day)
+    for day, release_id, label, covers in picks:
+        listed = _POA_LISTS.get(release_id, frozenset())
         out[day] = PoaExemptList(
             release_id=release_id,
             label=label,
             covers=covers,
-            exempt=frozenset(codes or ()) & wanted[day],
+            exempt=frozenset(
+                code
+                for code in map(normalize_code, codes_by_day[day])
+                if code in listed
+            ),
         )
     return out
 

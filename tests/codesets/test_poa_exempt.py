@@ -211,3 +211,24 @@ def test_the_release_page_lists_the_codes(admin_client):
     html = page.content.decode()
     assert 'data-testid="poa-exempt-table"' in html
     assert "Z3A.39" in html and "B90.0" not in html
+
+
+def test_a_chunk_of_dates_is_one_query_and_each_list_is_read_once(
+    django_assert_num_queries,
+):
+    fy24 = release_import_now(path=FY24, activate=True)
+    release_import_now(path=FY25, activate=True)
+    chunk = {
+        dt.date(2024, 5, 1): {"Z86.010", "I10"},
+        dt.date(2025, 5, 1): {"Z86.010", "Z86.0100"},
+        dt.date(2025, 6, 1): {"Z3A.39"},
+    }
+    with django_assert_num_queries(1):
+        first = poa_exempt_by_day(codes_by_day=chunk)
+    with django_assert_num_queries(1):
+        again = poa_exempt_by_day(codes_by_day=chunk)
+    assert first == again
+    assert first[dt.date(2024, 5, 1)].release_id == fy24.id
+    assert first[dt.date(2024, 5, 1)].exempt == {"Z86010"}
+    assert first[dt.date(2025, 5, 1)].exempt == {"Z860100"}
+    assert first[dt.date(2025, 6, 1)].exempt == {"Z3A39"}
