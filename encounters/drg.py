@@ -21,7 +21,7 @@ import datetime as dt
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -122,6 +122,18 @@ class CcMcc:
 
 
 @dataclass(frozen=True)
+class HacHit:
+    """A secondary diagnosis meeting a hospital-acquired condition (on CMS's HAC
+    list and not present on admission), as the grouper reports it."""
+
+    code: str  # display form, e.g. "L89.153"
+    poa: str  # as sent to the grouper: "N", "U", or "" (blank)
+    hac: str  # "HAC 04"
+    description: str  # "Stage III and IV Pressure Ulcers"
+    level: str  # the code's own severity: "CC", "MCC" or ""
+
+
+@dataclass(frozen=True)
 class DrgResult:
     drg: int | None
     title: str
@@ -134,6 +146,12 @@ class DrgResult:
     cc_mcc: tuple[CcMcc, ...]
     return_code: str
     message: str
+    # The DRG before the HAC logic (the grouper's initial DRG): what the stay would
+    # group to had its hospital-acquired conditions been present on admission.
+    # Neither is part of ``as_dict`` (the stored and API shape, DESIGN.md) nor of
+    # equality: a result read back from its dict equals the one grouped.
+    initial_drg: int | None = field(default=None, compare=False)
+    hacs: tuple[HacHit, ...] = field(default=(), compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, for the API and for a JSONField."""
@@ -356,6 +374,33 @@ def drg_group(
         pdx=pdx,
         cc_mcc=_cc_mcc(grouper, claim, out),
         discharge_date=discharge_date,
+        hacs=_hacs(out, secondaries),
+    )
+
+
+def _hacs(
+    out: Mapping[str, Any], secondaries: Sequence[tuple[str, str]]
+) -> tuple[HacHit, ...]:
+    """The secondary diagnoses whose HAC criteria the grouper found met, in the
+    coder's order (the grouper re-sorts them: matched by code)."""
+    poa = dict(secondaries)
+    order = {code: n for n, (code, _poa) in enumerate(secondaries)}
+    met: dict[str, HacHit] = {}
+    for s in out.get("sdx_output") or []:
+        for h in s.get("hacs") or []:
+            if h.get("hac_status") != "HAC_CRITERIA_MET" or s["code"] in met:
+                continue
+            number = "".join(ch for ch in h.get("hac_list", "") if ch.isdigit())
+            severity = s.get("severity") or ""
+            met[s["code"]] = HacHit(
+                code=_cm(s["code"]),
+                poa=poa.get(s["code"], "").strip(),
+                hac=f"HAC {number}" if number else h.get("hac_list", "HAC"),
+                description=h.get("description") or "",
+                level=severity if severity in ("CC", "MCC") else "",
+            )
+    return tuple(
+        hit for code, hit in sorted(met.items(), key=lambda m: order.get(m[0], 99))
     )
 
 
@@ -366,6 +411,7 @@ def _result(
     pdx: str,
     cc_mcc: tuple[CcMcc, ...],
     discharge_date: dt.date,
+    hacs: tuple[HacHit, ...] = (),
 ) -> DrgResult:
     drg: int | None = out.get("final_drg")
     return_code = out.get("return_code") or "OK"
@@ -374,8 +420,11 @@ def _result(
         notes.append(_return_code_message(out, return_code, version=version, pdx=pdx))
     elif drg == 998:
         notes.append(
-            f"The principal diagnosis {_cm(pdx)} is not valid as a discharge "
-            "diagnosis (MS-DRG 998): resequence or recode it."
+            f"Ungroupable: MS-DRG 998 (principal diagnosis invalid as discharge "
+            f"diagnosis): {_cm(pdx)} cannot be the principal diagnosis of this stay as "
+            "coded (e.g. O80 without a delivery procedure or an outcome of delivery, "
+            "Z37): resequence "
+            "or recode it."
         )
     weight = gmlos = alos = None
     if drg is not None and drg not in UNGROUPABLE_DRGS:
@@ -397,6 +446,8 @@ def _result(
         cc_mcc=cc_mcc,
         return_code=return_code,
         message=" ".join(notes),
+        initial_drg=out.get("initial_drg"),
+        hacs=hacs,
     )
 
 
