@@ -186,3 +186,21 @@ def test_before_october_2024_the_mce_edit_reports_it_once(poa_list):
     rules = _rules(encounter)
     assert rules["mce-sex-conflict"] == [["N40.0"]]
     assert "sex-inconsistent" not in rules
+
+
+def test_demo_encounters_leave_poa_blank_on_exempt_codes(poa_list):
+    from encounters.demo import demo_encounters_create
+    from encounters.models import Diagnosis
+
+    demo_encounters_create(
+        count=60,
+        first_discharge=dt.date(2026, 4, 1),
+        last_discharge=dt.date(2026, 9, 30),
+        inpatient_share=1.0,
+        coded_share=1.0,
+    )
+    inpatient = Diagnosis.objects.filter(encounter__type="inpatient")
+    exempt = inpatient.filter(code__in=["Z794", "Z7901"])  # on the cut list
+    assert exempt.exists()
+    assert set(exempt.values_list("poa", flat=True)) == {""}
+    assert inpatient.filter(sequence=1, poa="Y").exists()
