@@ -37,6 +37,9 @@ class Table(models.TextChoices):
     # Imported "under icd10cm" (DESIGN.md) but a kind of its own: an index table never
     # replaces the tabular release, and code search and coverage leave it out.
     ICD10CM_INDEX = "icd10cm_index", "ICD-10-CM index table"
+    # CMS's list of ICD-10-CM codes exempt from present-on-admission reporting, one
+    # release per fiscal year (PoaExemptCode; selectors.poa_exempt_on).
+    POA_EXEMPT = "poa_exempt", "POA-exempt codes (CMS)"
 
 
 RELEASE_KINDS = [*System.choices, *Table.choices]
@@ -589,3 +592,33 @@ class IndexTerm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.path} [{self.column}] {self.code}"
+
+
+class PoaExemptCode(models.Model):
+    """One ICD-10-CM code of a release of CMS's POA-exempt list: on an inpatient
+    claim it needs no present-on-admission indicator (blank or "1")."""
+
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, related_name="poa_exempt_codes"
+    )
+    code = models.CharField(max_length=8, help_text="Undotted, as Code.code.")
+    title = models.TextField(help_text="The long title as the list gives it.")
+    order = models.CharField(
+        max_length=8, blank=True, help_text="CMS's order number (tabular order)."
+    )
+
+    class Meta:
+        ordering = ["order", "code"]
+        constraints = [
+            # Also the index of poa_exempt_on: release, then code.
+            models.UniqueConstraint(
+                fields=["release", "code"], name="poaexemptcode_unique_code"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"POA exempt {self.display}"
+
+    @property
+    def display(self) -> str:
+        return display_code(System.ICD10CM, self.code)

@@ -18,6 +18,7 @@ from codesets.models import (
     DrgWeight,
     IndexTerm,
     MueEdit,
+    PoaExemptCode,
     PtpEdit,
     Release,
     System,
@@ -293,7 +294,8 @@ _DRG_WEIGHTS: dict[int, dict[int, DrgWeight]] = {}
 # activation reaches every process within a minute, and a busy audit job does not
 # ask the database once per encounter.
 DRG_RELEASE_TTL = 60.0
-_DRG_RELEASE_ON: dict[dt.date, tuple[int | None, float]] = {}
+# day -> ((release id, label) or None, expiry)
+_DRG_RELEASE_ON: dict[dt.date, tuple[tuple[int, str] | None, float]] = {}
 
 
 def drg_weight_cache_clear() -> None:
@@ -302,24 +304,31 @@ def drg_weight_cache_clear() -> None:
     _DRG_RELEASE_ON.clear()
 
 
-def drg_weight_on(*, drg: int, day: dt.date) -> DrgWeight | None:
-    """The MS-DRG's weight and mean lengths of stay from the Table 5 in force on ``day``
-    (the discharge date)."""
+def drg_weights_release_on(day: dt.date) -> tuple[int, str] | None:
+    """(id, label) of the Table 5 release in force on ``day``, or None; read from
+    the database at most once a minute per day and process (DRG_RELEASE_TTL)."""
     now = time.monotonic()
     cached = _DRG_RELEASE_ON.get(day)
     if cached is not None and cached[1] > now:
-        release_id = cached[0]
-    else:
-        release_id = (
-            Release.objects.covering(Table.DRG_WEIGHTS, day)
-            .values_list("id", flat=True)
-            .first()
-        )
-        if len(_DRG_RELEASE_ON) > 5000:
-            _DRG_RELEASE_ON.clear()
-        _DRG_RELEASE_ON[day] = (release_id, now + DRG_RELEASE_TTL)
-    if release_id is None:
+        return cached[0]
+    row = (
+        Release.objects.covering(Table.DRG_WEIGHTS, day)
+        .values_list("id", "label")
+        .first()
+    )
+    if len(_DRG_RELEASE_ON) > 5000:
+        _DRG_RELEASE_ON.clear()
+    _DRG_RELEASE_ON[day] = (row, now + DRG_RELEASE_TTL)
+    return row
+
+
+def drg_weight_on(*, drg: int, day: dt.date) -> DrgWeight | None:
+    """The MS-DRG's weight and mean lengths of stay from the Table 5 in force on ``day``
+    (the discharge date)."""
+    release = drg_weights_release_on(day)
+    if release is None:
         return None
+    release_id = release[0]
     table = _DRG_WEIGHTS.get(release_id)
     if table is None:
         table = {
@@ -520,6 +529,13 @@ def table_rows_page(
         rows = MueEdit.objects.filter(release=release)
         if plain:
             rows = rows.filter(code__startswith=plain)
+    elif release.system == Table.POA_EXEMPT:
+        rows = PoaExemptCode.objects.filter(release=release)
+        if query and any(ch.isdigit() for ch in query) and " " not in query:
+            rows = rows.filter(code__startswith=plain)
+        else:
+            for word in query.split():
+                rows = rows.filter(title__icontains=word)
     elif release.system == Table.ICD10CM_INDEX:
         rows = IndexTerm.objects.filter(release=release)
         if query and any(ch.isdigit() for ch in query) and " " not in query:
@@ -531,3 +547,109 @@ def table_rows_page(
         raise ValueError(f"{release.system} is not a table")
     total = release.code_count if not query else rows.count()
     return list(rows[offset : offset + limit]), total
+
+
+@dataclass(frozen=True)
+class PoaExemptList:
+    """The POA-exempt list judging a discharge date, with the asked codes it holds."""
+
+    release_id: int
+    label: str
+    # False: no list covers the day; the newest list that started before it stands
+    # in (the audit says so in its reference).
+    covers: bool
+    exempt: frozenset[str]  # undotted
+
+
+POA_EXEMPT_SQL = """
+WITH days(day) AS (SELECT DISTINCT unnest(%(days)s::date[])),
+pick AS MATERIALIZED (
+    SELECT d.day, r.id, r.label,
+           (r.effective_to IS NULL OR r.effective_to >= d.day) AS covers
+    FROM days d
+    JOIN LATERAL (
+        SELECT id, label, effective_to FROM codesets_release
+        WHERE system = %(system)s AND state IN ('active', 'retired')
+          AND effective_from <= d.day
+        ORDER BY (effective_to IS NULL OR effective_to >= d.day) DESC,
+                 effective_from DESC
+        LIMIT 1
+    ) r ON true
+)
+SELECT day, id, label, covers, NULL FROM pick
+UNION ALL
+SELECT NULL, e.release_id, NULL, NULL, e.code
+FROM codesets_poaexemptcode e
+WHERE e.release_id IN (SELECT id FROM pick WHERE id <> ALL(%(cached)s::bigint[]))
+"""
+# The codes of each POA-exempt release this process has read. A release's rows never
+# change once imported (like the code sets in encounters/audit/knowledge.py), so a
+# list is read once per process, whole (38,154 codes for FY2025, ~3 MB), in the
+# same query as the first dates it judges; after that the query returns only which
+# list judges each date. A new release is a new key.
+_POA_LISTS: dict[int, frozenset[str]] = {}
+_POA_LISTS_KEPT = 6
+
+
+def poa_exempt_cache_clear() -> None:
+    """Forget the POA-exempt lists this process has read (tests; after a discard)."""
+    _POA_LISTS.clear()
+
+
+def poa_exempt_by_day(
+    *, codes_by_day: dict[dt.date, set[str]]
+) -> dict[dt.date, PoaExemptList | None]:
+    """For each discharge date, the POA-exempt list that judges it and which of that
+    date's codes (any form) it lists; None for a date no list judges. One query for
+    all the dates (the audit asks once per chunk of encounters): a row per date with
+    its list, and the codes of any list this process has not read yet.
+
+    The list judging a date is the release in force on it; when none covers it, the
+    newest release in force that started before it stands in (``covers`` False: CMS
+    changes a few dozen codes a year, a closer guess than none). A date before every
+    loaded list, or no list loaded at all, gets None."""
+    if not codes_by_day:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            POA_EXEMPT_SQL,
+            {
+                "days": list(codes_by_day),
+                "cached": list(_POA_LISTS),
+                "system": Table.POA_EXEMPT,
+            },
+        )
+        rows = cursor.fetchall()
+    read: dict[int, set[str]] = {}
+    picks = []
+    for day, release_id, label, covers, code in rows:
+        if day is None:
+            read.setdefault(release_id, set()).add(code)
+        else:
+            picks.append((day, release_id, label, covers))
+    if read and len(_POA_LISTS) + len(read) > _POA_LISTS_KEPT:
+        in_use = {pick[1] for pick in picks}
+        for release_id in [r for r in _POA_LISTS if r not in in_use]:
+            del _POA_LISTS[release_id]
+    for release_id, codes in read.items():
+        _POA_LISTS[release_id] = frozenset(codes)
+    out: dict[dt.date, PoaExemptList | None] = dict.fromkeys(codes_by_day)
+    for day, release_id, label, covers in picks:
+        listed = _POA_LISTS.get(release_id, frozenset())
+        out[day] = PoaExemptList(
+            release_id=release_id,
+            label=label,
+            covers=covers,
+            exempt=frozenset(
+                code
+                for code in map(normalize_code, codes_by_day[day])
+                if code in listed
+            ),
+        )
+    return out
+
+
+def poa_exempt_on(*, codes: Iterable[str], day: dt.date) -> PoaExemptList | None:
+    """Which of ``codes`` are exempt from POA reporting on the discharge date ``day``
+    (``poa_exempt_by_day`` for one date: one query)."""
+    return poa_exempt_by_day(codes_by_day={day: set(codes)})[day]

@@ -66,6 +66,7 @@ STORABLE_FORMATS = {
     "ncci_ptp",
     "mue",
     "icd10cm_index",
+    "poa_exempt",
 }
 
 
@@ -118,7 +119,8 @@ def _fiscal_year_dates(
     """The dates an official file usually takes effect: FY N runs (N-1)-10-01 to N-09-30,
     an April update from N-04-01. Only a proposal: the admin confirms at activation."""
     if (
-        system not in (System.ICD10CM, System.ICD10PCS, Table.DRG_WEIGHTS)
+        system
+        not in (System.ICD10CM, System.ICD10PCS, Table.DRG_WEIGHTS, Table.POA_EXEMPT)
         or not version[:4].isdigit()
     ):
         return None, None

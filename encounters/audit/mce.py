@@ -177,3 +177,53 @@ def mce_edits(
             )
         )
     return out
+
+
+# --- the MCE's sex lists, for the sex-inconsistent rule ----------------------------
+# CMS deactivated the MCE sex edit for discharges from 2024-10-01, but its lists of
+# diagnoses and procedures for one sex only are still in the package's earlier
+# editions. They are read from the last edition that applies them (discharges up to
+# 2024-09-30, MCE v41 / FY2024) by asking the editor about each code once per
+# process: a claim of a principal diagnosis for either sex with the code, for a male
+# and for a female patient. A code that edition does not know (new since FY2024)
+# has no answer.
+SEX_LISTS_DATE = dt.date(2024, 9, 30)
+SEX_PROBE_PDX = "J189"  # pneumonia: a principal diagnosis for either sex
+_sex_of: dict[tuple[str, str], str] = {}
+
+
+def sex_of_code(system: str, code: str) -> str:
+    """ "F" or "M" when the MCE's sex lists give ``code`` (undotted ICD-10-CM or
+    ICD-10-PCS) to one sex only; "" for either sex or a code the FY2024 MCE does not
+    know. Cached per process (two editor calls of ~20 µs per code, once)."""
+    key = (system, code)
+    found = _sex_of.get(key)
+    if found is None:
+        found = _probe_sex(system, code)
+        if len(_sex_of) > 200_000:
+            _sex_of.clear()
+        _sex_of[key] = found
+    return found
+
+
+def _probe_sex(system: str, code: str) -> str:
+    if system not in ("icd10cm", "icd10pcs") or not code:
+        return ""
+    conflicts = []
+    probes: tuple[tuple[MceSex, str], ...] = ((0, "F"), (1, "M"))
+    for sex, meant in probes:  # a conflict for a male patient: a female code
+        edits = _run(
+            discharge=SEX_LISTS_DATE,
+            age=40,
+            sex=sex,
+            status=1,
+            diagnoses=[(SEX_PROBE_PDX, "Y")]
+            + ([(code, "Y")] if system == "icd10cm" else []),
+            procedures=[code] if system == "icd10pcs" else [],
+        )
+        names = {name for name, _count in edits}
+        if "INVALID_CODE" in names:
+            return ""
+        if "SEX_CONFLICT" in names:
+            conflicts.append(meant)
+    return conflicts[0] if len(conflicts) == 1 else ""

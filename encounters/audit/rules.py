@@ -14,8 +14,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from codesets.models import display_code
+from codesets.selectors import PoaExemptList
 from encounters.audit import knowledge
-from encounters.audit.mce import MceFinding
+from encounters.audit.mce import MceFinding, sex_of_code
+from encounters.drg import UNGROUPABLE_DRGS, DrgResult
 
 GUIDELINES = "ICD-10-CM Official Guidelines for Coding and Reporting"
 
@@ -63,6 +65,12 @@ class Case:
     length_of_stay: int | None = None  # Encounter.length_of_stay
     ptp: list = field(default_factory=list)  # PtpEdit rows for this case
     mue: dict = field(default_factory=dict)  # code -> MueEdit
+    # CMS's POA-exempt list judging the discharge date, with the case's codes it
+    # lists (the engine asks once per chunk); None: no list loaded judges the date.
+    poa_exempt: PoaExemptList | None = None
+    # The MS-DRG, computed once by the engine before the rules run (inpatient with
+    # a grouper version for the date); None otherwise.
+    drg: DrgResult | None = None
 
     @property
     def inpatient(self) -> bool:
@@ -416,45 +424,186 @@ def duplicate_code(case: Case) -> Iterator[Draft]:
             )
 
 
-# POA-exempt categories and codes (ICD-10-CM Official Guidelines, Appendix I). The
-# official list is not among the files we have (../shared/data); these are the
-# categories we carry, and the audit says so in its reference.
-POA_EXEMPT_PREFIXES = (
-    "B90", "B91", "B92", "B94", "Z00", "Z01", "Z02", "Z03", "Z08", "Z09", "Z11", "Z12",
-    "Z13", "Z14", "Z15", "Z17", "Z18", "Z22", "Z28", "Z30", "Z31", "Z32", "Z33", "Z34",
-    "Z36", "Z37", "Z38", "Z39", "Z41", "Z42", "Z51", "Z52", "Z59", "Z67", "Z68", "Z76",
-    "Z77", "Z78", "Z79", "Z80", "Z81", "Z82", "Z83", "Z84", "Z85", "Z86", "Z87", "Z88",
-    "Z89", "Z90", "Z91", "Z92", "Z93", "Z94", "Z95", "Z97", "Z98", "Z99", "Q", "O80",
-    "O09", "P00", "P01", "P02", "P03", "Y92", "Y93", "Y99",
+# Used only when no POA-exempt list judges the discharge date (none loaded, or every
+# loaded list starts after it): categories wholly on CMS's FY2025 POA-exempt list
+# (checked against it). The finding says when this approximation was used.
+POA_EXEMPT_FALLBACK = (
+    "B90", "B91", "B92", "B94", "O09", "O80", "P00", "Q", "Y99", "Z00", "Z01", "Z02",
+    "Z03", "Z08", "Z09", "Z11", "Z12", "Z13", "Z14", "Z15", "Z17", "Z18", "Z22", "Z28",
+    "Z30", "Z31", "Z34", "Z36", "Z37", "Z38", "Z39", "Z3A", "Z41", "Z42", "Z51", "Z52",
+    "Z59", "Z67", "Z68", "Z76", "Z78", "Z79", "Z80", "Z81", "Z82", "Z83", "Z84", "Z85",
+    "Z86", "Z87", "Z88", "Z89", "Z90", "Z91", "Z92", "Z93", "Z94", "Z95", "Z97", "Z98",
+    "Z99",
 )  # fmt: skip
+POA_APPENDIX = f"{GUIDELINES}, Appendix I (POA)"
+POA_STATED = ("Y", "N", "U", "W")
 
 
-def poa_exempt(code: str) -> bool:
-    return code.startswith(POA_EXEMPT_PREFIXES)
+def _poa_list_reference(case: Case) -> str:
+    """Which POA-exempt list judged the case, as the findings cite it."""
+    listed = case.poa_exempt
+    if listed is None:
+        return (
+            f"{POA_APPENDIX}; no CMS POA-exempt list is loaded for "
+            f"{case.dos:%Y-%m-%d}: judged by the built-in approximation"
+        )
+    if not listed.covers:
+        return (
+            f"{POA_APPENDIX}; CMS {listed.label}, the newest list loaded (none covers "
+            f"{case.dos:%Y-%m-%d})"
+        )
+    return f"{POA_APPENDIX}; CMS {listed.label}"
+
+
+def poa_exempt(case: Case, code: str) -> bool:
+    """``code`` is exempt from POA reporting on the case's discharge date: by CMS's
+    list judging the date, or by the fallback categories when no list does."""
+    if case.poa_exempt is not None:
+        return code in case.poa_exempt.exempt
+    return code.startswith(POA_EXEMPT_FALLBACK)
 
 
 @rule("poa-missing")
 def poa_missing(case: Case) -> Iterator[Draft]:
+    """A diagnosis needs Y, N, U or W unless CMS lists it as exempt; an exempt code
+    takes a blank or "1"; Y/N/U/W on one is reported by ``poa-exempt`` (info)."""
     if not case.inpatient:
         return
     for d in case.diagnoses:
-        exempt = poa_exempt(d.code)
-        if not d.poa and not exempt:
+        if poa_exempt(case, d.code):
+            continue
+        if not d.poa:
             yield Draft(
                 "poa-missing",
                 "error",
                 f"{d.display} has no present-on-admission indicator: enter Y, N, U or W.",
                 (d.display,),
-                f"{GUIDELINES}, Appendix I (POA); exempt categories we carry: "
-                "see encounters/audit/rules.py",
+                _poa_list_reference(case),
             )
-        elif d.poa == "1" and not exempt:
+        elif d.poa == "1":
             yield Draft(
                 "poa-missing",
                 "error",
-                f"POA 1 (exempt) is only for exempt codes; {d.display} needs Y, N, U or W.",
+                f"POA 1 (exempt) is only for exempt codes; {d.display} is not on the "
+                "POA-exempt list: enter Y, N, U or W.",
                 (d.display,),
-                f"{GUIDELINES}, Appendix I (POA)",
+                _poa_list_reference(case),
+            )
+
+
+@rule("poa-exempt")
+def poa_exempt_reported(case: Case) -> Iterator[Draft]:
+    """Y/N/U/W on a code CMS's list exempts: harmless to payment, but the claim
+    should leave it blank. Only from a loaded list, never from the fallback."""
+    if not case.inpatient or case.poa_exempt is None:
+        return
+    for d in case.diagnoses:
+        if d.poa in POA_STATED and d.code in case.poa_exempt.exempt:
+            yield Draft(
+                "poa-exempt",
+                "info",
+                f"{d.display} is exempt from POA reporting: leave its indicator blank "
+                f"(or 1) instead of {d.poa}.",
+                (d.display,),
+                _poa_list_reference(case),
+            )
+
+
+# --- the grouper's verdict ---------------------------------------------------------
+
+
+@rule("drg-ungroupable")
+def drg_ungroupable(case: Case) -> Iterator[Draft]:
+    """MS-DRG 998/999 or a return code other than OK: the claim cannot be paid as
+    coded. The DRG is the one the engine computed once for the case."""
+    drg = case.drg
+    if drg is None or (drg.return_code == "OK" and drg.drg not in UNGROUPABLE_DRGS):
+        return
+    hac_codes = tuple(h.code for h in drg.hacs)
+    codes = (
+        hac_codes
+        if drg.return_code.startswith("HAC") and hac_codes
+        else (case.diagnoses[0].display,)
+    )
+    shown = f"MS-DRG {drg.drg:03d}" if drg.drg is not None else "no MS-DRG"
+    yield Draft(
+        "drg-ungroupable",
+        "error",
+        drg.message
+        or f"The grouper returns {shown} (return code {drg.return_code}): the claim "
+        "cannot be paid as coded.",
+        codes,
+        f"MS-DRG grouper v{drg.grouper_version}: {shown}, return code "
+        f"{drg.return_code}",
+    )
+
+
+@rule("hac")
+def hac(case: Case) -> Iterator[Draft]:
+    """A diagnosis meeting a hospital-acquired condition (on CMS's HAC list and not
+    present on admission): the grouper leaves its CC/MCC out. The finding gives the
+    DRG with the HAC applied (the final DRG) and without it (the initial DRG)."""
+    drg = case.drg
+    if drg is None or drg.return_code != "OK" or drg.drg is None:
+        return  # an ungroupable HAC claim is drg-ungroupable's
+    for h in drg.hacs:
+        if drg.initial_drg is not None and drg.initial_drg != drg.drg:
+            effect = (
+                f"its {h.level or 'CC/MCC'} does not count, so the stay groups to "
+                f"MS-DRG {drg.drg:03d}; present on admission it would group to "
+                f"{drg.initial_drg:03d}."
+            )
+        else:
+            effect = (
+                f"MS-DRG {drg.drg:03d} with or without it (the HAC does not change "
+                "the DRG here)."
+            )
+        yield Draft(
+            "hac",
+            "warning",
+            f"{h.code} (POA {h.poa or 'blank'}) is hospital-acquired condition "
+            f"{h.hac} ({h.description}): {effect} Check the POA indicator against "
+            "the record.",
+            (h.code,),
+            f"CMS hospital-acquired conditions (HAC-POA provision, 42 CFR 412.46): "
+            f"{h.hac}, MS-DRG grouper v{drg.grouper_version}",
+        )
+
+
+# --- clinical consistency ------------------------------------------------------------
+
+SEX_WORDS = {"F": "female", "M": "male"}
+
+
+@rule("sex-inconsistent")
+def sex_inconsistent(case: Case) -> Iterator[Draft]:
+    """A diagnosis or procedure the MCE's sex lists give to the other sex. CMS
+    deactivated the MCE sex edit from 2024-10-01; this keeps it as a consistency
+    warning for every payer and date. Where the MCE's own edit still ran (inpatient
+    discharges before 2024-10-01: ``mce-sex-conflict``) the same codes are not
+    flagged twice."""
+    if case.sex not in SEX_WORDS:
+        return
+    mce_flagged = [f for f in case.mce if f.rule == "mce-sex-conflict"]
+    already = {code for f in mce_flagged for code in f.codes}
+    lines = [("icd10cm", d.code, d.display) for d in case.diagnoses]
+    if not mce_flagged:  # the MCE finding covers the claim's procedures too
+        lines += [(p.system, p.code, p.display) for p in case.procedures]
+    for system, code, display in lines:
+        if display in already or system not in ("icd10cm", "icd10pcs"):
+            continue
+        meant = sex_of_code(system, code)
+        if meant and meant != case.sex:
+            kind = "diagnosis" if system == "icd10cm" else "procedure"
+            yield Draft(
+                "sex-inconsistent",
+                "warning",
+                f"{display} is a {kind} for {SEX_WORDS[meant]} patients, but the "
+                f"patient's sex is {SEX_WORDS[case.sex]}: check the code or the "
+                "patient's sex.",
+                (display,),
+                "Medicare Code Editor sex lists (MCE edit 4, FY2024); kept as a "
+                "clinical consistency check (CMS deactivated the edit from 2024-10-01)",
             )
 
 

@@ -2,8 +2,10 @@
 
 ICD-10-CM FY2026 April (the tabular XML inside the `simple-icd-10-cm` package),
 ICD-10-CM FY2027 built from it with the official FY2027 addenda, ICD-10-PCS
-FY2026 tables and the FY2026 IPPS Table 5 (MS-DRG weights). Each file is skipped when a release of it already exists, so the
-command is safe to run at every start.
+FY2026 tables, the FY2026 IPPS Table 5 (MS-DRG weights) and CMS's FY2025 POA-exempt
+code list (for its fiscal year; later discharges are judged by it as the newest list
+loaded until a later one is imported, and the audit says so). Each file is skipped
+when a release of it already exists, so the command is safe to run at every start.
 """
 
 from __future__ import annotations
@@ -59,6 +61,13 @@ def bundled_files() -> list[tuple[Path, str, str, dt.date, dt.date | None]]:
             dt.date(2025, 10, 1),
             dt.date(2026, 9, 30),
         ),
+        (
+            DATA / "POAexemptCodesFY25.txt.gz",
+            "poa_exempt",
+            "POA-exempt codes FY2025",
+            dt.date(2024, 10, 1),
+            dt.date(2025, 9, 30),
+        ),
     ]
 
 
@@ -98,11 +107,12 @@ class Command(BaseCommand):
             except DuplicateRelease as exc:
                 self.stdout.write(f"  {label}: {exc}")
                 continue
-            counted = (
-                f"{release.code_count:,} MS-DRGs"
-                if release.is_table
-                else f"{release.code_count:,} codes ({release.billable_count:,} billable)"
-            )
+            if release.system == "drg_weights":
+                counted = f"{release.code_count:,} MS-DRGs"
+            elif release.is_table:
+                counted = f"{release.code_count:,} codes"
+            else:
+                counted = f"{release.code_count:,} codes ({release.billable_count:,} billable)"
             self.stdout.write(
                 f"  {label}: {counted}, in force {start} to {end or 'open-ended'}"
             )
