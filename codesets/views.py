@@ -36,6 +36,12 @@ TABLE_ROWS = {
         "index entries",
         "Words of the term or a code (T39.1)",
     ),
+    "icd10pcs_index": (
+        "index entry",
+        "index entries",
+        "Words of the term or a code (0DTJ)",
+    ),
+    "icd10pcs_definitions": ("definition", "definitions", "Words of a value or a key"),
 }
 
 
