@@ -94,10 +94,16 @@ PARTIAL_WORDS = frozenset({"partial", "excision", "excisional", "biopsy", "wedge
 # A typed word: the start of a word of the path, stemmed or as typed (the code
 # search reads words the same way, codesets/query_words.py).
 WORD_TSQUERY = "(to_tsquery('english', %s) || to_tsquery('simple', %s))"
+# Rows holding any of the words, with a bit mask of the words each holds; the rows
+# holding the most words first (bit_count of the mask), then main terms before
+# subterms, then file order.
 INDEX_SQL = """
-SELECT path, title, see, use, code FROM codesets_pcsindexterm
-WHERE release_id = %s AND search_vector @@ ({query})
-ORDER BY level, seq
+SELECT path, title, see, use, code, mask FROM (
+    SELECT path, title, see, use, code, level, seq, ({held}) AS mask
+    FROM codesets_pcsindexterm
+    WHERE release_id = %s AND search_vector @@ ({any})
+) t
+ORDER BY length(replace(mask::bit(8)::text, '0', '')) DESC, level, seq
 LIMIT %s
 """
 
@@ -138,31 +144,31 @@ def _approach_of(words: list[str]) -> tuple[str, list[str]]:
     return "", words
 
 
-def _index_rows(release_id: int, words: list[str]) -> list[tuple]:
-    query = " && ".join([WORD_TSQUERY] * len(words))
-    params: list[int | str] = [release_id]
-    for word in words:
-        params += [f"{word}:*", f"{word}:*"]
-    with connection.cursor() as cursor:
-        cursor.execute(INDEX_SQL.format(query=query), [*params, INDEX_ROWS])
-        return cursor.fetchall()
-
-
 def _index_lookup(release_id: int, words: list[str]) -> tuple[list[tuple], list[str]]:
     """Index rows holding the most of ``words`` (all if one term does), and the words
-    no row of that group holds."""
-    words = words[:MAX_WORDS]
-    for size in range(len(words), 0, -1):
-        found: list[tuple] = []
-        used: set[str] = set()
-        for group in itertools.combinations(words, size):
-            rows = _index_rows(release_id, list(group))
-            if rows:
-                found.extend(r for r in rows if r not in found)
-                used.update(group)
-        if found:
-            return found, [w for w in words if w not in used]
-    return [], words
+    no row of that group holds. One query: each row says which words it holds."""
+    words = list(dict.fromkeys(words))[:MAX_WORDS]
+    if not words:
+        return [], []
+    held = " + ".join(
+        f"(search_vector @@ {WORD_TSQUERY})::int * {1 << i}" for i in range(len(words))
+    )
+    params: list[int | str] = []
+    for word in words:
+        params += [f"{word}:*", f"{word}:*"]
+    sql = INDEX_SQL.format(held=held, any=" || ".join([WORD_TSQUERY] * len(words)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, release_id, *params, INDEX_ROWS])
+        rows = cursor.fetchall()
+    if not rows:
+        return [], words
+    most = max(bin(r[-1]).count("1") for r in rows)
+    best = [r for r in rows if bin(r[-1]).count("1") == most]
+    used = 0
+    for row in best:
+        used |= row[-1]
+    leftover = [w for i, w in enumerate(words) if not used & (1 << i)]
+    return [r[:-1] for r in best], leftover
 
 
 @lru_cache(maxsize=8)
@@ -214,16 +220,18 @@ def _generic_penalty(label: str, values: list[str]) -> float:
     return 1 + 1 / (1 + family) if family else 2
 
 
+@lru_cache(maxsize=512)
+def _table_data(release_id: int, code: str) -> dict | None:
+    """A table of a tables release (its content never changes once imported)."""
+    table = PcsTable.objects.filter(
+        system=System.ICD10PCS, code=code, release_ids__contains=[release_id]
+    ).first()
+    return table.data if table else None
+
+
 def _table_codes(release_id: int, pointers: list[str]) -> dict[str, list[tuple]]:
     """For each code start: its codes as (code, [(axis title, label, values)...])."""
-    tables = {
-        t.code: t.data
-        for t in PcsTable.objects.filter(
-            system=System.ICD10PCS,
-            code__in={p[:3] for p in pointers},
-            release_ids__contains=[release_id],
-        )
-    }
+    tables = {code: _table_data(release_id, code) for code in {p[:3] for p in pointers}}
     out: dict[str, list[tuple]] = {}
     for pointer in pointers:
         data = tables.get(pointer[:3])
