@@ -21,7 +21,7 @@ from codesets.pcs_lookup import pcs_lookup
 from codesets.search import code_search
 from codesets.selectors import coverage_on
 from codesets.services import release_discard, release_import_now
-from tests.codesets.conftest import FIXTURES
+from tests.codesets.conftest import CM_FY2025, FIXTURES
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
@@ -248,3 +248,10 @@ def test_search_api_returns_the_index_codes(pcs, coder):
         {"q": "total knee replacement", "system": "icd10pcs", "dos": "2025-06-01"},
     ).json()
     assert {r["code"] for r in total_knee["results"][:2]} == {"0SRC0JZ", "0SRD0JZ"}
+
+
+def test_a_search_of_all_systems_adds_the_index_codes(pcs):
+    release_import_now(path=CM_FY2025, activate=True)
+    result = code_search(query="appendectomy", day=DOS)
+    assert {"icd10cm", "icd10pcs"} <= set(result.releases)
+    assert [h.code for h in result.hits][:2] == ["0DTJ0ZZ", "0DTJ4ZZ"]
