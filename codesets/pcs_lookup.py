@@ -14,16 +14,25 @@ see Resection, Appendix -> 0DTJ), then choose the remaining characters in the ta
 **The Index.** Every typed word (approach words aside) must start a word of an
 Index term's path (main term down to subterm, English stems or as typed). When no
 term holds all of them, the largest groups of words that a term holds are tried
-(at most MAX_WORDS words), so "total knee replacement" finds Replacement > Joint >
-Knee > Left / Right (0SRD, 0SRC) although no term says "total"; the words left over
-then choose among the codes (a qualifier "Cemented" for "cemented"). A term whose
+(at most MAX_WORDS words), so "knee replacement oxinium" finds Replacement > Joint >
+Knee > Left / Right (0SRD, 0SRC) although no term says "oxinium"; the words left over
+then choose among the codes. Terms that give a code or a code start come before those
+that give a whole table (Hemicolectomy: see Resection, Gastrointestinal System 0DT),
+whose codes are narrowed to the body parts the words name. A term whose
 reference is "use X" (a body-part or device key: "Vermiform appendix: use
 Appendix") stands for X: the lookup runs again with X in place of its words.
+
+Sides, extent, numbers and durations ("right", "total", "24-96 hours":
+REFINER_WORDS) stay out of the Index search when other words are typed: alone they
+match every right-sided term; they choose among the codes instead. A word ending in
+"centesis" or the word "puncture" implies the Percutaneous approach unless another
+is named.
 
 **Choosing the codes of a table.** The codes under each code start the Index gives
 (its order kept: the term the words name best first) are ranked by: the approach
 the words name (codes of another approach after); words left over found in the
-labels of the other characters, and device keys of the Definitions ("OXINIUM" is a
+labels of the other characters or in the Index path that gave the code start, and
+device keys of the Definitions ("OXINIUM" is a
 key of "Synthetic Substitute, Oxidized Zirconium on Polyethylene"); then the
 general value before its variants: "No Device" / "No Qualifier" first, then a
 device whose label starts the labels of others ("Synthetic Substitute" before
@@ -86,6 +95,28 @@ APPROACH_WORDS: dict[str, str] = {
     "transanal": "Via Natural or Artificial Opening",
     "external": "External",
 }
+# Words that end in these name the approach they are done by (thoracentesis,
+# paracentesis, lumbar puncture: a needle through the skin), unless another is said.
+IMPLIED_APPROACH = {"centesis": "Percutaneous", "puncture": "Percutaneous"}
+# Words that choose among the codes the other words find rather than find a term:
+# sides, extent, durations and numbers ("right", "total", "24-96 hours"). Searched
+# in the Index alone, "right" would match every right-sided term.
+REFINER_WORDS = frozenset(
+    {
+        "right",
+        "left",
+        "bilateral",
+        "unilateral",
+        "total",
+        "complete",
+        "initial",
+        "hours",
+        "hour",
+        "consecutive",
+        "cemented",
+        "uncemented",
+    }
+)
 # "percutaneous endoscopic" is one approach, not two.
 APPROACH_PAIRS = {("percutaneous", "endoscopic"): "Percutaneous Endoscopic"}
 # An -ectomy names the removal of the whole body part unless it says otherwise.
@@ -143,12 +174,21 @@ def _approach_of(words: list[str]) -> tuple[str, list[str]]:
         for prefix, title in APPROACH_WORDS.items():
             if word == prefix or (len(prefix) > 4 and word.startswith(prefix)):
                 return title, words[:i] + words[i + 1 :]
+    for word in words:
+        for ending, title in IMPLIED_APPROACH.items():
+            if word.endswith(ending):
+                return title, words
     return "", words
 
 
+def _is_refiner(word: str) -> bool:
+    return word in REFINER_WORDS or any(ch.isdigit() for ch in word)
+
+
 def _index_lookup(release_id: int, words: list[str]) -> tuple[list[tuple], list[str]]:
-    """Index rows holding the most of ``words`` (all if one term does), and the words
-    no row of that group holds. One query: each row says which words it holds."""
+    """Index rows holding the most of ``words`` (all if one term does), each with the
+    words its path does not hold, and the words no row of that group holds. One
+    query: each row says which words it holds (a bit mask)."""
     words = list(dict.fromkeys(words))[:MAX_WORDS]
     if not words:
         return [], []
@@ -170,7 +210,11 @@ def _index_lookup(release_id: int, words: list[str]) -> tuple[list[tuple], list[
     for row in best:
         used |= row[-1]
     leftover = [w for i, w in enumerate(words) if not used & (1 << i)]
-    return [r[:-1] for r in best], leftover
+    # Each row with the words its own path does not hold (they choose its codes).
+    return [
+        (*r[:-1], tuple(w for i, w in enumerate(words) if not r[-1] & (1 << i)))
+        for r in best
+    ], leftover
 
 
 @lru_cache(maxsize=8)
@@ -266,19 +310,21 @@ def _rank(
     detail: list[tuple],
     pointer: str,
     *,
+    path: str,
     approach: str,
     leftover: list[str],
     devices: set[str],
 ) -> tuple:
     chosen = detail[len(pointer) - 3 :]  # the characters after the code start
+    # Leftover words are read in the labels of the characters the code start leaves
+    # open, and in the Index path that gave it ("Replacement > Joint > Knee > Right").
+    said_in = [label for _, label, _ in chosen] + [path]
     approach_miss = 0
     if approach:
         labels = [label for title, label, _ in detail if title == "Approach"]
         approach_miss = 0 if approach in labels else 1
     said = sum(
-        1
-        for word in leftover
-        if any(_starts_a_word(word, label) for _, label, _ in chosen)
+        1 for word in leftover if any(_starts_a_word(word, text) for text in said_in)
     ) + sum(
         1
         for title, label, _ in chosen
@@ -328,21 +374,27 @@ def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
     if tables is None or index is None or not words:
         return PcsLookup(hits=[])
     approach, rest = _approach_of(words)
-    rows, leftover = _index_lookup(index.id, rest or words)
+    rest = rest or words
+    terms = [w for w in rest if not _is_refiner(w)]
+    # Refiners stay out of the Index search unless they are all there is.
+    refiners = [w for w in rest if _is_refiner(w)] if terms else []
+    rows, leftover = _index_lookup(index.id, terms or rest)
     # A body-part or device key: look again with the value it stands for.
     if rows and not any(r[4] for r in rows):
         # Only references without a code: "Vermiform appendix: use Appendix",
         # "Fracture: see Reposition". Look again with what they refer to.
         refer = next((r[3] or r[2] for r in rows if r[3] or r[2]), "")
         if refer:
-            rows, leftover = _index_lookup(index.id, leftover + _words(refer))
+            rows, _left = _index_lookup(index.id, leftover + _words(refer))
     rows = [r for r in rows if r[4]]
     rows = _pointer_order(rows, words)
     pointers: list[str] = []
     entries: list[PcsIndexEntry] = []
-    for path, _title, see, use, code in rows:
+    left_of: dict[str, list[str]] = {}
+    for path, _title, see, use, code, left in rows:
         if code not in pointers and len(pointers) < MAX_POINTERS:
             pointers.append(code)
+            left_of[code] = [*left, *(w for w in refiners if w not in left)]
             entries.append(PcsIndexEntry(path=path, see=see, use=use, code=code))
     approach_definition = ""
     devices: set[str] = set()
@@ -352,6 +404,7 @@ def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
         approach_definition = approaches.get(approach, "")
         typed = set(words)
         devices = {title for key, title in device_keys if key and key <= typed}
+    paths = {e.code: e.path for e in entries}
     ranked: list[tuple] = []
     for order, (pointer, codes) in enumerate(_table_codes(tables.id, pointers).items()):
         if len(pointer) == 3:
@@ -363,8 +416,9 @@ def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
                 code,
                 detail,
                 pointer,
+                path=paths[pointer],
                 approach=approach,
-                leftover=leftover,
+                leftover=left_of[pointer],
                 devices=devices,
             )
             ranked.append(((len(pointer) <= 3, *score), order, code))

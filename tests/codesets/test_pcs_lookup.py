@@ -255,3 +255,15 @@ def test_a_search_of_all_systems_adds_the_index_codes(pcs):
     result = code_search(query="appendectomy", day=DOS)
     assert {"icd10cm", "icd10pcs"} <= set(result.releases)
     assert [h.code for h in result.hits][:2] == ["0DTJ0ZZ", "0DTJ4ZZ"]
+
+
+def test_sides_and_durations_choose_among_the_codes_the_other_words_find(pcs):
+    # "right" alone would match every right-sided term; here it picks the body part
+    # of the whole table Hemicolectomy points to (0DT: Large Intestine, Right).
+    assert codes("right hemicolectomy")[0] == "0DTF0ZZ"
+    assert codes("laparoscopic right hemicolectomy")[0] == "0DTF4ZZ"
+    # "24-96 hours" picks the duration of Mechanical ventilation's 5A19.
+    assert codes("mechanical ventilation 24-96 hours")[0] == "5A1945Z"
+    assert codes("mechanical ventilation greater than 96 consecutive hours")[0] == (
+        "5A1955Z"
+    )
