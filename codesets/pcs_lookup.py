@@ -115,8 +115,13 @@ REFINER_WORDS = frozenset(
         "consecutive",
         "cemented",
         "uncemented",
+        "biopsy",
+        "diagnostic",
     }
 )
+# Chart words for a value's label: a biopsy is the qualifier Diagnostic (the Index:
+# "Biopsy: see Excision with qualifier Diagnostic").
+LABEL_WORDS = {"biopsy": "diagnostic"}
 # "percutaneous endoscopic" is one approach, not two.
 APPROACH_PAIRS = {("percutaneous", "endoscopic"): "Percutaneous Endoscopic"}
 # An -ectomy names the removal of the whole body part unless it says otherwise.
@@ -324,7 +329,9 @@ def _rank(
         labels = [label for title, label, _ in detail if title == "Approach"]
         approach_miss = 0 if approach in labels else 1
     said = sum(
-        1 for word in leftover if any(_starts_a_word(word, text) for text in said_in)
+        1
+        for word in leftover
+        if any(_starts_a_word(LABEL_WORDS.get(word, word), text) for text in said_in)
     ) + sum(
         1
         for title, label, _ in chosen
@@ -374,10 +381,13 @@ def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
     if tables is None or index is None or not words:
         return PcsLookup(hits=[])
     approach, rest = _approach_of(words)
+    # The approach word is the term when nothing else is ("colonoscopy with biopsy").
+    terms = [w for w in rest if not _is_refiner(w)] or [
+        w for w in words if not _is_refiner(w)
+    ]
     rest = rest or words
-    terms = [w for w in rest if not _is_refiner(w)]
     # Refiners stay out of the Index search unless they are all there is.
-    refiners = [w for w in rest if _is_refiner(w)] if terms else []
+    refiners = [w for w in words if _is_refiner(w)] if terms else []
     rows, leftover = _index_lookup(index.id, terms or rest)
     # A body-part or device key: look again with the value it stands for.
     if rows and not any(r[4] for r in rows):
