@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from accounts.permissions import VIEW_CODES, api_permission
 from codesets.index_search import index_search
 from codesets.models import System, display_code
+from codesets.pcs_lookup import pcs_lookup
 from codesets.search import code_detail, code_search
 from codesets.selectors import modifier_list
 
@@ -43,6 +44,13 @@ class CodeSearchApi(APIView):
             "matching the words: path, column, code, see. Absent when system is not icd10cm.",
             required=False,
         )
+        pcs_index = serializers.ListField(
+            child=serializers.DictField(),
+            help_text="ICD-10-PCS Index terms that led to the results: path, see, use, "
+            "code (a full code, a code start such as 0DTJ, or a table). Present when "
+            "system is icd10pcs.",
+            required=False,
+        )
 
     @extend_schema(parameters=[InputSerializer], responses=OutputSerializer)
     def get(self, request: Request) -> Response:
@@ -69,6 +77,12 @@ class CodeSearchApi(APIView):
                     "see": h.see,
                 }
                 for h in index_search(q=data["q"], dos=day, limit=data["limit"])
+            ]
+        if data.get("system") == System.ICD10PCS and not result.by_code:
+            entries = pcs_lookup(query=data["q"], day=day, limit=data["limit"]).entries
+            body["pcs_index"] = [
+                {"path": e.path, "see": e.see, "use": e.use, "code": e.code}
+                for e in entries
             ]
         return Response(body)
 

@@ -248,6 +248,12 @@ def test_search_api_returns_the_index_codes(pcs, coder):
         {"q": "total knee replacement", "system": "icd10pcs", "dos": "2025-06-01"},
     ).json()
     assert {r["code"] for r in total_knee["results"][:2]} == {"0SRC0JZ", "0SRD0JZ"}
+    assert body["pcs_index"][0] == {
+        "path": "Cholecystectomy",
+        "see": "Resection, Gallbladder",
+        "use": "",
+        "code": "0FT4",
+    }
 
 
 def test_a_search_of_all_systems_adds_the_index_codes(pcs):
