@@ -273,3 +273,18 @@ def test_sides_and_durations_choose_among_the_codes_the_other_words_find(pcs):
     assert codes("mechanical ventilation greater than 96 consecutive hours")[0] == (
         "5A1955Z"
     )
+
+
+def test_encoder_shows_the_index_terms_behind_the_pcs_codes(pcs, coder_client):
+    page = coder_client.get(
+        reverse("codesets:encoder"),
+        {
+            "q": "laparoscopic appendectomy",
+            "system": "icd10pcs",
+            "dos": "2025-06-01",
+            "fragment": "results",
+        },
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert page.index("0DTJ4ZZ") < page.index('data-testid="pcs-index-hits"')
+    assert "<i>Resection, Appendix</i>" in page
