@@ -389,7 +389,6 @@ def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
     # Refiners stay out of the Index search unless they are all there is.
     refiners = [w for w in words if _is_refiner(w)] if terms else []
     rows, leftover = _index_lookup(index.id, terms or rest)
-    # A body-part or device key: look again with the value it stands for.
     if rows and not any(r[4] for r in rows):
         # Only references without a code: "Vermiform appendix: use Appendix",
         # "Fracture: see Reposition". Look again with what they refer to.
