@@ -239,8 +239,13 @@ def _definitions(release_id: int) -> tuple[dict[str, str], list[tuple[set[str], 
     return approaches, device_keys
 
 
-def _starts_a_word(word: str, label: str) -> bool:
-    return any(token.startswith(word) for token in WORD.findall(label.lower()))
+@lru_cache(maxsize=4096)
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(WORD.findall(text.lower()))
+
+
+def _starts_a_word(word: str, text: str) -> bool:
+    return any(token.startswith(word) for token in _tokens(text))
 
 
 def _names_device(definition_title: str, label: str) -> bool:
@@ -252,11 +257,11 @@ def _names_device(definition_title: str, label: str) -> bool:
     )
 
 
-def _names_body_part(words: list[str], detail: list[tuple]) -> bool:
+def _names_body_part(words: list[str], detail: tuple[Value, ...]) -> bool:
     return any(
-        _starts_a_word(word, label)
-        for title, label, _ in detail
-        if title == "Body Part"
+        _starts_a_word(word, value.label)
+        for value in detail
+        if value.axis == "Body Part"
         for word in words
         if len(word) >= 3
     )
@@ -271,6 +276,15 @@ def _generic_penalty(label: str, values: list[str]) -> float:
     return 1 + 1 / (1 + family) if family else 2
 
 
+@dataclass(frozen=True, slots=True)
+class Value:
+    """One character of a code: its axis title, label and generic penalty."""
+
+    axis: str
+    label: str
+    penalty: float
+
+
 @lru_cache(maxsize=512)
 def _table_data(release_id: int, code: str) -> dict | None:
     """A table of a tables release (its content never changes once imported)."""
@@ -280,39 +294,44 @@ def _table_data(release_id: int, code: str) -> dict | None:
     return table.data if table else None
 
 
-def _table_codes(release_id: int, pointers: list[str]) -> dict[str, list[tuple]]:
-    """For each code start: its codes as (code, [(axis title, label, values)...])."""
-    tables = {code: _table_data(release_id, code) for code in {p[:3] for p in pointers}}
-    out: dict[str, list[tuple]] = {}
-    for pointer in pointers:
-        data = tables.get(pointer[:3])
-        if data is None:
-            continue
-        codes: list[tuple] = []
-        # Every label of each axis in the table: a device is a family's head if it
-        # starts the labels of others anywhere in the table.
-        labels: dict[int, list[str]] = {}
-        for row in data["rows"]:
-            for a in row["axes"]:
-                labels.setdefault(a["pos"], []).extend(x["label"] for x in a["values"])
-        for row in data["rows"]:
-            axes = row["axes"]
-            for combo in itertools.product(*(a["values"] for a in axes)):
-                code = pointer[:3] + "".join(v["code"] for v in combo)
-                if not code.startswith(pointer):
-                    continue
-                detail = [
-                    (a["title"], v["label"], labels[a["pos"]])
-                    for a, v in zip(axes, combo, strict=True)
-                ]
-                codes.append((code, detail))
-        out[pointer] = codes
-    return out
+@lru_cache(maxsize=512)
+def _pointer_codes(
+    release_id: int, pointer: str
+) -> tuple[tuple[str, tuple[Value, ...]], ...]:
+    """The codes under a code start, each with its characters 4-7 (cached: a
+    release's tables never change)."""
+    data = _table_data(release_id, pointer[:3])
+    if data is None:
+        return ()
+    # Every label of each axis in the table: a device is a family's head if it
+    # starts the labels of others anywhere in the table.
+    labels: dict[int, list[str]] = {}
+    for row in data["rows"]:
+        for a in row["axes"]:
+            labels.setdefault(a["pos"], []).extend(x["label"] for x in a["values"])
+    codes: list[tuple[str, tuple[Value, ...]]] = []
+    for row in data["rows"]:
+        axes = row["axes"]
+        for combo in itertools.product(*(a["values"] for a in axes)):
+            code = pointer[:3] + "".join(v["code"] for v in combo)
+            if not code.startswith(pointer):
+                continue
+            detail = tuple(
+                Value(
+                    axis=a["title"],
+                    label=v["label"],
+                    penalty=_generic_penalty(v["label"], labels[a["pos"]])
+                    if a["pos"] >= 6
+                    else 0,
+                )
+                for a, v in zip(axes, combo, strict=True)
+            )
+            codes.append((code, detail))
+    return tuple(codes)
 
 
 def _rank(
-    code: str,
-    detail: list[tuple],
+    detail: tuple[Value, ...],
     pointer: str,
     *,
     path: str,
@@ -323,10 +342,10 @@ def _rank(
     chosen = detail[len(pointer) - 3 :]  # the characters after the code start
     # Leftover words are read in the labels of the characters the code start leaves
     # open, and in the Index path that gave it ("Replacement > Joint > Knee > Right").
-    said_in = [label for _, label, _ in chosen] + [path]
+    said_in = [value.label for value in chosen] + [path]
     approach_miss = 0
     if approach:
-        labels = [label for title, label, _ in detail if title == "Approach"]
+        labels = [value.label for value in detail if value.axis == "Approach"]
         approach_miss = 0 if approach in labels else 1
     said = sum(
         1
@@ -334,14 +353,11 @@ def _rank(
         if any(_starts_a_word(LABEL_WORDS.get(word, word), text) for text in said_in)
     ) + sum(
         1
-        for title, label, _ in chosen
-        if title == "Device" and any(_names_device(d, label) for d in devices)
+        for value in chosen
+        if value.axis == "Device"
+        and any(_names_device(d, value.label) for d in devices)
     )
-    generic = sum(
-        _generic_penalty(label, values)
-        for position, (_, label, values) in enumerate(detail, 4)
-        if position >= 6 and position > len(pointer)
-    )
+    generic = sum(value.penalty for value in chosen)
     return (approach_miss, -said, generic)
 
 
@@ -415,14 +431,13 @@ def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
         devices = {title for key, title in device_keys if key and key <= typed}
     paths = {e.code: e.path for e in entries}
     ranked: list[tuple] = []
-    for order, (pointer, codes) in enumerate(_table_codes(tables.id, pointers).items()):
+    for order, pointer in enumerate(pointers):
+        codes = _pointer_codes(tables.id, pointer)
         if len(pointer) == 3:
             # A whole table: the body parts the words name, when they name some.
-            named = [c for c in codes if _names_body_part(words, c[1])]
-            codes = named or codes
+            codes = tuple(c for c in codes if _names_body_part(words, c[1])) or codes
         for code, detail in codes:
             score = _rank(
-                code,
                 detail,
                 pointer,
                 path=paths[pointer],
