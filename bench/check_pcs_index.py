@@ -18,6 +18,12 @@ are emptied first; pending migrations are applied):
    ``<use>``, ``<code>``, ``<codes>``, ``<tab>``; ``<terms>`` / ``<title>`` /
    ``<includes>`` under each ``<section code>`` / ``<axis pos>``; ``<aggregate>``.
 
+With ``--search``, the FY2025 tables are imported too (activated) and the PCS
+search through the Index (``codesets.pcs_lookup.pcs_lookup``) and the code search
+for ICD-10-PCS (``codesets.search.code_search``, which calls it) are timed over
+SEARCH_QUERIES on 2025-06-01 (the FY2025 Index activated for it): p50 and p95 of
+five rounds after one warm-up round, with each query's first code.
+
 Exit status 1 when any figure differs.
 """
 
@@ -35,7 +41,36 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 YEARS = (2023, 2025)
-TABLES = ("codesets_release", "codesets_pcsindexterm", "codesets_pcsdefinition")
+TABLES = (
+    "codesets_release",
+    "codesets_pcsindexterm",
+    "codesets_pcsdefinition",
+    "codesets_code",
+    "codesets_note",
+    "codesets_pcstable",
+)
+SEARCH_QUERIES = (
+    "appendectomy",
+    "laparoscopic appendectomy",
+    "laparoscopic cholecystectomy",
+    "lap chole",
+    "total knee replacement",
+    "total hip replacement",
+    "hemodialysis",
+    "cesarean section",
+    "mechanical ventilation 24-96 hours",
+    "lumbar puncture",
+    "thoracentesis",
+    "paracentesis",
+    "mastectomy",
+    "tonsillectomy",
+    "colonoscopy",
+    "circumcision",
+    "hysterectomy laparoscopic",
+    "right hemicolectomy",
+    "liver biopsy",
+    "pacemaker insertion",
+)
 
 
 # --- independent counts (plain ElementTree) ----------------------------------------
@@ -168,10 +203,62 @@ def compare(ours: Counter, theirs: Counter) -> int:
     return len(differ)
 
 
+def percentiles(times: list[float]) -> str:
+    ordered = sorted(times)
+    p50 = ordered[len(ordered) // 2]
+    p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
+    return f"p50 {p50:.1f} ms, p95 {p95:.1f} ms (n={len(ordered)})"
+
+
+def time_search(data: Path) -> None:
+    import datetime as dt
+
+    from codesets.models import Release
+    from codesets.pcs_lookup import pcs_lookup
+    from codesets.search import code_search
+    from codesets.services import release_activate, release_import_now
+
+    day = dt.date(2025, 6, 1)
+    started = time.perf_counter()
+    tables = release_import_now(
+        path=data / "icd10pcs" / "fy2025" / "icd10pcs_tables_2025.xml", activate=True
+    )
+    print(f"{tables.label}: imported in {time.perf_counter() - started:.1f} s")
+    for staged in Release.objects.filter(state=Release.State.STAGED):
+        release_activate(
+            release_id=staged.id,
+            user_id=None,
+            effective_from=staged.effective_from or day,
+            effective_to=staged.effective_to,
+        )
+    runs = {
+        "pcs_lookup": lambda q: pcs_lookup(query=q, day=day, limit=20).hits,
+        "code_search icd10pcs": lambda q: (
+            code_search(query=q, day=day, systems=["icd10pcs"], limit=20).hits
+        ),
+    }
+    first: dict[str, str] = {}
+    for name, run in runs.items():
+        times: list[float] = []
+        for round_ in range(6):
+            for query in SEARCH_QUERIES:
+                begun = time.perf_counter()
+                hits = run(query)
+                if round_:
+                    times.append((time.perf_counter() - begun) * 1000)
+                first[query] = hits[0].code if hits else "-"
+        print(f"{name}: {percentiles(times)}")
+    for query, code in first.items():
+        print(f"    {query:<40} {code}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db-url")
     parser.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    parser.add_argument(
+        "--search", action="store_true", help="also time the PCS search (see above)"
+    )
     args = parser.parse_args()
     configure(args.db_url)
     import django
@@ -208,6 +295,8 @@ def main() -> int:
     print(
         "OK: every figure matches" if not problems else f"{problems} figure(s) differ"
     )
+    if args.search:
+        time_search(args.data)
     return 1 if problems else 0
 
 
