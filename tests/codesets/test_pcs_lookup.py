@@ -288,3 +288,16 @@ def test_encoder_shows_the_index_terms_behind_the_pcs_codes(pcs, coder_client):
     ).content.decode()
     assert page.index("0DTJ4ZZ") < page.index('data-testid="pcs-index-hits"')
     assert "<i>Resection, Appendix</i>" in page
+
+
+def test_dry_run_counts_the_index_entries_and_writes_nothing(capsys):
+    call_command("import_codes", str(INDEX_2025), "--dry-run", "--json")
+    out = json.loads(capsys.readouterr().out)
+    data = INDEX_2025.read_bytes()
+    assert (out["format"], out["system"], out["version"]) == (
+        "icd10pcs_index",
+        "icd10pcs_index",
+        "2025",
+    )
+    assert out["table_rows"] == data.count(b"<mainTerm>") + data.count(b"<term level=")
+    assert not Release.objects.exists()
