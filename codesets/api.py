@@ -12,6 +12,7 @@ from accounts.permissions import VIEW_CODES, api_permission
 from codesets.index_search import index_search
 from codesets.models import System, display_code
 from codesets.pcs_builder import pcs_builder_step
+from codesets.pcs_lookup import pcs_lookup
 from codesets.search import code_detail, code_search
 from codesets.selectors import modifier_list
 
@@ -44,6 +45,13 @@ class CodeSearchApi(APIView):
             "matching the words: path, column, code, see. Absent when system is not icd10cm.",
             required=False,
         )
+        pcs_index = serializers.ListField(
+            child=serializers.DictField(),
+            help_text="ICD-10-PCS Index terms that led to the results: path, see, use, "
+            "code (a full code, a code start such as 0DTJ, or a table). Present when "
+            "system is icd10pcs.",
+            required=False,
+        )
 
     @extend_schema(parameters=[InputSerializer], responses=OutputSerializer)
     def get(self, request: Request) -> Response:
@@ -70,6 +78,12 @@ class CodeSearchApi(APIView):
                     "see": h.see,
                 }
                 for h in index_search(q=data["q"], dos=day, limit=data["limit"])
+            ]
+        if data.get("system") == System.ICD10PCS and not result.by_code:
+            entries = pcs_lookup(query=data["q"], day=day, limit=data["limit"]).entries
+            body["pcs_index"] = [
+                {"path": e.path, "see": e.see, "use": e.use, "code": e.code}
+                for e in entries
             ]
         return Response(body)
 

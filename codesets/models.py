@@ -40,6 +40,10 @@ class Table(models.TextChoices):
     # CMS's list of ICD-10-CM codes exempt from present-on-admission reporting, one
     # release per fiscal year (PoaExemptCode; selectors.poa_exempt_on).
     POA_EXEMPT = "poa_exempt", "POA-exempt codes (CMS)"
+    # The ICD-10-PCS Index and Definitions: they help the PCS search (codesets/
+    # pcs_lookup.py) find and explain codes of the tables release; they judge nothing.
+    ICD10PCS_INDEX = "icd10pcs_index", "ICD-10-PCS Index"
+    ICD10PCS_DEFINITIONS = "icd10pcs_definitions", "ICD-10-PCS Definitions"
 
 
 RELEASE_KINDS = [*System.choices, *Table.choices]
@@ -106,7 +110,7 @@ class Release(models.Model):
         RETIRED = "retired", "Retired"
         DISCARDED = "discarded", "Discarded"
 
-    system = models.CharField(max_length=16, choices=RELEASE_KINDS)
+    system = models.CharField(max_length=24, choices=RELEASE_KINDS)
     variant = models.CharField(
         max_length=20,
         blank=True,
@@ -622,3 +626,76 @@ class PoaExemptCode(models.Model):
     @property
     def display(self) -> str:
         return display_code(System.ICD10CM, self.code)
+
+
+class PcsIndexTerm(models.Model):
+    """One main term or subterm of an ICD-10-PCS Index release, with its reference:
+    "see" an operation and body part, "use" a body-part or device value, or a code
+    (a full code, a code start such as 0DTJ, or a table such as 0DT)."""
+
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, related_name="pcs_index_terms"
+    )
+    seq = models.PositiveIntegerField()
+    path = models.TextField(help_text='Main term down to this subterm: "A > b > c".')
+    level = models.PositiveSmallIntegerField(help_text="0 for a main term.")
+    title = models.TextField(
+        blank=True, help_text="Empty for a bare reference under its parent."
+    )
+    see = models.TextField(blank=True)
+    use = models.TextField(blank=True)
+    code = models.CharField(
+        max_length=7, blank=True, help_text="Full code, code start or table."
+    )
+    search_vector = models.GeneratedField(
+        expression=SearchVector("path", config="english")
+        + SearchVector("path", config="simple"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["release", "seq"], name="pcsindexterm_unique_seq"
+            )
+        ]
+        indexes = [
+            GinIndex(fields=["search_vector"], name="pcsindexterm_search_vector"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.path} {self.see or self.use} {self.code}".strip()
+
+
+class PcsDefinition(models.Model):
+    """One entry of an ICD-10-PCS Definitions release: the definition of values of
+    one axis of one section (operations, approaches, body-part and device keys), or
+    (axis 0) one row of the device aggregation table."""
+
+    release = models.ForeignKey(
+        Release, on_delete=models.CASCADE, related_name="pcs_definitions"
+    )
+    seq = models.PositiveIntegerField()
+    section = models.CharField(max_length=1, blank=True)
+    axis = models.PositiveSmallIntegerField(help_text="3-7; 0 for an aggregate.")
+    axis_title = models.CharField(max_length=60)
+    titles = ArrayField(models.TextField())
+    definition = models.TextField(blank=True)
+    explanation = models.TextField(blank=True)
+    includes = ArrayField(models.TextField(), default=list, blank=True)
+    body_systems = ArrayField(models.TextField(), default=list, blank=True)
+    parent = models.TextField(blank=True)
+    parent_value = models.CharField(max_length=1, blank=True)
+
+    class Meta:
+        ordering = ["seq"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["release", "seq"], name="pcsdefinition_unique_seq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.section} axis {self.axis}: {'; '.join(self.titles)}"

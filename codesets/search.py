@@ -215,6 +215,13 @@ def code_search(
         SearchHit(system=s, code=c, title=t, billable=b, kind=k)
         for s, c, t, b, k in rows
     ]
+    if not by_code and System.ICD10PCS in releases:
+        # The ICD-10-PCS Index leads from procedure words to codes (codesets/pcs_lookup.py).
+        from codesets.pcs_lookup import lead_with_index_hits
+
+        hits = lead_with_index_hits(
+            hits, query=query, day=day, limit=limit, pcs_only=len(releases) == 1
+        )
     return SearchResult(
         hits=hits, releases=releases, uncovered=uncovered, by_code=by_code
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import F, Func, Q, QuerySet, TextField, Value
 
 from codesets.models import (
     RELEASE_KINDS,
@@ -18,6 +18,8 @@ from codesets.models import (
     DrgWeight,
     IndexTerm,
     MueEdit,
+    PcsDefinition,
+    PcsIndexTerm,
     PoaExemptCode,
     PtpEdit,
     Release,
@@ -46,7 +48,11 @@ def coverage_on(day: dt.date) -> list[tuple[str, Release | None]]:
     in_force = {(r.system, r.variant): r for r in Release.objects.on(day)}
     lines: list[tuple[str, Release | None]] = []
     for value, label in RELEASE_KINDS:
-        if value == Table.ICD10CM_INDEX:
+        if value in (
+            Table.ICD10CM_INDEX,
+            Table.ICD10PCS_INDEX,
+            Table.ICD10PCS_DEFINITIONS,
+        ):
             continue
         variants = TABLE_VARIANTS.get(value, {"": ""})
         lines.extend(
@@ -54,6 +60,12 @@ def coverage_on(day: dt.date) -> list[tuple[str, Release | None]]:
             for variant, name in variants.items()
         )
     return lines
+
+
+def _joined(field: str) -> Func:
+    return Func(
+        F(field), Value(" "), function="array_to_string", output_field=TextField()
+    )
 
 
 CODE_ON_SQL = """
@@ -543,6 +555,28 @@ def table_rows_page(
         else:
             for word in query.split():
                 rows = rows.filter(path__icontains=word)
+    elif release.system == Table.ICD10PCS_INDEX:
+        rows = PcsIndexTerm.objects.filter(release=release)
+        if query and any(ch.isdigit() for ch in query) and " " not in query:
+            rows = rows.filter(code__startswith=plain)
+        else:
+            for word in query.split():
+                rows = rows.filter(
+                    Q(path__icontains=word)
+                    | Q(see__icontains=word)
+                    | Q(use__icontains=word)
+                )
+    elif release.system == Table.ICD10PCS_DEFINITIONS:
+        # Titles and keys are arrays: their text joined is what the admin reads.
+        rows = PcsDefinition.objects.filter(release=release).annotate(
+            title_text=_joined("titles"), key_text=_joined("includes")
+        )
+        for word in query.split():
+            rows = rows.filter(
+                Q(title_text__icontains=word)
+                | Q(key_text__icontains=word)
+                | Q(definition__icontains=word)
+            )
     else:
         raise ValueError(f"{release.system} is not a table")
     total = release.code_count if not query else rows.count()

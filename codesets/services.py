@@ -67,6 +67,8 @@ STORABLE_FORMATS = {
     "mue",
     "icd10cm_index",
     "poa_exempt",
+    "icd10pcs_index",
+    "icd10pcs_definitions",
 }
 
 
@@ -161,6 +163,8 @@ def _proposed_dates(
         return table_releases.proposed_dates(system, version)
     if system == Table.ICD10CM_INDEX:
         return _fiscal_year_dates(System.ICD10CM, version, file_name)
+    if system in (Table.ICD10PCS_INDEX, Table.ICD10PCS_DEFINITIONS):
+        return _fiscal_year_dates(System.ICD10PCS, version, file_name)
     if system in (System.HCPCS, System.CPT):
         return _calendar_year_dates(system, version, file_name)
     return _fiscal_year_dates(system, version, file_name)

@@ -1,5 +1,6 @@
-"""Writes of the table releases beside the DRG weights: NCCI PTP edits, MUE tables
-and the ICD-10-CM index tables (drugs and chemicals, neoplasms, external causes).
+"""Writes of the table releases beside the DRG weights: NCCI PTP edits, MUE tables,
+the ICD-10-CM index tables (drugs and chemicals, neoplasms, external causes) and the
+ICD-10-PCS Index and Definitions.
 
 ``codesets.services`` calls in here from its receive / import / discard steps, so the
 import workflow (upload, Celery job with progress, staged, activate; one transaction)
@@ -40,6 +41,8 @@ from codesets.models import (
     TABLE_VARIANTS,
     IndexTerm,
     MueEdit,
+    PcsDefinition,
+    PcsIndexTerm,
     PoaExemptCode,
     PtpEdit,
     Release,
@@ -52,10 +55,21 @@ ZIP_MAGIC = b"PK\x03\x04"
 MULTIPART_FORMATS = frozenset({"ncci_ptp"})
 # A format whose release kind is not its importer's system: index files are detected
 # "under icd10cm" (DESIGN.md) and stored as their own kind.
-KIND_OF_FORMAT: dict[str, str] = {"icd10cm_index": Table.ICD10CM_INDEX}
+KIND_OF_FORMAT: dict[str, str] = {
+    "icd10cm_index": Table.ICD10CM_INDEX,
+    "icd10pcs_index": Table.ICD10PCS_INDEX,
+    "icd10pcs_definitions": Table.ICD10PCS_DEFINITIONS,
+}
 FORMAT_OF_KIND = {kind: name for name, kind in KIND_OF_FORMAT.items()}
 STORED_KINDS = frozenset(
-    {Table.NCCI_PTP, Table.MUE, Table.ICD10CM_INDEX, Table.POA_EXEMPT}
+    {
+        Table.NCCI_PTP,
+        Table.MUE,
+        Table.ICD10CM_INDEX,
+        Table.POA_EXEMPT,
+        Table.ICD10PCS_INDEX,
+        Table.ICD10PCS_DEFINITIONS,
+    }
 )
 # A zip may inflate to this many times the upload limit (the PTP parts compress ~10x).
 ZIP_INFLATE_FACTOR = 16
@@ -147,8 +161,9 @@ def detect_importer(path: Path, *, system: str | None = None) -> Importer:
     else:
         importer = importers.detect_importer(path, system=system)
     if wanted_format and importer.name != wanted_format:
+        wanted = importers.get_importer(wanted_format).description
         raise ImportFormatError(
-            f"The file is a {importer.description}, not an ICD-10-CM index table."
+            f"The file is a {importer.description}, not an {wanted}."
         )
     return importer
 
@@ -266,17 +281,25 @@ def default_label(*, kind: str, variant: str, version: str, file_name: str) -> s
         return "POA-exempt codes" + (
             f" FY{version[:4]}" if version[:4].isdigit() else ""
         )
-    variant_label = TABLE_VARIANTS[kind].get(variant, variant)
-    label = f"{release_kind_label(kind)}, {variant_label}"
+    variant_label = TABLE_VARIANTS.get(kind, {}).get(variant, variant)
+    label = release_kind_label(kind)
+    if variant_label:
+        label += f", {variant_label}"
     if kind == Table.NCCI_PTP and version:
         label += f" v{version}"
     elif kind == Table.MUE and version:
         label += f", effective {version}"
-    elif kind == Table.ICD10CM_INDEX and version[:4].isdigit():
+    elif kind in FISCAL_YEAR_KINDS and version[:4].isdigit():
         label += f" FY{version[:4]}"
         if "april" in file_name.lower():
             label += " April update"
     return label
+
+
+# Tables published per fiscal year, as the code sets they go with.
+FISCAL_YEAR_KINDS = frozenset(
+    {Table.ICD10CM_INDEX, Table.ICD10PCS_INDEX, Table.ICD10PCS_DEFINITIONS}
+)
 
 
 # What a storer returns: warnings to add, and what ``_diff`` compares (the row model,
@@ -450,11 +473,83 @@ def _store_poa_exempt(release: Release, parsed: ParseResult) -> Stored:
     return [], (PoaExemptCode, ["code"], ["title"])
 
 
+def _store_pcs_index(release: Release, parsed: ParseResult) -> Stored:
+    # One row per main term and subterm: the release counts these "index entries".
+    release.code_count = _copy_rows(
+        PcsIndexTerm,
+        ["release_id", "seq", "path", "level", "title", "see", "use", "code"],
+        (
+            (
+                release.id,
+                seq,
+                " > ".join(term.path),
+                len(term.path) - 1,
+                term.title,
+                term.see,
+                term.use,
+                term.code,
+            )
+            for seq, term in enumerate(parsed.pcs_index_terms, 1)
+        ),
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT gin_clean_pending_list('pcsindexterm_search_vector'::regclass)"
+        )
+    # Terms repeat (a bare "see" under its parent has the parent's path): the seq
+    # tells them apart, and the diff compares what a term says, in file order.
+    return [], (PcsIndexTerm, ["path", "title", "see", "use", "code"], ["level"])
+
+
+def _store_pcs_definitions(release: Release, parsed: ParseResult) -> Stored:
+    release.code_count = _copy_rows(
+        PcsDefinition,
+        [
+            "release_id",
+            "seq",
+            "section",
+            "axis",
+            "axis_title",
+            "titles",
+            "definition",
+            "explanation",
+            "includes",
+            "body_systems",
+            "parent",
+            "parent_value",
+        ],
+        (
+            (
+                release.id,
+                seq,
+                d.section,
+                d.axis,
+                d.axis_title[:60],
+                list(d.titles),
+                d.definition,
+                d.explanation,
+                list(d.includes),
+                list(d.body_systems),
+                d.parent,
+                d.parent_value,
+            )
+            for seq, d in enumerate(parsed.pcs_definitions, 1)
+        ),
+    )
+    return [], (
+        PcsDefinition,
+        ["section", "axis", "titles"],
+        ["definition", "explanation", "includes", "body_systems", "parent"],
+    )
+
+
 STORERS: dict[str, Callable[[Release, ParseResult], Stored]] = {
     Table.NCCI_PTP: _store_ptp,
     Table.MUE: _store_mue,
     Table.ICD10CM_INDEX: _store_index,
     Table.POA_EXEMPT: _store_poa_exempt,
+    Table.ICD10PCS_INDEX: _store_pcs_index,
+    Table.ICD10PCS_DEFINITIONS: _store_pcs_definitions,
 }
 
 
@@ -475,5 +570,12 @@ def table_store(
 
 def table_rows_delete(*, release: Release) -> None:
     """Discarding a release: its rows go."""
-    for model in (PtpEdit, MueEdit, IndexTerm, PoaExemptCode):
+    for model in (
+        PtpEdit,
+        MueEdit,
+        IndexTerm,
+        PoaExemptCode,
+        PcsIndexTerm,
+        PcsDefinition,
+    ):
         model.objects.filter(release=release).delete()

@@ -25,6 +25,7 @@ from codesets.importers.base import ImportFormatError
 from codesets.index_search import index_search
 from codesets.models import Release, System, display_code, normalize_code
 from codesets.pcs_builder import pcs_builder_step
+from codesets.pcs_lookup import pcs_lookup
 from codesets.search import code_detail, code_search
 
 DIFF_PAGE_SIZE = 100
@@ -43,6 +44,12 @@ TABLE_ROWS = {
         "index entries",
         "Words of the term or a code (T39.1)",
     ),
+    "icd10pcs_index": (
+        "index entry",
+        "index entries",
+        "Words of the term or a code (0DTJ)",
+    ),
+    "icd10pcs_definitions": ("definition", "definitions", "Words of a value or a key"),
 }
 
 
@@ -238,6 +245,10 @@ def encoder(request: AuthenticatedHttpRequest) -> HttpResponse:
         else [],
         "modifier_hits": selectors.modifier_search(query=query, day=day)
         if system in ("", System.HCPCS, System.CPT)
+        else [],
+        # The ICD-10-PCS Index terms behind the PCS codes, when PCS alone is searched.
+        "pcs_entries": pcs_lookup(query=query, day=day, limit=25).entries
+        if system == System.ICD10PCS and query and not result.by_code
         else [],
     }
     if request.htmx and request.GET.get("fragment") == "results":

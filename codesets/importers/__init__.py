@@ -22,6 +22,8 @@ IMPORTER_MODULES = (
     "icd10pcs_tables",
     "icd10pcs_order",
     "icd10pcs_codes",
+    "icd10pcs_index",
+    "icd10pcs_definitions",
     "icd10cm_index",
     "drg_weights",
     "ncci_ptp",

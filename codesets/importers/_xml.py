@@ -111,3 +111,70 @@ def stream_parse(
             line=expat.CurrentLineNumber,
             element="!DOCTYPE",
         ) from exc
+
+
+class Node:
+    """An element of a small document kept whole (the PCS index and definitions):
+    its tag, attributes, own text (children's text apart) and the line it starts on."""
+
+    __slots__ = ("attrib", "children", "line", "parts", "tag")
+
+    def __init__(self, tag: str, attrib: dict[str, str], line: int) -> None:
+        self.tag = tag
+        self.attrib = attrib
+        self.line = line
+        self.children: list[Node] = []
+        self.parts: list[str] = []
+
+    @property
+    def text(self) -> str:
+        return clean("".join(self.parts))
+
+    def first(self, tag: str) -> Node | None:
+        return next((c for c in self.children if c.tag == tag), None)
+
+    def all(self, tag: str) -> list[Node]:
+        return [c for c in self.children if c.tag == tag]
+
+
+class TreeTarget(StreamTarget):
+    """Builds a tree of ``Node`` (with line numbers) from the expat events; the
+    importer then reads it and points at a node's line when something is wrong."""
+
+    def __init__(self, root_tag: str, description: str) -> None:
+        super().__init__()
+        self.root_tag = root_tag
+        self.description = description
+        self.root: Node | None = None
+        self.nodes: list[Node] = []
+
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
+        node = Node(tag, dict(attrib), self.line() or 0)
+        if self.root is None:
+            if tag != self.root_tag:
+                raise ImportFormatError(
+                    f"This is not {self.description}: its root element is <{tag}>, "
+                    f"not <{self.root_tag}>.",
+                    line=self.line(),
+                    element=tag,
+                )
+            self.root = node
+        else:
+            self.nodes[-1].children.append(node)
+        self.nodes.append(node)
+        self.stack.append(tag)
+
+    def data(self, text: str) -> None:
+        if self.nodes:
+            self.nodes[-1].parts.append(text)
+
+    def end(self, tag: str) -> None:
+        self.nodes.pop()
+        self.stack.pop()
+
+    def where(self) -> str:
+        return ""
+
+
+def node_error(message: str, node: Node) -> ImportFormatError:
+    return ImportFormatError(message, line=node.line, element=node.tag)

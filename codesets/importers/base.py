@@ -200,6 +200,51 @@ class ParsedPoaExempt:
     line: int
 
 
+@dataclass(frozen=True, slots=True)
+class ParsedPcsIndexTerm:
+    """One ``<mainTerm>`` or ``<term>`` of the ICD-10-PCS Index.
+
+    ``path`` is the main term's title and each titled subterm's down to this one; a
+    term without a title of its own (a bare "see" or "use" under its parent) has its
+    parent's path and ``title`` "". At most one reference per term: ``see`` (an
+    operation and body part, "Resection, Appendix"), ``use`` (the body-part or device
+    value to use, "Appendix") and ``code``: a full code (7 characters), a code start
+    (4-6 characters, "0DTJ") or a table (3 characters, "0DT"), undotted, upper case.
+    """
+
+    path: tuple[str, ...]
+    title: str
+    see: str = ""
+    use: str = ""
+    code: str = ""
+    line: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedPcsDefinition:
+    """One entry of the ICD-10-PCS Definitions: a ``<terms>`` of one axis of one
+    section, or (``axis`` 0) one ``<aggregate>`` of the device aggregation table.
+
+    Axis entries: ``titles`` are the values it defines (a body part named once per
+    side: "Knee Joint, Left", "Knee Joint, Right"), ``includes`` the words it covers
+    (the body-part key "Vermiform appendix" under "Appendix", the device key "Zimmer(R)
+    NexGen(R) LPS Mobile Bearing Knee" under "Synthetic Substitute").
+    Aggregates: ``titles`` = (the specific device,), ``includes`` = the operations,
+    ``body_systems`` where it aggregates, ``parent`` its general device value and
+    ``parent_value`` that value's character."""
+
+    section: str  # "0" .. "X"; "" for an aggregate
+    axis: int  # 3 .. 7; 0 for an aggregate
+    axis_title: str  # "Operation", "Body Part", "Approach", "Device"...
+    titles: tuple[str, ...]
+    definition: str = ""
+    explanation: str = ""
+    includes: tuple[str, ...] = ()
+    body_systems: tuple[str, ...] = ()
+    parent: str = ""
+    parent_value: str = ""
+
+
 @dataclass(slots=True)
 class ParseResult:
     system: str  # "icd10cm" | "icd10pcs" | "hcpcs" | "cpt" | "ncci_ptp" | "mue" | "drg_weights"
@@ -218,6 +263,8 @@ class ParseResult:
     drg_weights: list[ParsedDrgWeight] = field(default_factory=list)
     index_terms: list[ParsedIndexTerm] = field(default_factory=list)
     poa_exempt: list[ParsedPoaExempt] = field(default_factory=list)
+    pcs_index_terms: list[ParsedPcsIndexTerm] = field(default_factory=list)
+    pcs_definitions: list[ParsedPcsDefinition] = field(default_factory=list)
     # HCPCS modifiers: (modifier, short description, long description, valid_from, valid_to)
     modifiers: list[tuple[str, str, str, dt.date | None, dt.date | None]] = field(
         default_factory=list

@@ -70,6 +70,7 @@ def test_each_step_offers_the_next_axis_of_the_tables_down_to_0src0j9():
     assert (step.position, step.axis) == (1, "Section")
     assert [(v.character, v.label) for v in step.values] == [
         ("0", "Medical and Surgical"),
+        ("1", "Obstetrics"),
         ("3", "Administration"),
         ("4", "Measurement and Monitoring"),
         ("5", "Extracorporeal or Systemic Assistance and Performance"),
@@ -82,6 +83,7 @@ def test_each_step_offers_the_next_axis_of_the_tables_down_to_0src0j9():
         ("B", "Respiratory System"),
         ("D", "Gastrointestinal System"),
         ("S", "Lower Joints"),
+        ("V", "Male Reproductive System"),
     ]
 
     step = pcs_builder_step(prefix="0S", day=DOS)

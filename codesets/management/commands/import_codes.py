@@ -158,6 +158,8 @@ class Command(BaseCommand):
             "table_rows": len(parsed.ptp_edits)
             + len(parsed.mues)
             + len(parsed.index_terms)
+            + len(parsed.pcs_index_terms)
+            + len(parsed.pcs_definitions)
             + len(parsed.drg_weights),
         }
         self.stdout.write(

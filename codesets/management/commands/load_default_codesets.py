@@ -2,7 +2,8 @@
 
 ICD-10-CM FY2026 April (the tabular XML inside the `simple-icd-10-cm` package),
 ICD-10-CM FY2027 built from it with the official FY2027 addenda, ICD-10-PCS
-FY2026 tables, the FY2026 IPPS Table 5 (MS-DRG weights) and CMS's FY2025 POA-exempt
+FY2026 tables with the FY2026 Definitions and the FY2025 Index (the newest Index
+available here), the FY2026 IPPS Table 5 (MS-DRG weights) and CMS's FY2025 POA-exempt
 code list (for its fiscal year; later discharges are judged by it as the newest list
 loaded until a later one is imported, and the audit says so). Each file is skipped
 when a release of it already exists, so the command is safe to run at every start.
@@ -21,6 +22,13 @@ from codesets.models import Release
 from codesets.services import DuplicateRelease, file_sha256, release_import_now
 
 DATA = Path(__file__).resolve().parent.parent.parent / "data"
+# What a table release's rows are, in the command's report.
+ROWS = {
+    "drg_weights": "MS-DRGs",
+    "icd10pcs_index": "index entries",
+    "icd10pcs_definitions": "definitions",
+    "poa_exempt": "codes",
+}
 
 
 def bundled_files() -> list[tuple[Path, str, str, dt.date, dt.date | None]]:
@@ -51,6 +59,21 @@ def bundled_files() -> list[tuple[Path, str, str, dt.date, dt.date | None]]:
             DATA / "icd10pcs_tables_2026.xml.gz",
             "icd10pcs",
             "ICD-10-PCS FY2026",
+            dt.date(2025, 10, 1),
+            dt.date(2026, 9, 30),
+        ),
+        # The PCS search reads these with the tables in force (codesets/pcs_lookup.py).
+        (
+            DATA / "icd10pcs_index_2025.xml.gz",
+            "icd10pcs_index",
+            "ICD-10-PCS Index FY2025 (with the FY2026 tables)",
+            dt.date(2025, 10, 1),
+            dt.date(2026, 9, 30),
+        ),
+        (
+            DATA / "icd10pcs_definitions_2026.xml.gz",
+            "icd10pcs_definitions",
+            "ICD-10-PCS Definitions FY2026",
             dt.date(2025, 10, 1),
             dt.date(2026, 9, 30),
         ),
@@ -107,12 +130,11 @@ class Command(BaseCommand):
             except DuplicateRelease as exc:
                 self.stdout.write(f"  {label}: {exc}")
                 continue
-            if release.system == "drg_weights":
-                counted = f"{release.code_count:,} MS-DRGs"
-            elif release.is_table:
-                counted = f"{release.code_count:,} codes"
-            else:
-                counted = f"{release.code_count:,} codes ({release.billable_count:,} billable)"
+            counted = (
+                f"{release.code_count:,} {ROWS.get(release.system, 'rows')}"
+                if release.is_table
+                else f"{release.code_count:,} codes ({release.billable_count:,} billable)"
+            )
             self.stdout.write(
                 f"  {label}: {counted}, in force {start} to {end or 'open-ended'}"
             )

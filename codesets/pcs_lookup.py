@@ -1,0 +1,514 @@
+"""ICD-10-PCS codes from the words a coder types, through the Index, as a coder
+looks them up: find the term in the Index, follow it to a table ("Appendectomy" ->
+see Resection, Appendix -> 0DTJ), then choose the remaining characters in the table
+(approach, device, qualifier) from the words and the Definitions.
+
+    "laparoscopic appendectomy"
+      -> "laparoscopic" names an approach: Percutaneous Endoscopic (the Definitions
+         define it; APPROACH_WORDS says which chart words mean it)
+      -> the Index term "Appendectomy" refers to Excision, Appendix (0DBJ) and
+         Resection, Appendix (0DTJ); an -ectomy that does not say "partial" takes out
+         the whole body part, which is Resection (PCS guideline B3.8), so 0DTJ first
+      -> the rows of table 0DT under J: 0DTJ4ZZ (approach 4, no device, no qualifier)
+
+**The Index.** Every typed word (approach words aside) must start a word of an
+Index term's path (main term down to subterm, English stems or as typed). When no
+term holds all of them, the largest groups of words that a term holds are tried
+(at most MAX_WORDS words), so "knee replacement oxinium" finds Replacement > Joint >
+Knee > Left / Right (0SRD, 0SRC) although no term says "oxinium"; the words left over
+then choose among the codes. Terms that give a code or a code start come before those
+that give a whole table (Hemicolectomy: see Resection, Gastrointestinal System 0DT),
+whose codes are narrowed to the body parts the words name. A term whose
+reference is "use X" (a body-part or device key: "Vermiform appendix: use
+Appendix") stands for X: the lookup runs again with X in place of its words.
+
+Sides, extent, numbers and durations ("right", "total", "24-96 hours":
+REFINER_WORDS) stay out of the Index search when other words are typed: alone they
+match every right-sided term; they choose among the codes instead. A word ending in
+"centesis" or the word "puncture" implies the Percutaneous approach unless another
+is named.
+
+**Choosing the codes of a table.** The codes under each code start the Index gives
+(its order kept: the term the words name best first) are ranked by: the approach
+the words name (codes of another approach after); words left over found in the
+labels of the other characters or in the Index path that gave the code start, and
+device keys of the Definitions ("OXINIUM" is a
+key of "Synthetic Substitute, Oxidized Zirconium on Polyethylene"); then the
+general value before its variants: "No Device" / "No Qualifier" first, then a
+device whose label starts the labels of others ("Synthetic Substitute" before
+"Synthetic Substitute, Unicondylar Medial"), then the rest; then the code.
+
+Only the PCS release in force on the date judges: the Index and Definitions
+releases in force on the date are read, and only codes of the tables release in
+force are returned. The Index of an earlier year still leads to the codes of its
+tables that remain valid.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from django.db import connection
+
+from codesets.models import (
+    PcsDefinition,
+    PcsTable,
+    Release,
+    System,
+    Table,
+)
+from codesets.search import SearchHit
+
+MAX_WORDS = 5
+INDEX_ROWS = 60
+MAX_POINTERS = 12
+WORD = re.compile(r"[a-z0-9]+")
+# Words that carry nothing for the Index (to_tsquery would drop most of them).
+STOP_WORDS = frozenset(
+    {"a", "an", "and", "by", "for", "in", "of", "on", "the", "to", "via", "with"}
+)
+# Chart words that name an approach, by the approach value's title in the
+# Definitions (word prefixes; "lap" is the shorthand of the op note).
+APPROACH_WORDS: dict[str, str] = {
+    "laparoscop": "Percutaneous Endoscopic",
+    "lap": "Percutaneous Endoscopic",
+    "arthroscop": "Percutaneous Endoscopic",
+    "thoracoscop": "Percutaneous Endoscopic",
+    "mediastinoscop": "Percutaneous Endoscopic",
+    "pelviscop": "Percutaneous Endoscopic",
+    "vats": "Percutaneous Endoscopic",
+    "open": "Open",
+    "percutaneous": "Percutaneous",
+    "transurethral": "Via Natural or Artificial Opening Endoscopic",
+    "cystoscop": "Via Natural or Artificial Opening Endoscopic",
+    "colonoscop": "Via Natural or Artificial Opening Endoscopic",
+    "bronchoscop": "Via Natural or Artificial Opening Endoscopic",
+    "hysteroscop": "Via Natural or Artificial Opening Endoscopic",
+    "ureteroscop": "Via Natural or Artificial Opening Endoscopic",
+    "sigmoidoscop": "Via Natural or Artificial Opening Endoscopic",
+    "endoscop": "Via Natural or Artificial Opening Endoscopic",
+    "transvaginal": "Via Natural or Artificial Opening",
+    "transanal": "Via Natural or Artificial Opening",
+    "external": "External",
+}
+# Words that end in these name the approach they are done by (thoracentesis,
+# paracentesis, lumbar puncture: a needle through the skin), unless another is said.
+IMPLIED_APPROACH = {"centesis": "Percutaneous", "puncture": "Percutaneous"}
+# Words that choose among the codes the other words find rather than find a term:
+# sides, extent, durations and numbers ("right", "total", "24-96 hours"). Searched
+# in the Index alone, "right" would match every right-sided term.
+REFINER_WORDS = frozenset(
+    {
+        "right",
+        "left",
+        "bilateral",
+        "unilateral",
+        "total",
+        "complete",
+        "initial",
+        "hours",
+        "hour",
+        "consecutive",
+        "cemented",
+        "uncemented",
+        "biopsy",
+        "diagnostic",
+    }
+)
+# Chart words for a value's label: a biopsy is the qualifier Diagnostic (the Index:
+# "Biopsy: see Excision with qualifier Diagnostic").
+LABEL_WORDS = {"biopsy": "diagnostic"}
+# "percutaneous endoscopic" is one approach, not two.
+APPROACH_PAIRS = {("percutaneous", "endoscopic"): "Percutaneous Endoscopic"}
+# An -ectomy names the removal of the whole body part unless it says otherwise.
+PARTIAL_WORDS = frozenset({"partial", "excision", "excisional", "biopsy", "wedge"})
+
+# A typed word: the start of a word of the path, stemmed or as typed (the code
+# search reads words the same way, codesets/query_words.py).
+WORD_TSQUERY = "(to_tsquery('english', %s) || to_tsquery('simple', %s))"
+# Rows holding any of the words, with a bit mask of the words each holds; the rows
+# holding the most words first (bit_count of the mask), then main terms before
+# subterms, then file order. "release_id + 0" keeps the planner off the release_id
+# index (with two Index releases stored it scanned a whole release, 15 ms, instead
+# of the GIN bitmap of the words, under 2 ms).
+INDEX_SQL = """
+SELECT path, title, see, use, code, mask FROM (
+    SELECT path, title, see, use, code, level, seq, ({held}) AS mask
+    FROM codesets_pcsindexterm
+    WHERE release_id + 0 = %s AND search_vector @@ ({any})
+) t
+ORDER BY length(replace(mask::bit(8)::text, '0', '')) DESC, level, seq
+LIMIT %s
+"""
+
+
+@dataclass(frozen=True)
+class PcsIndexEntry:
+    """An Index term that led to codes: its path, its reference and its code start."""
+
+    path: str
+    see: str
+    use: str
+    code: str
+
+
+@dataclass(frozen=True)
+class PcsLookup:
+    hits: list[SearchHit]
+    entries: list[PcsIndexEntry] = field(default_factory=list)
+    # The approach the words name (a Definitions title) and its definition.
+    approach: str = ""
+    approach_definition: str = ""
+
+
+def _words(query: str) -> list[str]:
+    return [w for w in WORD.findall(query.lower()) if w not in STOP_WORDS]
+
+
+def _approach_of(words: list[str]) -> tuple[str, list[str]]:
+    """The approach the words name, and the words without it."""
+    for (first, second), title in APPROACH_PAIRS.items():
+        for i in range(len(words) - 1):
+            if words[i] == first and words[i + 1].startswith(second[:8]):
+                return title, words[:i] + words[i + 2 :]
+    for i, word in enumerate(words):
+        for prefix, title in APPROACH_WORDS.items():
+            if word == prefix or (len(prefix) > 4 and word.startswith(prefix)):
+                return title, words[:i] + words[i + 1 :]
+    for word in words:
+        for ending, title in IMPLIED_APPROACH.items():
+            if word.endswith(ending):
+                return title, words
+    return "", words
+
+
+def _is_refiner(word: str) -> bool:
+    return word in REFINER_WORDS or any(ch.isdigit() for ch in word)
+
+
+def _index_lookup(release_id: int, words: list[str]) -> tuple[list[tuple], list[str]]:
+    """Index rows holding the most of ``words`` (all if one term does), each with the
+    words its path does not hold, and the words no row of that group holds. One
+    query: each row says which words it holds (a bit mask)."""
+    words = list(dict.fromkeys(words))[:MAX_WORDS]
+    if not words:
+        return [], []
+    held = " + ".join(
+        f"(search_vector @@ {WORD_TSQUERY})::int * {1 << i}" for i in range(len(words))
+    )
+    params: list[int | str] = []
+    for word in words:
+        params += [f"{word}:*", f"{word}:*"]
+    sql = INDEX_SQL.format(held=held, any=" || ".join([WORD_TSQUERY] * len(words)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, release_id, *params, INDEX_ROWS])
+        rows = cursor.fetchall()
+    if not rows:
+        return [], words
+    most = max(bin(r[-1]).count("1") for r in rows)
+    best = [r for r in rows if bin(r[-1]).count("1") == most]
+    used = 0
+    for row in best:
+        used |= row[-1]
+    leftover = [w for i, w in enumerate(words) if not used & (1 << i)]
+    # Each row with the words its own path does not hold (they choose its codes).
+    return [
+        (*r[:-1], tuple(w for i, w in enumerate(words) if not r[-1] & (1 << i)))
+        for r in best
+    ], leftover
+
+
+@lru_cache(maxsize=8)
+def _definitions(release_id: int) -> tuple[dict[str, str], list[tuple[set[str], str]]]:
+    """Approach definitions by title, and device keys: (key words, device title)."""
+    approaches: dict[str, str] = {}
+    device_keys: list[tuple[set[str], str]] = []
+    for d in PcsDefinition.objects.filter(release_id=release_id, axis__in=(5, 6)):
+        if d.axis == 5:
+            for title in d.titles:
+                approaches.setdefault(title, d.definition)
+            continue
+        for key in d.includes:
+            key_words = {w for w in WORD.findall(key.lower()) if w not in ("r", "tm")}
+            for title in d.titles:
+                device_keys.append((key_words - STOP_WORDS, title))
+    return approaches, device_keys
+
+
+@lru_cache(maxsize=4096)
+def _tokens(text: str) -> tuple[str, ...]:
+    return tuple(WORD.findall(text.lower()))
+
+
+def _starts_a_word(word: str, text: str) -> bool:
+    return any(token.startswith(word) for token in _tokens(text))
+
+
+def _names_device(definition_title: str, label: str) -> bool:
+    """The Definitions title a device value by its label and, where the same label
+    means other things elsewhere, where it goes: "Articulating Spacer in Lower
+    Joints", "Synthetic Substitute, Ceramic for Replacement in Lower Joints"."""
+    return definition_title == label or definition_title.startswith(
+        (f"{label} in ", f"{label} for ")
+    )
+
+
+def _names_body_part(words: list[str], detail: tuple[Value, ...]) -> bool:
+    return any(
+        _starts_a_word(word, value.label)
+        for value in detail
+        if value.axis == "Body Part"
+        for word in words
+        if len(word) >= 3
+    )
+
+
+def _generic_penalty(label: str, values: list[str]) -> float:
+    """0 for "No Device" / "No Qualifier"; between 1 and 2 for the head of a family
+    of values (the more values it starts, the more general); 2 for the rest."""
+    if label.startswith("No "):
+        return 0
+    family = len({v for v in values if v != label and v.startswith(label)})
+    return 1 + 1 / (1 + family) if family else 2
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """One character of a code: its axis title, label and generic penalty."""
+
+    axis: str
+    label: str
+    penalty: float
+
+
+@lru_cache(maxsize=512)
+def _table_data(release_id: int, code: str) -> dict | None:
+    """A table of a tables release (its content never changes once imported)."""
+    table = PcsTable.objects.filter(
+        system=System.ICD10PCS, code=code, release_ids__contains=[release_id]
+    ).first()
+    return table.data if table else None
+
+
+@lru_cache(maxsize=512)
+def _pointer_codes(
+    release_id: int, pointer: str
+) -> tuple[tuple[str, tuple[Value, ...]], ...]:
+    """The codes under a code start, each with its characters 4-7 (cached: a
+    release's tables never change)."""
+    data = _table_data(release_id, pointer[:3])
+    if data is None:
+        return ()
+    # Every label of each axis in the table: a device is a family's head if it
+    # starts the labels of others anywhere in the table.
+    labels: dict[int, list[str]] = {}
+    for row in data["rows"]:
+        for a in row["axes"]:
+            labels.setdefault(a["pos"], []).extend(x["label"] for x in a["values"])
+    codes: list[tuple[str, tuple[Value, ...]]] = []
+    for row in data["rows"]:
+        axes = row["axes"]
+        for combo in itertools.product(*(a["values"] for a in axes)):
+            code = pointer[:3] + "".join(v["code"] for v in combo)
+            if not code.startswith(pointer):
+                continue
+            detail = tuple(
+                Value(
+                    axis=a["title"],
+                    label=v["label"],
+                    penalty=_generic_penalty(v["label"], labels[a["pos"]])
+                    if a["pos"] >= 6
+                    else 0,
+                )
+                for a, v in zip(axes, combo, strict=True)
+            )
+            codes.append((code, detail))
+    return tuple(codes)
+
+
+def _rank(
+    detail: tuple[Value, ...],
+    pointer: str,
+    *,
+    path: str,
+    approach: str,
+    leftover: list[str],
+    devices: set[str],
+) -> tuple:
+    chosen = detail[len(pointer) - 3 :]  # the characters after the code start
+    # Leftover words are read in the labels of the characters the code start leaves
+    # open, and in the Index path that gave it ("Replacement > Joint > Knee > Right").
+    said_in = [value.label for value in chosen] + [path]
+    approach_miss = 0
+    if approach:
+        labels = [value.label for value in detail if value.axis == "Approach"]
+        approach_miss = 0 if approach in labels else 1
+    said = sum(
+        1
+        for word in leftover
+        if any(_starts_a_word(LABEL_WORDS.get(word, word), text) for text in said_in)
+    ) + sum(
+        1
+        for value in chosen
+        if value.axis == "Device"
+        and any(_names_device(d, value.label) for d in devices)
+    )
+    generic = sum(value.penalty for value in chosen)
+    return (approach_miss, -said, generic)
+
+
+def _pointer_order(rows: list[tuple], words: list[str]) -> list[tuple]:
+    """Terms that give a code or a code start before those that give a whole table;
+    Resection before Excision of the same body part for an -ectomy that does not say
+    partial, Excision first when it does; else the Index order."""
+    partial = any(w in PARTIAL_WORDS for w in words)
+
+    def key(row: tuple) -> tuple[int, int]:
+        see = row[2]
+        operation = 0
+        if see.startswith("Resection"):
+            operation = 1 if partial else 0
+        elif see.startswith("Excision"):
+            operation = 0 if partial else 1
+        return (len(row[4]) <= 3, operation)
+
+    return sorted(rows, key=key)
+
+
+def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
+    """PCS codes valid on ``day`` that the Index leads to from the words of ``query``."""
+    releases = {
+        r.system: r
+        for r in Release.objects.on(day).filter(
+            system__in=[
+                System.ICD10PCS,
+                Table.ICD10PCS_INDEX,
+                Table.ICD10PCS_DEFINITIONS,
+            ]
+        )
+    }
+    tables = releases.get(System.ICD10PCS)
+    index = releases.get(Table.ICD10PCS_INDEX)
+    words = _words(query)
+    if tables is None or index is None or not words:
+        return PcsLookup(hits=[])
+    approach, rest = _approach_of(words)
+    # The approach word is the term when nothing else is ("colonoscopy with biopsy").
+    terms = [w for w in rest if not _is_refiner(w)] or [
+        w for w in words if not _is_refiner(w)
+    ]
+    rest = rest or words
+    # Refiners stay out of the Index search unless they are all there is.
+    refiners = [w for w in words if _is_refiner(w)] if terms else []
+    rows, leftover = _index_lookup(index.id, terms or rest)
+    if rows and not any(r[4] for r in rows):
+        # Only references without a code: "Vermiform appendix: use Appendix",
+        # "Fracture: see Reposition". Look again with what they refer to.
+        refer = next((r[3] or r[2] for r in rows if r[3] or r[2]), "")
+        if refer:
+            rows, _left = _index_lookup(index.id, leftover + _words(refer))
+    rows = [r for r in rows if r[4]]
+    rows = _pointer_order(rows, words)
+    pointers: list[str] = []
+    entries: list[PcsIndexEntry] = []
+    left_of: dict[str, list[str]] = {}
+    for path, _title, see, use, code, left in rows:
+        if code not in pointers and len(pointers) < MAX_POINTERS:
+            pointers.append(code)
+            left_of[code] = [*left, *(w for w in refiners if w not in left)]
+            entries.append(PcsIndexEntry(path=path, see=see, use=use, code=code))
+    approach_definition = ""
+    devices: set[str] = set()
+    definitions = releases.get(Table.ICD10PCS_DEFINITIONS)
+    if definitions is not None:
+        approaches, device_keys = _definitions(definitions.id)
+        approach_definition = approaches.get(approach, "")
+        typed = set(words)
+        devices = {title for key, title in device_keys if key and key <= typed}
+    paths = {e.code: e.path for e in entries}
+    ranked: list[tuple] = []
+    for order, pointer in enumerate(pointers):
+        codes = _pointer_codes(tables.id, pointer)
+        if len(pointer) == 3:
+            # A whole table: the body parts the words name, when they name some.
+            codes = tuple(c for c in codes if _names_body_part(words, c[1])) or codes
+        for code, detail in codes:
+            score = _rank(
+                detail,
+                pointer,
+                path=paths[pointer],
+                approach=approach,
+                leftover=left_of[pointer],
+                devices=devices,
+            )
+            ranked.append(((len(pointer) <= 3, *score), order, code))
+    ranked.sort()
+    seen: set[str] = set()
+    best: list[str] = []
+    for _score, _order, code in ranked:
+        if code not in seen:
+            seen.add(code)
+            best.append(code)
+        if len(best) == limit:
+            break
+    titles = _titles(tables.id, best, day)
+    hits = [
+        SearchHit(
+            system=System.ICD10PCS,
+            code=code,
+            title=titles[code],
+            billable=True,
+            kind="code",
+        )
+        for code in best
+        if code in titles
+    ]
+    return PcsLookup(
+        hits=hits,
+        entries=entries,
+        approach=approach,
+        approach_definition=approach_definition,
+    )
+
+
+TITLES_SQL = """
+SELECT code, long_title FROM codesets_code
+WHERE system = 'icd10pcs' AND code = ANY(%s) AND release_ids && ARRAY[%s::bigint]
+  AND kind = 'code'
+  AND (valid_from IS NULL OR valid_from <= %s) AND (valid_to IS NULL OR valid_to >= %s)
+"""
+
+
+def _titles(release_id: int, codes: list[str], day: dt.date) -> dict[str, str]:
+    if not codes:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(TITLES_SQL, [codes, release_id, day, day])
+        return dict(cursor.fetchall())
+
+
+def lead_with_index_hits(
+    hits: list[SearchHit],
+    *,
+    query: str,
+    day: dt.date,
+    limit: int,
+    pcs_only: bool,
+) -> list[SearchHit]:
+    """The code search's hits with the codes the Index leads to: first when the
+    search is for ICD-10-PCS alone, else after the others (within ``limit``)."""
+    found = pcs_lookup(query=query, day=day, limit=limit).hits
+    if not found:
+        return hits
+    first, then = (found, hits) if pcs_only else (hits, found)
+    merged: list[SearchHit] = []
+    seen: set[tuple[str, str]] = set()
+    for hit in [*first, *then]:
+        if (hit.system, hit.code) not in seen:
+            seen.add((hit.system, hit.code))
+            merged.append(hit)
+    return merged[:limit]
