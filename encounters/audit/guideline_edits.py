@@ -105,6 +105,11 @@ class Combination:
     same_category: bool = False  # the coded codes share their category (E11.9/E11.65)
     presumed: bool = True  # a presumed link the provider may document away
 
+    @functools.cached_property
+    def needs(self) -> frozenset[int]:
+        """The code sets a case must touch for the row to be worth a look."""
+        return frozenset(group.index for group in self.coded)
+
     def target(self, codes_coded: Sequence[str], category: str) -> str:
         for conditions, code in self.becomes:
             if all(any(c in cond for c in codes_coded) for cond in conditions):
@@ -204,6 +209,7 @@ COMBINATIONS: tuple[Combination, ...] = (
         ],
         what="hypertensive heart disease with hypertensive chronic kidney disease",
         reference=HTN_HEART_CKD,
+        presumed=False,
     ),
     combination(
         "hypertensive-heart-disease-ckd",
@@ -265,7 +271,6 @@ COMBINATIONS: tuple[Combination, ...] = (
         becomes="",
         what="I11 and I13 include heart disease due to hypertension",
         reference=HTN_HEART,
-        presumed=False,
     ),
     combination(
         "hypertensive-heart-disease-heart-failure",
@@ -274,7 +279,6 @@ COMBINATIONS: tuple[Combination, ...] = (
         becomes="I11.0",
         what="hypertensive heart disease with heart failure (I11.9 is without it)",
         reference=HTN_HEART,
-        presumed=False,
     ),
     combination(
         "hypertensive-ckd-stage",
@@ -299,7 +303,6 @@ COMBINATIONS: tuple[Combination, ...] = (
         what="the I13 code follows heart failure and the stage of chronic kidney "
         "disease",
         reference=HTN_HEART_CKD,
-        presumed=False,
     ),
     combination(
         "diabetes-ckd",
@@ -421,8 +424,11 @@ def _among(d: Dx, group: Sequence[Dx]) -> bool:
 def combinations(diagnoses: Sequence[Dx]) -> Iterator[Hit]:
     """The combination-code rows that fire on the diagnoses (in the coder's order)."""
     present = [d.code for d in diagnoses]
+    touched = frozenset().union(*(_member_of(c) for c in present))
     replaced: set[str] = set()
     for row in COMBINATIONS:
+        if not row.needs <= touched:
+            continue
         chosen = _pick(row, diagnoses)
         if chosen is None:
             continue
@@ -563,7 +569,6 @@ SYMPTOMS: tuple[Symptom, ...] = (
             "mental status due to known condition - code to condition)"),
 )  # fmt: skip
 
-SYMPTOM_CHAPTER = codes("R00-R99")
 PRINCIPAL_INPATIENT = (
     f"{GUIDELINES}, Section II.A Codes for symptoms, signs, and ill-defined conditions"
 )
@@ -595,7 +600,7 @@ def symptom_principal(diagnoses: Sequence[Dx], *, inpatient: bool) -> Hit | None
     explains it (one row of the table). Diagnoses of two or more rows may be
     contrasting or comparative ones (Section II.E: then the symptom is sequenced
     first): not judged."""
-    if not diagnoses or diagnoses[0].code not in SYMPTOM_CHAPTER:
+    if not diagnoses or not diagnoses[0].code.startswith("R"):  # chapter 18
         return None
     sx = diagnoses[0]
     related = _related(sx, diagnoses, inpatient, integral_only=False)
@@ -632,7 +637,7 @@ def symptom_principal(diagnoses: Sequence[Dx], *, inpatient: bool) -> Hit | None
 def symptoms_integral(diagnoses: Sequence[Dx], *, inpatient: bool) -> Iterator[Hit]:
     """Secondary symptom codes routinely part of a coded condition."""
     for sx in diagnoses[1:]:
-        if sx.code not in SYMPTOM_CHAPTER:
+        if not sx.code.startswith("R"):  # chapter 18
             continue
         related = _related(sx, diagnoses, inpatient, integral_only=True)
         if not related:
