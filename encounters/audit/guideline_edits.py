@@ -493,16 +493,18 @@ def _combination_hit(
 
 @dataclass(frozen=True)
 class Symptom:
-    """A sign or symptom (chapter 18) a coded condition explains. ``integral``: the
-    condition routinely includes it, so it is not coded beside it (I.B.5, I.C.18.b)
-    and is a symptom-integral finding as a secondary code; every row also makes the
-    symptom wrong as the principal diagnosis beside the condition (II.A)."""
+    """A sign or symptom (chapter 18) and coded conditions it belongs to.
+    ``integral``: the condition routinely includes it, so it is not coded beside it
+    (I.B.5, I.C.18.b): a symptom-integral finding as a secondary code. ``principal``:
+    the condition explains the symptom that brought the patient in, so the symptom is
+    not the principal diagnosis beside it (II.A): a symptom-principal finding."""
 
     key: str
     symptom: Codes
     condition: Codes
     what: str
     integral: bool
+    principal: bool
     reference: str
 
 
@@ -519,9 +521,12 @@ def symptom(
     what: str,
     *,
     integral: bool = True,
+    principal: bool = True,
     reference: str = INTEGRAL,
 ) -> Symptom:
-    return Symptom(key, codes(symptoms), codes(conditions), what, integral, reference)
+    return Symptom(
+        key, codes(symptoms), codes(conditions), what, integral, principal, reference
+    )
 
 
 CHEST_PAIN = "R07.2, R07.89, R07.9"
@@ -552,7 +557,13 @@ SYMPTOMS: tuple[Symptom, ...] = (
     symptom("fever-sepsis", "R50.9", "A40.-, A41.-", "fever in sepsis"),
     symptom("cough-respiratory-infection", "R05.1, R05.9", f"J09-J11, {PNEUMONIA}, "
             "J20-J22", "acute cough in a lower respiratory infection"),
-    symptom("dyspnea-heart-failure", DYSPNEA, "I50.-", "dyspnea in heart failure"),
+    symptom("dyspnea-heart-failure", DYSPNEA, "I50.1, I50.20, I50.21, I50.23, "
+            "I50.30, I50.31, I50.33, I50.40, I50.41, I50.43, I50.810, I50.811, "
+            "I50.813, I50.814, I50.82-I50.9", "dyspnea in heart failure"),
+    # Chronic heart failure is breathless, but a stable chronic failure does not
+    # explain the breathlessness that brought the patient in: integral only.
+    symptom("dyspnea-chronic-heart-failure", DYSPNEA, "I50.22, I50.32, I50.42, "
+            "I50.812", "dyspnea in chronic heart failure", principal=False),
     symptom("dyspnea-copd-asthma-exacerbation", DYSPNEA, "J44.1, J45.21, J45.22, "
             "J45.31, J45.32, J45.41, J45.42, J45.51, J45.52, J45.901, J45.902",
             "dyspnea in an exacerbation of COPD or asthma"),
@@ -584,12 +595,12 @@ def _explains(symptom: Dx, condition: Dx, inpatient: bool) -> bool:
 
 
 def _related(
-    sx: Dx, diagnoses: Sequence[Dx], inpatient: bool, integral_only: bool
+    sx: Dx, diagnoses: Sequence[Dx], inpatient: bool, as_principal: bool
 ) -> list[tuple[Symptom, Dx]]:
     return [
         (row, d)
         for row in SYMPTOMS
-        if sx.code in row.symptom and (row.integral or not integral_only)
+        if sx.code in row.symptom and (row.principal if as_principal else row.integral)
         for d in diagnoses
         if d is not sx and d.code in row.condition and _explains(sx, d, inpatient)
     ]
@@ -603,7 +614,7 @@ def symptom_principal(diagnoses: Sequence[Dx], *, inpatient: bool) -> Hit | None
     if not diagnoses or not diagnoses[0].code.startswith("R"):  # chapter 18
         return None
     sx = diagnoses[0]
-    related = _related(sx, diagnoses, inpatient, integral_only=False)
+    related = _related(sx, diagnoses, inpatient, as_principal=True)
     if len({row.key for row, _d in related}) != 1:
         return None
     row, definitive = related[0]
@@ -639,7 +650,7 @@ def symptoms_integral(diagnoses: Sequence[Dx], *, inpatient: bool) -> Iterator[H
     for sx in diagnoses[1:]:
         if not sx.code.startswith("R"):  # chapter 18
             continue
-        related = _related(sx, diagnoses, inpatient, integral_only=True)
+        related = _related(sx, diagnoses, inpatient, as_principal=False)
         if not related:
             continue
         row = related[0][0]
