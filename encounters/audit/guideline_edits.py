@@ -40,11 +40,18 @@ GUIDELINES = "ICD-10-CM Official Guidelines for Coding and Reporting FY2026"
 @dataclass(frozen=True)
 class Codes:
     """``"I51.4-I51.7, I51.89, I51.9"``: codes, ranges, ``.-`` (and below) and the
-    tabular's ``E08-E13 with .9`` (those categories with that 4th character)."""
+    tabular's ``E08-E13 with .9`` (those categories with that 4th character); ``E08-E13
+    alone`` is the category codes themselves, as a coder may enter a header."""
 
     text: str
     specs: tuple[knowledge.Spec, ...]
     index: int  # position in _ALL, for the per-code membership cache
+    alone: tuple[knowledge.Spec, ...] = ()
+
+    def matches(self, code: str) -> bool:
+        return any(spec.matches(code) for spec in self.specs) or (
+            len(code) == 3 and any(spec.matches(code) for spec in self.alone)
+        )
 
     def __contains__(self, code: object) -> bool:
         return isinstance(code, str) and self.index in _member_of(code)
@@ -57,14 +64,19 @@ _BY_TEXT: dict[str, Codes] = {}
 def codes(text: str) -> Codes:
     found = _BY_TEXT.get(text)
     if found is None:
-        specs = tuple(
-            spec
-            for item in text.split(",")
-            for spec in knowledge.note_specs(f"({item.strip()})")
+        items = [item.strip() for item in text.split(",")]
+        specs, alone = (
+            tuple(
+                spec
+                for item in items
+                if item.endswith(" alone") == headers
+                for spec in knowledge.note_specs(f"({item.removesuffix(' alone')})")
+            )
+            for headers in (False, True)
         )
-        if not specs:
+        if not specs and not alone:
             raise ValueError(f"no codes in {text!r}")
-        found = Codes(text=text, specs=specs, index=len(_ALL))
+        found = Codes(text=text, specs=specs, index=len(_ALL), alone=alone)
         _ALL.append(found)
         _BY_TEXT[text] = found
         _member_of.cache_clear()
@@ -75,9 +87,7 @@ def codes(text: str) -> Codes:
 def _member_of(code: str) -> frozenset[int]:
     """The code sets of the tables a code belongs to (codes repeat across
     encounters, so each is matched against the tables once per process)."""
-    return frozenset(
-        c.index for c in _ALL if any(spec.matches(code) for spec in c.specs)
-    )
+    return frozenset(c.index for c in _ALL if c.matches(code))
 
 
 def _cm(code: str) -> str:
@@ -91,9 +101,11 @@ def _cm(code: str) -> str:
 class Combination:
     """When one code of each of ``coded`` is assigned, the combination code of the
     first ``becomes`` entry whose conditions are all coded replaces the ``replaces``
-    ones (by position in ``coded``); "" means the replaced code is simply dropped. A
-    row does not fire when its combination code is already coded, when a code of
-    ``unless`` is, or on a code an earlier row already replaces."""
+    ones (by position in ``coded``); "" means the replaced code is simply dropped, no
+    ``replaces`` that the combination code is added (just before the code of the last
+    group). A row does not fire when its combination code is already coded, when a
+    code of ``unless`` is, on a code an earlier row already replaces, or when an
+    earlier row already suggests the same combination code."""
 
     key: str
     coded: tuple[Codes, ...]
@@ -158,7 +170,11 @@ HEART = "I51.4-I51.7, I51.89, I51.9"
 HEART_NO_EXCLUDES1 = "I51.4, I51.6, I51.89, I51.9"
 STAGE5 = "N18.5, N18.6"
 FAILING = "I11.0, I13.0, I13.2, I50.-"  # heart failure, coded alone or combined
-DIABETES_UNSPECIFIED = "E08-E13 with .9, E08-E13 with .8"
+DIABETES_UNSPECIFIED = "E08-E13 with .9, E08-E13 with .8, E08-E13 alone"
+DIABETES_OTHER_COMPLICATION = (  # "as many codes as needed" (I.C.4.a): kidney aside
+    "E08-E13 with .0, E08-E13 with .1, E08-E13 with .3, E08-E13 with .4, "
+    "E08-E13 with .5, E08-E13 with .6"
+)
 
 # Checked in this order; the most specific rows come first because a code replaced
 # by one row is not offered to the next.
@@ -313,6 +329,16 @@ COMBINATIONS: tuple[Combination, ...] = (
         reference=DM_WITH,
     ),
     combination(
+        "diabetes-complication-ckd",
+        [DIABETES_OTHER_COMPLICATION, "N18.-"],
+        replaces=[],
+        becomes="{category}.22",
+        what="diabetes with chronic kidney disease, besides its other complications",
+        reference=DM_WITH,
+        # Any diabetic kidney code already says how the kidneys are involved.
+        unless="E08-E13 with .2",
+    ),
+    combination(
         "diabetes-polyneuropathy",
         [DIABETES_UNSPECIFIED, "G62.9"],
         replaces=[DIABETES_UNSPECIFIED, "G62.9"],
@@ -426,6 +452,7 @@ def combinations(diagnoses: Sequence[Dx]) -> Iterator[Hit]:
     present = [d.code for d in diagnoses]
     touched = frozenset().union(*(_member_of(c) for c in present))
     replaced: set[str] = set()
+    suggested: set[str] = set()
     for row in COMBINATIONS:
         if not row.needs <= touched:
             continue
@@ -437,11 +464,12 @@ def combinations(diagnoses: Sequence[Dx]) -> Iterator[Hit]:
             continue
         if row.unless is not None and any(c in row.unless for c in present):
             continue
-        category = gone[0].code[:3]
+        category = (gone or chosen)[0].code[:3]
         target = row.target(present, category)
-        if target and target in present:
+        if target and (target in present or target in suggested):
             continue
         replaced.update(d.code for d in gone)
+        suggested.add(target)
         yield _combination_hit(row, diagnoses, chosen, gone, target, category)
 
 
@@ -456,7 +484,9 @@ def _combination_hit(
     kept = [d for d in chosen if not _among(d, gone)]
     coded = " with ".join(d.display for d in chosen)
     what = row.what.format(category=category)
-    if target:
+    if target and not gone:
+        action = f"add {_cm(target)}, sequenced before {chosen[-1].display}"
+    elif target:
         action = (
             f"code {_cm(target)} in place of {' and '.join(d.display for d in gone)}"
         )
@@ -471,8 +501,11 @@ def _combination_hit(
     if row.presumed:
         message += ", unless the provider documents that the conditions are unrelated"
     # The corrected codes: the combination code takes the place of the first code
-    # the row matched, the codes it replaces go.
-    first = min(n for n, d in enumerate(diagnoses) if _among(d, chosen))
+    # the row matched (an added one goes before the last group's code), the codes it
+    # replaces go.
+    first = min(
+        n for n, d in enumerate(diagnoses) if _among(d, chosen if gone else chosen[-1:])
+    )
     corrected: list[tuple[str, str]] = []
     for n, d in enumerate(diagnoses):
         if n == first and target:

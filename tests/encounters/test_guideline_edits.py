@@ -124,6 +124,12 @@ COMBINATION_CASES: dict[str, tuple[list[str], list[str], str, list[str]]] = {
         "code E11.22 in place of E11.9",
         ["J18.9", "E11.22", "N18.4"],
     ),
+    "diabetes-complication-ckd": (
+        ["E11.65", "N18.4"],
+        ["E11.65", "N18.4"],
+        "add E11.22, sequenced before N18.4",
+        ["E11.65", "E11.22", "N18.4"],
+    ),
     "diabetes-polyneuropathy": (
         ["J18.9", "E11.9", "G62.9"],
         ["E11.9", "G62.9"],
@@ -177,7 +183,7 @@ SYMPTOM_CASES: dict[str, tuple[str, str]] = {
     "dyspnea-heart-failure": ("R06.02", "I50.23"),
     "dyspnea-chronic-heart-failure": ("R06.02", "I50.22"),
     "dyspnea-copd-asthma-exacerbation": ("R06.02", "J44.1"),
-    "dyspnea-pulmonary-embolism": ("R06.02", "I26.99"),
+    "dyspnea-pulmonary-embolism": ("R06.02", "I26.94"),
     "dyspnea-pneumonia": ("R06.02", "J18.9"),
     "dysuria-cystitis": ("R30.0", "N30.00"),
     "altered-mental-status-encephalopathy": ("R41.82", "G93.41"),
@@ -256,6 +262,19 @@ def test_diabetes_with_ckd_follows_the_type_of_diabetes(code_sets):
     assert 'I.A.15 "With"' in finding.reference
 
 
+def test_diabetes_entered_as_its_category_with_ckd(code_sets):
+    found = _audit(_encounter(["J18.9", "E11", "N18.4"]))
+    assert [f.codes for f in _of(found, "code-not-billable")] == [["E11"]]
+    (finding,) = _of(found, "combination-code")
+    assert "code E11.22 in place of E11" in finding.message
+
+
+def test_one_mistake_one_suggestion_of_e11_22(code_sets):
+    found = _of(_audit(_encounter(["E11.9", "E11.65", "N18.4"])), "combination-code")
+    assert [f.codes for f in found] == [["E11.9", "N18.4"]]
+    assert "code E11.22 in place of E11.9" in found[0].message
+
+
 def test_hypertension_heart_failure_and_ckd_is_one_finding_for_i13(code_sets):
     found = _of(_audit(_encounter(["I10", "I50.23", "N18.6"])), "combination-code")
     assert len(found) == 1
@@ -273,6 +292,9 @@ def test_hypertension_heart_failure_and_ckd_is_one_finding_for_i13(code_sets):
             ["E11.9", "L97.519", "I70.235"], id="foot-ulcer-with-atherosclerosis"
         ),
         pytest.param(["E10.9", "E11.65"], id="two-types-are-not-this-row"),
+        pytest.param(
+            ["E11.65", "E11.21", "N18.4"], id="a-diabetic-kidney-code-is-there"
+        ),
     ],
 )
 def test_combination_code_stays_quiet_where_the_codes_do_not_presume_a_link(
