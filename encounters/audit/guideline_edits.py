@@ -451,6 +451,8 @@ def combinations(diagnoses: Sequence[Dx]) -> Iterator[Hit]:
     """The combination-code rows that fire on the diagnoses (in the coder's order)."""
     present = [d.code for d in diagnoses]
     touched = frozenset().union(*(_member_of(c) for c in present))
+    if not touched:  # most encounters: no code of any row
+        return
     replaced: set[str] = set()
     suggested: set[str] = set()
     for row in COMBINATIONS:
