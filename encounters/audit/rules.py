@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from codesets.models import display_code
 from codesets.selectors import PoaExemptList
-from encounters.audit import knowledge
+from encounters.audit import guideline_edits, knowledge
 from encounters.audit.mce import MceFinding, sex_of_code
 from encounters.drg import UNGROUPABLE_DRGS, DrgResult
 
@@ -744,6 +744,43 @@ def procedure_system_mismatch(case: Case) -> Iterator[Draft]:
                 (p.display,),
                 "HIPAA code sets: ICD-10-PCS for inpatient hospital procedures",
             )
+
+
+# --- guideline edits: rows of cited rules in guideline_edits.py ---------------------
+# Warnings: a presumed link can be documented away, and a supervisor, not the coder
+# alone, decides against the record. An integral symptom is info: no row's symptom
+# changes the MS-DRG, the correction is deleting a redundant code.
+
+
+@rule("combination-code")
+def combination_code(case: Case) -> Iterator[Draft]:
+    for hit in guideline_edits.combinations(case.diagnoses):
+        drg = guideline_edits.drg_change(case, case.diagnoses, hit)
+        yield Draft(
+            "combination-code", "warning", hit.message + "." + drg, hit.codes,
+            hit.reference,
+        )  # fmt: skip
+
+
+@rule("symptom-principal")
+def symptom_principal(case: Case) -> Iterator[Draft]:
+    hit = guideline_edits.symptom_principal(case.diagnoses, inpatient=case.inpatient)
+    if hit is not None:
+        drg = guideline_edits.drg_change(case, case.diagnoses, hit)
+        yield Draft(
+            "symptom-principal", "warning", hit.message + "." + drg, hit.codes,
+            hit.reference,
+        )  # fmt: skip
+
+
+@rule("symptom-integral")
+def symptom_integral(case: Case) -> Iterator[Draft]:
+    for hit in guideline_edits.symptoms_integral(
+        case.diagnoses, inpatient=case.inpatient
+    ):
+        yield Draft(
+            "symptom-integral", "info", hit.message + ".", hit.codes, hit.reference
+        )
 
 
 def run_rules(case: Case) -> list[Draft]:
