@@ -18,6 +18,7 @@ encounters a coder still holds keep their status and show the findings.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -98,7 +99,27 @@ def _case(encounter: Encounter, releases: _Releases) -> Case:
         ],
         releases=releases.on(day),
         loaded=releases.loaded,
+        admit=encounter.admit_date,
+        discharge=encounter.discharge_date,
     )
+
+
+def coding_key(case: Case) -> str:
+    """A fingerprint of everything the rules judge (codes, POA, dates, patient):
+    a supervisor's decision on a finding stands while it is unchanged. Not the
+    encounter's version, which also moves with every status change."""
+    facts = (
+        case.type,
+        case.dos,
+        case.admit,
+        case.discharge,
+        case.age,
+        case.sex,
+        case.discharge_status,
+        [(d.code, d.poa) for d in case.diagnoses],
+        [(p.system, p.code, p.date, p.modifiers, p.units) for p in case.procedures],
+    )
+    return hashlib.blake2b(repr(facts).encode(), digest_size=8).hexdigest()
 
 
 def _load_knowledge(cases: list[Case]) -> None:
@@ -109,10 +130,13 @@ def _load_knowledge(cases: list[Case]) -> None:
             for d in case.diagnoses:
                 wanted[("icd10cm", cm)].add(d.code)
                 wanted[("icd10cm", cm)].update(candidates(d.code))
+        modifiers = case.release("hcpcs")
         for p in case.procedures:
             release = case.release(p.system)
             if release:
                 wanted[(p.system, release)].add(p.code)
+            if modifiers and p.modifiers:
+                wanted[("hcpcs", modifiers)].update(p.modifiers)
     for (system, release), codes in wanted.items():
         knowledge.nodes_load(release, codes, system=system)
 
@@ -173,13 +197,135 @@ def _route_comment(status: str, drafts: list[Draft], sampled: bool) -> str:
     errors = [d for d in drafts if d.severity == "error"]
     warnings = [d for d in drafts if d.severity == "warning"]
     if status == Encounter.Status.RETURNED:
-        return "Returned to the coder: " + "; ".join(d.message for d in errors)[:480]
+        text = "Returned to the coder: " + "; ".join(d.message for d in errors)
+        return text if len(text) <= 500 else text[:499] + "…"
     if status == Encounter.Status.IN_REVIEW:
         why = f"{len(warnings)} warning(s)" if warnings else "random sample"
         return f"Sent to the supervisor queue ({why})."
     if status == Encounter.Status.FINAL:
         return "Clean audit: final."
     return ""
+
+
+FindingKey = tuple[int, str, tuple[str, ...]]  # (encounter, rule, codes)
+
+
+def _findings_of(encounter_ids: list[int]) -> dict[FindingKey, Finding]:
+    """The findings the encounters already have, one per (encounter, rule, codes)."""
+    if not encounter_ids:
+        return {}
+    return {
+        (f.encounter_id, f.rule, tuple(f.codes)): f
+        for f in Finding.objects.filter(encounter_id__in=encounter_ids).only(
+            "id",
+            "encounter_id",
+            "rule",
+            "codes",
+            "status",
+            "coding",
+            "resolved_by_id",
+            "resolved_at",
+            "resolution",
+        )
+    }
+
+
+def _same_coding(finding: Finding, key: str) -> bool:
+    # Findings stored before the fingerprint existed ("") count as the same
+    # coding: a supervisor's decision is never undone for want of it.
+    return finding.coding in ("", key)
+
+
+def _dismissed(finding: Finding | None, key: str) -> bool:
+    return (
+        finding is not None
+        and finding.status == Finding.Status.DISMISSED
+        and _same_coding(finding, key)
+    )
+
+
+def _findings_store(
+    runs: list[AuditRun],
+    per_run: list[tuple[str, list[Draft]]],
+    previous: dict[FindingKey, Finding],
+    now: dt.datetime,
+) -> int:
+    """One finding per (encounter, rule, codes), written in bulk (INSERT ... ON
+    CONFLICT DO UPDATE): a finding raised again is refreshed (message, severity,
+    reference, run, fingerprint); a supervisor's decision stands while the coding
+    is the same and is reopened when the codes changed; an open finding the audit
+    no longer raises is closed: corrected when the codes changed, dismissed when
+    they did not (the rules or the release changed), with resolved_by empty (the
+    audit, not a person). Returns the number of findings raised."""
+    rows, raised = [], set()
+    for run, (key, drafts) in zip(runs, per_run, strict=True):
+        for d in drafts:
+            ident = (run.encounter_id, d.rule, d.codes)
+            raised.add(ident)
+            finding = Finding(
+                encounter_id=run.encounter_id,
+                run=run,
+                rule=d.rule,
+                severity=d.severity,
+                message=d.message[:500],
+                codes=list(d.codes),
+                reference=d.reference[:300],
+                coding=key,
+                created_at=now,
+            )
+            before = previous.get(ident)
+            if (
+                before is not None
+                and before.status != Finding.Status.OPEN
+                and _same_coding(before, key)
+            ):  # the decision stands
+                finding.status = before.status
+                finding.resolved_by_id = before.resolved_by_id
+                finding.resolved_at = before.resolved_at
+                finding.resolution = before.resolution
+            rows.append(finding)
+    Finding.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=["encounter", "rule", "codes"],
+        update_fields=[
+            "run",
+            "severity",
+            "message",
+            "reference",
+            "coding",
+            "status",
+            "resolved_by",
+            "resolved_at",
+            "resolution",
+        ],
+    )
+    keys = {run.encounter_id: key for run, (key, _d) in zip(runs, per_run, strict=True)}
+    gone: dict[Finding.Status, list[int]] = defaultdict(list)
+    for ident, finding in previous.items():
+        if ident in raised or finding.status != Finding.Status.OPEN:
+            continue
+        if ident[0] not in keys:  # not audited in this chunk (already done)
+            continue
+        same = _same_coding(finding, keys[ident[0]])
+        gone[Finding.Status.DISMISSED if same else Finding.Status.CORRECTED].append(
+            finding.id
+        )
+    for status, ids in gone.items():
+        Finding.objects.filter(id__in=ids, status=Finding.Status.OPEN).update(
+            status=status,
+            resolved_by=None,
+            resolved_at=now,
+            resolution=GONE[status],
+        )
+    return len(rows)
+
+
+GONE = {
+    Finding.Status.CORRECTED: "No longer raised: the codes changed.",
+    Finding.Status.DISMISSED: "No longer raised on the same codes (the audit rules "
+    "or the code-set release changed).",
+}
 
 
 @transaction.atomic
@@ -222,6 +368,7 @@ def _audit_chunk(
     rates = _sample_rates({e.assigned_to_id for e, _c in todo if e.assigned_to_id})
     default_rate = Decimal(str(settings.AUDIT_SAMPLE_RATE))
 
+    previous = _findings_of([e.id for e, _c in todo])
     runs, per_run, changes, moves = [], [], [], defaultdict(list)
     now = timezone.now()
     for encounter, case in todo:
@@ -238,13 +385,20 @@ def _audit_chunk(
             )
         _edit_tables(case)
         drafts = run_rules(case)
+        key = coding_key(case)
+        # A finding a supervisor dismissed on these very codes routes nowhere.
+        standing = [
+            d
+            for d in drafts
+            if not _dismissed(previous.get((encounter.id, d.rule, d.codes)), key)
+        ]
         rate = (
             rates.get(encounter.assigned_to_id, default_rate)
             if encounter.assigned_to_id is not None
             else default_rate
         )
         sampled = trigger == AuditRun.Trigger.SUBMIT and rng.random() < float(rate)
-        status = _route(encounter, drafts, trigger, sampled)
+        status = _route(encounter, standing, trigger, sampled)
         drg = _drg(encounter, case)
         runs.append(
             AuditRun(
@@ -258,7 +412,7 @@ def _audit_chunk(
                 created_at=now,
             )
         )
-        per_run.append(drafts)
+        per_run.append((key, drafts))
         if status:
             moves[status].append(encounter.id)
             changes.append(
@@ -269,8 +423,8 @@ def _audit_chunk(
                     changed_at=now,
                     version=encounter.version + 1,
                     before={"status": encounter.status},
-                    after={"status": status, "findings": len(drafts)},
-                    comment=_route_comment(status, drafts, sampled),
+                    after={"status": status, "findings": len(standing)},
+                    comment=_route_comment(status, standing, sampled),
                 )
             )
             stats.routed[status] += 1
@@ -284,21 +438,7 @@ def _audit_chunk(
                 encounter.drg = run.drg
                 grouped.append(encounter)
         Encounter.objects.bulk_update(grouped, ["drg"])
-    findings = [
-        Finding(
-            encounter_id=run.encounter_id,
-            run=run,
-            rule=d.rule,
-            severity=d.severity,
-            message=d.message[:500],
-            codes=list(d.codes),
-            reference=d.reference[:300],
-            created_at=now,
-        )
-        for run, drafts in zip(runs, per_run, strict=True)
-        for d in drafts
-    ]
-    Finding.objects.bulk_create(findings)
+    findings = _findings_store(runs, per_run, previous, now)
     for status, ids in moves.items():
         Encounter.objects.filter(id__in=ids).update(
             status=status,
@@ -307,11 +447,11 @@ def _audit_chunk(
         )
     CodingChange.objects.bulk_create(changes)
     stats.audited = len(runs)
-    stats.findings = len(findings)
+    stats.findings = findings
     if batch is not None:
         AuditBatch.objects.filter(id=batch.id).update(
             done=F("done") + len(encounter_ids),
-            findings=F("findings") + len(findings),
+            findings=F("findings") + findings,
         )
     return stats
 
