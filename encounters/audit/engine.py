@@ -26,11 +26,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Prefetch
+from django.db.models import F
 from django.utils import timezone
 
-from codesets.models import Release
-from codesets.selectors import mue_on, ptp_pairs_on
+from codesets.models import Release, display_code
+from codesets.selectors import mues_on, ptp_pairs_on
 from encounters.audit import knowledge
 from encounters.audit.mce import mce_edits
 from encounters.audit.rules import Case, Draft, Dx, Px, candidates, run_rules
@@ -80,8 +80,21 @@ def _sample_rates(coder_ids: set[int]) -> dict[int, Decimal]:
     )
 
 
-def _case(encounter: Encounter, releases: _Releases) -> Case:
+def _case(
+    encounter: Encounter,
+    releases: _Releases,
+    lines: tuple[list[Dx], list[Px]] | None = None,
+) -> Case:
+    """The case of an encounter; its code lines read from the encounter unless the
+    job read them for the whole chunk (``lines``)."""
     day = encounter.date_of_service
+    diagnoses, procedures = lines or (
+        [Dx(d.code, d.display, d.poa, d.sequence) for d in encounter.diagnoses.all()],
+        [
+            Px(p.system, p.code, p.display, p.date, list(p.modifiers), p.units)
+            for p in encounter.procedures.all()
+        ],
+    )
     return Case(
         encounter_id=encounter.id,
         type=encounter.type,
@@ -90,18 +103,36 @@ def _case(encounter: Encounter, releases: _Releases) -> Case:
         sex=encounter.patient.sex,
         discharge_status=encounter.discharge_status or "01",
         length_of_stay=encounter.length_of_stay,
-        diagnoses=[
-            Dx(d.code, d.display, d.poa, d.sequence) for d in encounter.diagnoses.all()
-        ],
-        procedures=[
-            Px(p.system, p.code, p.display, p.date, list(p.modifiers), p.units)
-            for p in encounter.procedures.all()
-        ],
+        diagnoses=diagnoses,
+        procedures=procedures,
         releases=releases.on(day),
         loaded=releases.loaded,
         admit=encounter.admit_date,
         discharge=encounter.discharge_date,
     )
+
+
+def _lines(encounter_ids: list[int]) -> dict[int, tuple[list[Dx], list[Px]]]:
+    """The code lines of many encounters in two queries, as plain tuples (model
+    instances and prefetching cost more than the rules)."""
+    out: dict[int, tuple[list[Dx], list[Px]]] = {i: ([], []) for i in encounter_ids}
+    for encounter_id, code, poa, sequence in (
+        Diagnosis.objects.filter(encounter_id__in=encounter_ids)
+        .order_by("encounter_id", "sequence")
+        .values_list("encounter_id", "code", "poa", "sequence")
+    ):
+        out[encounter_id][0].append(
+            Dx(code, display_code("icd10cm", code), poa, sequence)
+        )
+    for encounter_id, system, code, day, modifiers, units in (
+        Procedure.objects.filter(encounter_id__in=encounter_ids)
+        .order_by("encounter_id", "sequence")
+        .values_list("encounter_id", "system", "code", "date", "modifiers", "units")
+    ):
+        out[encounter_id][1].append(
+            Px(system, code, display_code(system, code), day, list(modifiers), units)
+        )
+    return out
 
 
 def coding_key(case: Case) -> str:
@@ -141,21 +172,43 @@ def _load_knowledge(cases: list[Case]) -> None:
         knowledge.nodes_load(release, codes, system=system)
 
 
-def _edit_tables(case: Case) -> None:
-    """NCCI and MUE rows for an outpatient/professional case with CPT/HCPCS lines."""
-    lines = [p for p in case.procedures if p.system in ("cpt", "hcpcs")]
-    if not lines or case.inpatient:
+def _edit_tables(cases: list[Case]) -> None:
+    """NCCI and MUE rows for the outpatient/professional cases with CPT/HCPCS lines:
+    one query per (variant, date) for the whole chunk, not per encounter."""
+    ptp_wanted: dict[tuple[str, dt.date], set[str]] = defaultdict(set)
+    mue_wanted: dict[tuple[str, dt.date], set[str]] = defaultdict(set)
+    billed = []
+    for case in cases:
+        lines = [p for p in case.procedures if p.system in ("cpt", "hcpcs")]
+        if not lines or case.inpatient:
+            continue
+        ptp_variant = "practitioner" if case.type == "professional" else "hospital"
+        mue_variant = "practitioner" if case.type == "professional" else "facility"
+        codes = {p.code for p in lines}
+        days = {p.date or case.dos for p in lines}
+        for day in days:
+            ptp_wanted[(ptp_variant, day)].update(codes)
+        mue_wanted[(mue_variant, case.dos)].update(codes)
+        billed.append((case, ptp_variant, mue_variant, codes, days))
+    if not billed:
         return
-    ptp_variant = "practitioner" if case.type == "professional" else "hospital"
-    mue_variant = "practitioner" if case.type == "professional" else "facility"
-    days = {p.date or case.dos for p in lines}
-    codes = {p.code for p in lines}
-    for day in days:
-        case.ptp.extend(ptp_pairs_on(codes=codes, day=day, variant=ptp_variant))
-    for code in codes:
-        mue = mue_on(code=code, day=case.dos, variant=mue_variant)
-        if mue is not None:
-            case.mue[code] = mue
+    pairs = {
+        key: list(ptp_pairs_on(codes=codes, day=key[1], variant=key[0]))
+        for key, codes in ptp_wanted.items()
+    }
+    mues = {
+        key: mues_on(codes=codes, day=key[1], variant=key[0])
+        for key, codes in mue_wanted.items()
+    }
+    for case, ptp_variant, mue_variant, codes, days in billed:
+        for day in sorted(days):
+            case.ptp.extend(
+                e
+                for e in pairs[(ptp_variant, day)]
+                if e.column1 in codes and e.column2 in codes
+            )
+        found = mues[(mue_variant, case.dos)]
+        case.mue.update({c: found[c] for c in codes if c in found})
 
 
 def _drg(encounter: Encounter, case: Case) -> dict | None:
@@ -341,10 +394,6 @@ def _audit_chunk(
         Encounter.objects.filter(id__in=encounter_ids)
         .select_related("patient")
         .select_for_update(of=("self",))
-        .prefetch_related(
-            Prefetch("diagnoses", queryset=Diagnosis.objects.order_by("sequence")),
-            Prefetch("procedures", queryset=Procedure.objects.order_by("sequence")),
-        )
         .order_by("id")
     )
     done = set(
@@ -353,6 +402,7 @@ def _audit_chunk(
         ).values_list("encounter_id", "encounter_version")
     )
     releases = _Releases()
+    lines = _lines([e.id for e in encounters if (e.id, e.version) not in done])
     todo = []
     for encounter in encounters:
         if (encounter.id, encounter.version) in done:
@@ -363,8 +413,9 @@ def _audit_chunk(
         ):
             stats.skipped += 1
             continue
-        todo.append((encounter, _case(encounter, releases)))
+        todo.append((encounter, _case(encounter, releases, lines[encounter.id])))
     _load_knowledge([case for _e, case in todo])
+    _edit_tables([case for _e, case in todo])
     rates = _sample_rates({e.assigned_to_id for e, _c in todo if e.assigned_to_id})
     default_rate = Decimal(str(settings.AUDIT_SAMPLE_RATE))
 
@@ -383,7 +434,6 @@ def _audit_chunk(
                 procedures=[p.code for p in case.procedures if p.system == "icd10pcs"],
                 display=display,
             )
-        _edit_tables(case)
         drafts = run_rules(case)
         key = coding_key(case)
         # A finding a supervisor dismissed on these very codes routes nowhere.

@@ -191,13 +191,21 @@ def chain(release_id: int, code: str) -> list[Node]:
     return out
 
 
-def notes_of(release_id: int, code: str, kind: str) -> list[tuple[str, str]]:
+def notes_of(release_id: int, code: str, kind: str) -> tuple[tuple[str, str], ...]:
     """(text, where) of the notes of ``kind`` on the code and its ancestors."""
-    return [
+    key = ("notes", release_id, code, kind)
+    try:
+        return _memo[key]
+    except KeyError:
+        pass
+    found = tuple(
         (text, n.code)
         for n in chain(release_id, code)
         for text in n.notes.get(kind, [])
-    ]
+    )
+    if (release_id, code) in _cache:  # loaded: final (an unloaded code may be later)
+        _memo[key] = found
+    return found
 
 
 def seventh_definition(release_id: int, code: str) -> tuple[str, dict[str, str]]:

@@ -369,6 +369,20 @@ def mce_procedure_los(case: Case) -> Iterator[Draft]:
 # --- tabular instructions ----------------------------------------------------------
 
 
+def _excludes1_of(
+    release: int, code: str
+) -> tuple[tuple[str, str, tuple[knowledge.Spec, ...]], ...]:
+    """(text, where, specs) of the Excludes1 notes that name codes."""
+    return knowledge.memo(
+        ("excludes1", release, code),
+        lambda: tuple(
+            (text, where, specs)
+            for text, where in knowledge.notes_of(release, code, "excludes1")
+            if (specs := knowledge.note_specs(text))
+        ),
+    )
+
+
 @rule("excludes1")
 def excludes1(case: Case) -> Iterator[Draft]:
     release = case.release("icd10cm")
@@ -376,8 +390,7 @@ def excludes1(case: Case) -> Iterator[Draft]:
         return
     seen = set()
     for a in case.diagnoses:
-        for text, where in knowledge.notes_of(release, a.code, "excludes1"):
-            specs = knowledge.note_specs(text)
+        for text, where, specs in _excludes1_of(release, a.code):
             for b in case.diagnoses:
                 if b.code == a.code or not any(s.matches(b.code) for s in specs):
                     continue
