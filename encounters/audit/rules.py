@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from codesets.models import display_code
@@ -454,7 +454,7 @@ class Requirement:
         return any(s.matches(code) for s in self.specs)
 
 
-def requirements(notes: list[tuple[str, str]]) -> list[Requirement]:
+def requirements(notes: Iterable[tuple[str, str]]) -> list[Requirement]:
     """Group notes (text, where) into requirements. The tabular writes one note as
     a header ending with ":" and its items ("code to identify control using:",
     "insulin (Z79.4)", ...), or as one line with its codes ("code to identify stage
