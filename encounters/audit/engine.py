@@ -23,6 +23,7 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import transaction
@@ -34,6 +35,7 @@ from codesets.selectors import mues_on, ptp_pairs_on
 from encounters.audit import knowledge
 from encounters.audit.mce import mce_edits
 from encounters.audit.rules import Case, Draft, Dx, Px, candidates, run_rules
+from encounters.drg import DrgUnavailable, drg_group
 from encounters.models import (
     AuditBatch,
     AuditRun,
@@ -44,7 +46,6 @@ from encounters.models import (
     Finding,
     Procedure,
 )
-from encounters.services import encounter_drg_stored
 
 CODE_SYSTEMS = ("icd10cm", "icd10pcs", "cpt", "hcpcs")
 
@@ -80,31 +81,93 @@ def _sample_rates(coder_ids: set[int]) -> dict[int, Decimal]:
     )
 
 
+@dataclass(frozen=True)
+class _Row:
+    """What the job reads of an encounter (a tuple, not a model instance)."""
+
+    id: int
+    version: int
+    status: str
+    type: str
+    admit_date: dt.date
+    discharge_date: dt.date | None
+    discharge_status: str
+    assigned_to_id: int | None
+    birth_date: dt.date
+    sex: str
+    drg: dict | None = None  # read only at submit (what the audit compares)
+
+    FIELDS = (
+        "id",
+        "version",
+        "status",
+        "type",
+        "admit_date",
+        "discharge_date",
+        "discharge_status",
+        "assigned_to_id",
+        "patient__birth_date",
+        "patient__sex",
+    )
+
+    @classmethod
+    def of(cls, encounter: Encounter) -> _Row:
+        return cls(
+            encounter.id,
+            encounter.version,
+            encounter.status,
+            encounter.type,
+            encounter.admit_date,
+            encounter.discharge_date,
+            encounter.discharge_status,
+            encounter.assigned_to_id,
+            encounter.patient.birth_date,
+            encounter.patient.sex,
+            encounter.drg,
+        )
+
+
+def _age_on(birth: dt.date, day: dt.date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
 def _case(
-    encounter: Encounter,
+    encounter: Encounter | _Row,
     releases: _Releases,
     lines: tuple[list[Dx], list[Px]] | None = None,
 ) -> Case:
     """The case of an encounter; its code lines read from the encounter unless the
     job read them for the whole chunk (``lines``)."""
-    day = encounter.date_of_service
-    diagnoses, procedures = lines or (
-        [Dx(d.code, d.display, d.poa, d.sequence) for d in encounter.diagnoses.all()],
-        [
-            Px(p.system, p.code, p.display, p.date, list(p.modifiers), p.units)
-            for p in encounter.procedures.all()
-        ],
-    )
+    if isinstance(encounter, Encounter):
+        lines = lines or (
+            [
+                Dx(d.code, d.display, d.poa, d.sequence)
+                for d in encounter.diagnoses.all()
+            ],
+            [
+                Px(p.system, p.code, p.display, p.date, list(p.modifiers), p.units)
+                for p in encounter.procedures.all()
+            ],
+        )
+        encounter = _Row.of(encounter)
+    if lines is None:
+        raise ValueError("The job passes the lines it read for the chunk.")
+    # Encounter.date_of_service and Encounter.length_of_stay, on the row.
+    day = encounter.discharge_date or encounter.admit_date
     return Case(
         encounter_id=encounter.id,
         type=encounter.type,
         dos=day,
-        age=encounter.patient.age_on(encounter.admit_date),
-        sex=encounter.patient.sex,
+        age=_age_on(encounter.birth_date, encounter.admit_date),
+        sex=encounter.sex,
         discharge_status=encounter.discharge_status or "01",
-        length_of_stay=encounter.length_of_stay,
-        diagnoses=diagnoses,
-        procedures=procedures,
+        length_of_stay=(
+            (encounter.discharge_date - encounter.admit_date).days
+            if encounter.discharge_date
+            else None
+        ),
+        diagnoses=lines[0],
+        procedures=lines[1],
         releases=releases.on(day),
         loaded=releases.loaded,
         admit=encounter.admit_date,
@@ -211,22 +274,28 @@ def _edit_tables(cases: list[Case]) -> None:
         case.mue.update({c: found[c] for c in codes if c in found})
 
 
-def _drg(encounter: Encounter, case: Case) -> dict | None:
-    if not case.diagnoses:
+def _drg(encounter: _Row, case: Case) -> dict | None:
+    """The MS-DRG in the form kept with the encounter (services.encounter_drg_stored
+    on the row the job read: no callback into the encounter services)."""
+    if not case.inpatient or encounter.discharge_date is None:
         return None
     try:
-        return encounter_drg_stored(
-            encounter,
+        return drg_group(
+            discharge_date=encounter.discharge_date,
+            birth_date=encounter.birth_date,
+            admit_date=encounter.admit_date,
+            sex=encounter.sex,
+            discharge_status=encounter.discharge_status or "01",
             diagnoses=[(d.code, d.poa) for d in case.diagnoses],
             procedures=[p.code for p in case.procedures if p.system == "icd10pcs"],
-        )
+        ).as_dict()
+    except DrgUnavailable as exc:
+        return {"drg": None, "message": str(exc)}
     except ValueError as exc:  # a value the grouper refuses: said, not raised
         return {"drg": None, "message": str(exc)}
 
 
-def _route(
-    encounter: Encounter, drafts: list[Draft], trigger: str, sampled: bool
-) -> str:
+def _route(encounter: _Row, drafts: list[Draft], trigger: str, sampled: bool) -> str:
     """The status the encounter moves to ('' = stays)."""
     errors = any(d.severity == "error" for d in drafts)
     warnings = any(d.severity == "warning" for d in drafts)
@@ -263,33 +332,47 @@ def _route_comment(status: str, drafts: list[Draft], sampled: bool) -> str:
 FindingKey = tuple[int, str, tuple[str, ...]]  # (encounter, rule, codes)
 
 
-def _findings_of(encounter_ids: list[int]) -> dict[FindingKey, Finding]:
+class _Prior(NamedTuple):
+    """A finding an encounter already has: what the upsert needs of it."""
+
+    id: int
+    status: str
+    coding: str
+    resolved_by_id: int | None
+    resolved_at: dt.datetime | None
+    resolution: str
+
+
+def _findings_of(encounter_ids: list[int]) -> dict[FindingKey, _Prior]:
     """The findings the encounters already have, one per (encounter, rule, codes)."""
     if not encounter_ids:
         return {}
+    rows = Finding.objects.filter(encounter_id__in=encounter_ids).values_list(
+        "encounter_id",
+        "rule",
+        "codes",
+        "id",
+        "status",
+        "coding",
+        "resolved_by_id",
+        "resolved_at",
+        "resolution",
+    )
     return {
-        (f.encounter_id, f.rule, tuple(f.codes)): f
-        for f in Finding.objects.filter(encounter_id__in=encounter_ids).only(
-            "id",
-            "encounter_id",
-            "rule",
-            "codes",
-            "status",
-            "coding",
-            "resolved_by_id",
-            "resolved_at",
-            "resolution",
+        (row[0], row[1], tuple(row[2])): _Prior(
+            row[3], row[4], row[5], row[6], row[7], row[8]
         )
+        for row in rows
     }
 
 
-def _same_coding(finding: Finding, key: str) -> bool:
+def _same_coding(finding: _Prior, key: str) -> bool:
     # Findings stored before the fingerprint existed ("") count as the same
     # coding: a supervisor's decision is never undone for want of it.
     return finding.coding in ("", key)
 
 
-def _dismissed(finding: Finding | None, key: str) -> bool:
+def _dismissed(finding: _Prior | None, key: str) -> bool:
     return (
         finding is not None
         and finding.status == Finding.Status.DISMISSED
@@ -300,7 +383,7 @@ def _dismissed(finding: Finding | None, key: str) -> bool:
 def _findings_store(
     runs: list[AuditRun],
     per_run: list[tuple[str, list[Draft]]],
-    previous: dict[FindingKey, Finding],
+    previous: dict[FindingKey, _Prior],
     now: dt.datetime,
 ) -> int:
     """One finding per (encounter, rule, codes), written in bulk (INSERT ... ON
@@ -355,14 +438,14 @@ def _findings_store(
     )
     keys = {run.encounter_id: key for run, (key, _d) in zip(runs, per_run, strict=True)}
     gone: dict[Finding.Status, list[int]] = defaultdict(list)
-    for ident, finding in previous.items():
-        if ident in raised or finding.status != Finding.Status.OPEN:
+    for ident, prior in previous.items():
+        if ident in raised or prior.status != Finding.Status.OPEN:
             continue
         if ident[0] not in keys:  # not audited in this chunk (already done)
             continue
-        same = _same_coding(finding, keys[ident[0]])
+        same = _same_coding(prior, keys[ident[0]])
         gone[Finding.Status.DISMISSED if same else Finding.Status.CORRECTED].append(
-            finding.id
+            prior.id
         )
     for status, ids in gone.items():
         Finding.objects.filter(id__in=ids, status=Finding.Status.OPEN).update(
@@ -390,12 +473,15 @@ def _audit_chunk(
     rng: random.Random,
 ) -> AuditStats:
     stats = AuditStats()
-    encounters = list(
-        Encounter.objects.filter(id__in=encounter_ids)
-        .select_related("patient")
+    encounters = [
+        _Row(*values)
+        for values in Encounter.objects.filter(id__in=encounter_ids)
         .select_for_update(of=("self",))
         .order_by("id")
-    )
+        .values_list(
+            *_Row.FIELDS, *(("drg",) if trigger == AuditRun.Trigger.SUBMIT else ())
+        )
+    ]
     done = set(
         AuditRun.objects.filter(
             encounter_id__in=encounter_ids, trigger=trigger, batch=batch
@@ -452,7 +538,7 @@ def _audit_chunk(
         drg = _drg(encounter, case)
         runs.append(
             AuditRun(
-                encounter=encounter,
+                encounter_id=encounter.id,
                 encounter_version=encounter.version,
                 trigger=trigger,
                 batch=batch,
@@ -467,7 +553,7 @@ def _audit_chunk(
             moves[status].append(encounter.id)
             changes.append(
                 CodingChange(
-                    encounter=encounter,
+                    encounter_id=encounter.id,
                     action=CodingChange.Action.AUDITED,
                     changed_by=None,
                     changed_at=now,
@@ -482,11 +568,11 @@ def _audit_chunk(
     if trigger == AuditRun.Trigger.SUBMIT:
         # The DRG the audit computed is the one stored with the encounter (the
         # audit queue shows it; the submit stored the same unless codes changed).
-        grouped = []
-        for run, (encounter, _unused) in zip(runs, todo, strict=True):
-            if run.drg is not None and encounter.drg != run.drg:
-                encounter.drg = run.drg
-                grouped.append(encounter)
+        grouped = [
+            Encounter(id=encounter.id, drg=run.drg)
+            for run, (encounter, _unused) in zip(runs, todo, strict=True)
+            if run.drg is not None and encounter.drg != run.drg
+        ]
         Encounter.objects.bulk_update(grouped, ["drg"])
     findings = _findings_store(runs, per_run, previous, now)
     for status, ids in moves.items():

@@ -103,6 +103,12 @@ def rule(rule_id: str) -> Callable[[Rule], Rule]:
 
 def seventh_character_problem(release: int, code: str) -> str:
     """Why ``code`` fails for want of a (valid) 7th character, or ""."""
+    return knowledge.memo(
+        ("seventh", release, code), lambda: _seventh_character_problem(release, code)
+    )
+
+
+def _seventh_character_problem(release: int, code: str) -> str:
     found = knowledge.node(release, code)
     if found is not None:
         where, choices = knowledge.seventh_definition(release, code)
@@ -383,6 +389,19 @@ def _excludes1_of(
     )
 
 
+def _excludes1_between(release: int, a: str, b: str) -> tuple[tuple[str, str], ...]:
+    """(text, where) of the Excludes1 notes of ``a`` that name ``b`` (pairs recur
+    from one encounter to the next: memoized)."""
+    return knowledge.memo(
+        ("excludes1-pair", release, a, b),
+        lambda: tuple(
+            (text, where)
+            for text, where, specs in _excludes1_of(release, a)
+            if any(s.matches(b) for s in specs)
+        ),
+    )
+
+
 @rule("excludes1")
 def excludes1(case: Case) -> Iterator[Draft]:
     release = case.release("icd10cm")
@@ -390,10 +409,12 @@ def excludes1(case: Case) -> Iterator[Draft]:
         return
     seen = set()
     for a in case.diagnoses:
-        for text, where, specs in _excludes1_of(release, a.code):
-            for b in case.diagnoses:
-                if b.code == a.code or not any(s.matches(b.code) for s in specs):
-                    continue
+        if not _excludes1_of(release, a.code):
+            continue
+        for b in case.diagnoses:
+            if b.code == a.code:
+                continue
+            for text, where in _excludes1_between(release, a.code, b.code):
                 key = tuple(sorted((a.code, b.code)))
                 if key in seen:
                     continue
@@ -674,6 +695,10 @@ def use_additional_code(case: Case) -> Iterator[Draft]:
 
 @rule("duplicate-code")
 def duplicate_code(case: Case) -> Iterator[Draft]:
+    if len({d.code for d in case.diagnoses}) == len(case.diagnoses) and (
+        len(case.procedures) < 2
+    ):
+        return
     for code, count in Counter(d.display for d in case.diagnoses).items():
         if count > 1:
             yield Draft(

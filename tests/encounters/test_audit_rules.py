@@ -472,3 +472,17 @@ def test_nothing_stored_invalid_at_entry_is_ever_final(hcpcs, supervisor, settin
         }
         for line in invalid:
             assert line.display in named, (line.display, line.message)
+
+
+def test_info_findings_never_open_a_review(code_sets, settings):
+    """N39.0 without its organism: an info finding only. At submit the encounter
+    goes final; a batch over a final encounter leaves it final."""
+    settings.AUDIT_SAMPLE_RATE = 0
+    encounter = _encounter([("N39.0", "Y"), ("E87.1", "Y")])
+    audit_encounters(encounter_ids=[encounter.id], trigger="submit")
+    encounter.refresh_from_db()
+    assert encounter.status == "final"
+    assert set(encounter.findings.values_list("severity", flat=True)) == {"info"}
+    audit_encounters(encounter_ids=[encounter.id], trigger="batch")
+    encounter.refresh_from_db()
+    assert encounter.status == "final"
