@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -26,9 +27,10 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from psycopg import sql
 
 from codesets.models import Release, display_code
 from codesets.selectors import mues_on, ptp_pairs_on
@@ -329,6 +331,62 @@ def _route_comment(status: str, drafts: list[Draft], sampled: bool) -> str:
     return ""
 
 
+# AuditRun's columns, in the order _runs_insert writes them.
+RUN_COLUMNS = (
+    "id",
+    "encounter_id",
+    "encounter_version",
+    "trigger",
+    "batch_id",
+    "sampled",
+    "routed_to",
+    "drg",
+    "created_at",
+)
+
+
+def _runs_insert(runs: list[AuditRun]) -> None:
+    """Insert the audit runs with COPY, their ids drawn from the table's sequence
+    first (the findings point at them): a tenth of the CPU of bulk_create, which
+    prepares and quotes every value in Python. A model with other columns than
+    RUN_COLUMNS (a field added later) falls back to bulk_create."""
+    if not runs:
+        return
+    if tuple(f.column for f in AuditRun._meta.concrete_fields) != RUN_COLUMNS:
+        AuditRun.objects.bulk_create(runs)
+        return
+    table = AuditRun._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
+            "FROM generate_series(1, %s)",
+            [table, len(runs)],
+        )
+        for run, (run_id,) in zip(runs, cursor.fetchall(), strict=True):
+            run.id = run_id
+            run._state.adding = False
+            run._state.db = cursor.db.alias
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table),
+            sql.SQL(", ").join(sql.Identifier(c) for c in RUN_COLUMNS),
+        )
+        with cursor.cursor.copy(statement) as copy:
+            for run in runs:
+                copy.write_row(
+                    (
+                        run.id,
+                        run.encounter_id,
+                        run.encounter_version,
+                        run.trigger,
+                        run.batch_id,
+                        run.sampled,
+                        run.routed_to,
+                        None if run.drg is None else json.dumps(run.drg),
+                        run.created_at,
+                    )
+                )
+
+
 FindingKey = tuple[int, str, tuple[str, ...]]  # (encounter, rule, codes)
 
 
@@ -564,7 +622,7 @@ def _audit_chunk(
                 )
             )
             stats.routed[status] += 1
-    AuditRun.objects.bulk_create(runs)
+    _runs_insert(runs)
     if trigger == AuditRun.Trigger.SUBMIT:
         # The DRG the audit computed is the one stored with the encounter (the
         # audit queue shows it; the submit stored the same unless codes changed).
