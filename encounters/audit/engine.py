@@ -1,18 +1,22 @@
 """Run the audit rules over encounters, store the findings, route the encounters.
 
-Chunks of encounters are read with their codes in three queries, everything the
-rules need about those codes is loaded in bulk (and cached per process), the rules
-and the grouper run in memory, and the results are written with bulk inserts, all
+Chunks of encounters are read with their codes in three queries (as rows, not model
+instances), everything the rules need about those codes is loaded in bulk (and
+cached per process), the rules and the grouper run in memory, and the results are
+written in bulk (audit runs with COPY, findings with one INSERT ... ON CONFLICT), all
 in one transaction per chunk. The unique (encounter, version, trigger, batch) key of
 AuditRun makes a second run of the same job a no-op, so a job redelivered after a
-worker was killed (acks_late) neither loses nor duplicates anything.
+worker was killed (acks_late) neither loses nor duplicates anything; the unique
+(encounter, rule, codes) key of Finding makes a re-audit refresh a finding instead
+of copying it (docs/audit_rules.md, "One finding per encounter, rule and codes").
 
 Routing after an audit at submit (DESIGN.md): any error finding returns the
 encounter to its coder; warnings, or the random sample (per-coder rate, default
 AUDIT_SAMPLE_RATE), send it to the supervisor queue; otherwise it becomes final.
-A batch audit (a selection, or a new release) adds findings; encounters that are
-final or submitted and now have errors or warnings go to the supervisor queue;
-encounters a coder still holds keep their status and show the findings.
+Info findings never route. A batch audit (a selection, or a new release) refreshes
+findings; encounters that are final or submitted and now have errors or warnings go
+to the supervisor queue; encounters a coder still holds keep their status and show
+the findings. A finding a supervisor dismissed on the same coding routes nowhere.
 """
 
 from __future__ import annotations
