@@ -480,14 +480,16 @@ def requirements(notes: Iterable[tuple[str, str]]) -> list[Requirement]:
     a header ending with ":" and its items ("code to identify control using:",
     "insulin (Z79.4)", ...), or as one line with its codes ("code to identify stage
     of chronic kidney disease (N18.1-N18.6)"). The import keeps each line, so: a
-    line joins the requirement before it when that one is a header ending with ":"
-    on the same node (or the line continues it with "or ..."); otherwise it starts
-    a requirement of its own."""
+    line starting with "code" starts a requirement (no list item of the FY2026
+    tabular does); another line joins the requirement before it when that one is a
+    header ending with ":" on the same node (or the line continues it with "or
+    ..."); otherwise it starts a requirement of its own."""
     groups: list[tuple[str, list[str]]] = []
     for text, where in notes:
-        if groups and groups[-1][0] == where:
+        line = text.lstrip().lower()
+        if groups and groups[-1][0] == where and not line.startswith("code"):
             head = groups[-1][1]
-            if head[0].rstrip().endswith(":") or text.lstrip().startswith("or "):
+            if head[0].rstrip().endswith(":") or line.startswith("or "):
                 head.append(text)
                 continue
         groups.append((where, [text]))
