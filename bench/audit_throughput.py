@@ -38,6 +38,13 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "coding_app.settings")
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), in seconds: robust to a
+    machine shared with other work, unlike the wall clock."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--encounters", type=int, default=10_000)
@@ -92,14 +99,17 @@ def main() -> None:
     )
     try:
         started = None
+        cpu_at_start = 0.0
         while True:
             state = AuditBatch.objects.values_list("state", flat=True).get(id=batch.id)
             if state == "running" and started is None:
                 started = time.perf_counter()
+                cpu_at_start = _cpu_seconds(worker.pid)
             if state in ("done", "failed"):
                 break
             time.sleep(0.02)
         elapsed = time.perf_counter() - (started or time.perf_counter())
+        worker_cpu = _cpu_seconds(worker.pid) - cpu_at_start
     finally:
         worker.terminate()
         worker.wait(timeout=30)
@@ -111,22 +121,29 @@ def main() -> None:
         .annotate(n=Count("id"))
         .order_by("-n")
     )
+    info = Finding.objects.filter(run__batch=batch, severity="info").count()
     drgs = AuditRun.objects.filter(batch=batch, drg__drg__isnull=False).count()
     print(
         f"worker: {len(ids)} in {elapsed:.2f} s = {worker_rate:.0f} encounters/s "
-        f"({batch.state}); {batch.findings} findings; {drgs} DRGs"
+        f"({batch.state}); {worker_cpu:.2f} s of worker CPU = "
+        f"{len(ids) / max(worker_cpu, 1e-9):.0f} encounters per CPU second; "
+        f"{batch.findings} findings ({info} info = {info / len(ids):.3f} per "
+        f"encounter); {drgs} DRGs"
     )
 
     # 2. In process, fresh keys each time (a new batch row = a new audit run).
-    runs = []
+    runs, cpu_runs = [], []
     for n in range(args.repeat):
         knowledge.cache_clear()
         fresh = AuditBatch.objects.create(reason=f"benchmark in-process {n}")
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         stats = audit_encounters(encounter_ids=ids, trigger="batch", batch=fresh)
         runs.append(len(ids) / (time.perf_counter() - t))
+        cpu_runs.append(len(ids) / (time.process_time() - cpu))
         print(
-            f"in-process run {n + 1}: {runs[-1]:.0f} encounters/s ({stats.findings} findings)"
+            f"in-process run {n + 1}: {runs[-1]:.0f} encounters/s, "
+            f"{cpu_runs[-1]:.0f} per CPU second of this process "
+            f"({stats.findings} findings)"
         )
 
     result = {
@@ -134,8 +151,13 @@ def main() -> None:
         "inpatient": inpatient,
         "worker_seconds": round(elapsed, 2),
         "worker_encounters_per_second": round(worker_rate),
+        "worker_cpu_seconds": round(worker_cpu, 2),
+        "worker_encounters_per_cpu_second": round(len(ids) / max(worker_cpu, 1e-9)),
         "in_process_encounters_per_second": [round(r) for r in runs],
+        "in_process_encounters_per_cpu_second": [round(r) for r in cpu_runs],
         "findings_by_rule": findings,
+        "info_findings_per_encounter": round(info / len(ids), 3),
+        "load_average": os.getloadavg(),
         "drgs": drgs,
         "chunk": settings.AUDIT_CHUNK,
         "cpus": os.cpu_count(),

@@ -519,6 +519,17 @@ def mue_on(*, code: str, day: dt.date, variant: str) -> MueEdit | None:
     ).first()
 
 
+def mues_on(*, codes: Iterable[str], day: dt.date, variant: str) -> dict[str, MueEdit]:
+    """``mue_on`` for many codes at once (one query): code -> its MUE."""
+    wanted = sorted({normalize_code(c) for c in codes if c.strip()})
+    out: dict[str, MueEdit] = {}
+    for row in MueEdit.objects.filter(
+        release__in=_table_release_on(Table.MUE, variant, day), code__in=wanted
+    ).order_by("code", "id"):
+        out.setdefault(row.code, row)
+    return out
+
+
 def table_rows_page(
     *, release: Release, query: str = "", offset: int = 0, limit: int = 100
 ) -> tuple[list, int]:

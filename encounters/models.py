@@ -375,7 +375,10 @@ class Finding(models.Model):
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolution = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    # Fingerprint of the coding the finding was last raised on (engine.coding_key):
+    # a decision stands while it is the same.
+    coding = models.CharField(max_length=16, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)  # first raised
 
     class Meta:
         ordering = ["id"]
@@ -384,9 +387,10 @@ class Finding(models.Model):
             models.Index(fields=["rule", "status"]),
         ]
         constraints = [
-            # Running an audit twice never duplicates a finding.
+            # One finding per encounter, rule and codes: a re-audit refreshes it
+            # (run = the audit that raised it last), never adds a copy.
             models.UniqueConstraint(
-                fields=["run", "rule", "codes"], name="finding_once_per_run"
+                fields=["encounter", "rule", "codes"], name="finding_once_per_encounter"
             )
         ]
 

@@ -236,6 +236,7 @@ def coder_accuracy() -> list[CoderAccuracy]:
     confirmed = dict(
         Finding.objects.filter(
             status__in=["confirmed", "corrected"],
+            resolved_by__isnull=False,  # a person's decision, not the re-audit's
             encounter__assigned_to__isnull=False,
         )
         .values_list("encounter__assigned_to")
@@ -278,6 +279,8 @@ def finding_rule_summary(
 
     since = (now or timezone.now()) - dt.timedelta(days=days)
     status = Finding.Status
+    # Findings the re-audit closed itself (no longer raised) are no one's decision.
+    by_person = Q(resolved_by__isnull=False)
     rows = (
         Finding.objects.filter(created_at__gte=since)
         .values("rule")
@@ -285,9 +288,10 @@ def finding_rule_summary(
             total=Count("id"),
             open=Count("id", filter=Q(status=status.OPEN)),
             upheld=Count(
-                "id", filter=Q(status__in=[status.CONFIRMED, status.CORRECTED])
+                "id",
+                filter=by_person & Q(status__in=[status.CONFIRMED, status.CORRECTED]),
             ),
-            dismissed=Count("id", filter=Q(status=status.DISMISSED)),
+            dismissed=Count("id", filter=by_person & Q(status=status.DISMISSED)),
         )
         .order_by("-total", "rule")
     )

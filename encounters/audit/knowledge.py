@@ -15,9 +15,13 @@ import datetime as dt
 import functools
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from codesets.models import Code, Note
+
+T = TypeVar("T")
 
 RULE_NOTE_KINDS = (
     "excludes1",
@@ -86,7 +90,23 @@ def note_specs(text: str) -> tuple[Spec, ...]:
     return tuple(specs)
 
 
+@functools.lru_cache(maxsize=50_000)
+def note_codes(text: str) -> tuple[str, ...]:
+    """The code references of a note as the tabular writes them ("N18.1-N18.6",
+    "L97.4-"), one per comma-separated item of its parentheses."""
+    out = []
+    for group in _PAREN.findall(text):
+        for item in group.split(","):
+            item = item.strip()
+            if _ITEM.match(item) and not item.lower().startswith("with"):
+                out.append(item)
+    return tuple(out)
+
+
 _cache: dict[tuple[int, str], Node | None] = {}
+# Values derived from cached nodes (a code's requirements), keyed by what they
+# were derived from; cleared with the nodes.
+_memo: dict[tuple, Any] = {}
 _lock = threading.Lock()
 MAX_CACHED = 400_000
 
@@ -150,6 +170,7 @@ def nodes_load(release_id: int, codes: set[str], system: str = "icd10cm") -> Non
         with _lock:
             if len(_cache) > MAX_CACHED:
                 _cache.clear()
+                _memo.clear()
             _cache.update(found)
         wanted = {p for p in parents if (release_id, p) not in _cache}
 
@@ -170,13 +191,21 @@ def chain(release_id: int, code: str) -> list[Node]:
     return out
 
 
-def notes_of(release_id: int, code: str, kind: str) -> list[tuple[str, str]]:
+def notes_of(release_id: int, code: str, kind: str) -> tuple[tuple[str, str], ...]:
     """(text, where) of the notes of ``kind`` on the code and its ancestors."""
-    return [
+    key = ("notes", release_id, code, kind)
+    try:
+        return _memo[key]
+    except KeyError:
+        pass
+    found = tuple(
         (text, n.code)
         for n in chain(release_id, code)
         for text in n.notes.get(kind, [])
-    ]
+    )
+    if (release_id, code) in _cache:  # loaded: final (an unloaded code may be later)
+        _memo[key] = found
+    return found
 
 
 def seventh_definition(release_id: int, code: str) -> tuple[str, dict[str, str]]:
@@ -187,6 +216,16 @@ def seventh_definition(release_id: int, code: str) -> tuple[str, dict[str, str]]
     return "", {}
 
 
+def memo(key: tuple, compute: Callable[[], T]) -> T:
+    """``compute()`` once per key for the life of the node cache."""
+    try:
+        return _memo[key]
+    except KeyError:
+        value = _memo[key] = compute()
+        return value
+
+
 def cache_clear() -> None:
     with _lock:
         _cache.clear()
+        _memo.clear()

@@ -9,8 +9,9 @@ Rule ids are stable (DESIGN.md): never rename one.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from codesets.models import display_code
@@ -20,6 +21,12 @@ from encounters.audit.mce import MceFinding, sex_of_code
 from encounters.drg import UNGROUPABLE_DRGS, DrgResult
 
 GUIDELINES = "ICD-10-CM Official Guidelines for Coding and Reporting"
+SYSTEM_LABELS = {
+    "icd10cm": "ICD-10-CM",
+    "icd10pcs": "ICD-10-PCS",
+    "cpt": "CPT",
+    "hcpcs": "HCPCS",
+}
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,8 @@ class Case:
     # The MS-DRG, computed once by the engine before the rules run (inpatient with
     # a grouper version for the date); None otherwise.
     drg: DrgResult | None = None
+    admit: dt.date | None = None  # Encounter.admit_date
+    discharge: dt.date | None = None  # Encounter.discharge_date (None: a visit)
 
     @property
     def inpatient(self) -> bool:
@@ -102,6 +111,12 @@ def rule(rule_id: str) -> Callable[[Rule], Rule]:
 
 def seventh_character_problem(release: int, code: str) -> str:
     """Why ``code`` fails for want of a (valid) 7th character, or ""."""
+    return knowledge.memo(
+        ("seventh", release, code), lambda: _seventh_character_problem(release, code)
+    )
+
+
+def _seventh_character_problem(release: int, code: str) -> str:
     found = knowledge.node(release, code)
     if found is not None:
         where, choices = knowledge.seventh_definition(release, code)
@@ -151,15 +166,17 @@ def code_invalid_on_dos(case: Case) -> Iterator[Draft]:
     release = case.release("icd10cm")
     for d in case.diagnoses:
         if release is None:
-            if "icd10cm" in case.loaded:
-                yield Draft(
-                    "code-invalid-on-dos",
-                    "error",
-                    f"No ICD-10-CM release covers {case.dos:%Y-%m-%d}: {d.display} "
-                    "cannot be validated for this date of service.",
-                    (d.display,),
-                    "Code-set releases (Code sets page)",
-                )
+            yield Draft(
+                "code-invalid-on-dos",
+                "error",
+                f"No ICD-10-CM release covers {case.dos:%Y-%m-%d}: {d.display} "
+                "cannot be validated for this date of service."
+                if "icd10cm" in case.loaded
+                else f"No ICD-10-CM release is loaded: {d.display} cannot be "
+                "validated. Load the release in force on the date of service.",
+                (d.display,),
+                "Code-set releases (Code sets page)",
+            )
             continue
         if knowledge.node(release, d.code) is None and not seventh_character_problem(
             release, d.code
@@ -175,6 +192,21 @@ def code_invalid_on_dos(case: Case) -> Iterator[Draft]:
     for p in case.procedures:
         release = case.release(p.system)
         if release is None:
+            # What the coding form stores as "not checked": never final unchecked.
+            system = SYSTEM_LABELS.get(p.system, p.system)
+            yield Draft(
+                "code-invalid-on-dos",
+                "error",
+                (
+                    f"No {system} release covers {case.dos:%Y-%m-%d}: {p.display} "
+                    "cannot be validated for this date of service."
+                    if p.system in case.loaded
+                    else f"No {system} release is loaded: {p.display} cannot be "
+                    "validated. Load the release in force on the date of service."
+                ),
+                (p.display,),
+                "Code-set releases (Code sets page)",
+            )
             continue
         row = knowledge.node(release, p.code)
         if row is None:
@@ -195,6 +227,66 @@ def code_invalid_on_dos(case: Case) -> Iterator[Draft]:
                 (p.display,),
                 case.label(p.system),
             )
+    yield from modifiers_invalid_on_dos(case)
+
+
+def modifiers_invalid_on_dos(case: Case) -> Iterator[Draft]:
+    """A modifier that is not in the HCPCS modifier list valid on the date of
+    service (the list the coding form checks modifiers against)."""
+    if "hcpcs" not in case.loaded:
+        return
+    release = case.release("hcpcs")
+    for p in case.procedures:
+        if p.system == "icd10pcs":
+            continue
+        for modifier in p.modifiers:
+            found = knowledge.node(release, modifier) if release else None
+            if (
+                found is not None
+                and found.kind == "modifier"
+                and found.in_range(case.dos)
+            ):
+                continue
+            yield Draft(
+                "code-invalid-on-dos",
+                "error",
+                f"Modifier {modifier} on {p.display} is not in the HCPCS modifier list "
+                f"valid on {case.dos:%Y-%m-%d}"
+                + (
+                    f" ({case.label('hcpcs')})."
+                    if release
+                    else " (no release covers it)."
+                ),
+                (p.display, modifier),
+                f"{case.label('hcpcs')} modifiers" if release else "HCPCS modifiers",
+            )
+
+
+@rule("procedure-date-outside-stay")
+def procedure_date_outside_stay(case: Case) -> Iterator[Draft]:
+    """A procedure dated before admission or after discharge (after the date of
+    service for a visit): the coding form's own date check, kept by the audit."""
+    if case.admit is None:
+        return
+    last = case.discharge or case.admit
+    for p in case.procedures:
+        if p.date is None or case.admit <= p.date <= last:
+            continue
+        when = (
+            "before admission"
+            if p.date < case.admit
+            else ("after discharge" if case.discharge else "after the date of service")
+        )
+        yield Draft(
+            "procedure-date-outside-stay",
+            "error",
+            f"{p.display} is dated {p.date:%Y-%m-%d}, {when} ({case.admit:%Y-%m-%d}"
+            + (f" to {case.discharge:%Y-%m-%d}" if case.discharge else "")
+            + "): correct the date or move the procedure to the encounter it "
+            "belongs to.",
+            (p.display,),
+            "UB-04 / CMS-1500: procedure dates fall within the statement period",
+        )
 
 
 @rule("code-not-billable")
@@ -291,6 +383,33 @@ def mce_procedure_los(case: Case) -> Iterator[Draft]:
 # --- tabular instructions ----------------------------------------------------------
 
 
+def _excludes1_of(
+    release: int, code: str
+) -> tuple[tuple[str, str, tuple[knowledge.Spec, ...]], ...]:
+    """(text, where, specs) of the Excludes1 notes that name codes."""
+    return knowledge.memo(
+        ("excludes1", release, code),
+        lambda: tuple(
+            (text, where, specs)
+            for text, where in knowledge.notes_of(release, code, "excludes1")
+            if (specs := knowledge.note_specs(text))
+        ),
+    )
+
+
+def _excludes1_between(release: int, a: str, b: str) -> tuple[tuple[str, str], ...]:
+    """(text, where) of the Excludes1 notes of ``a`` that name ``b`` (pairs recur
+    from one encounter to the next: memoized)."""
+    return knowledge.memo(
+        ("excludes1-pair", release, a, b),
+        lambda: tuple(
+            (text, where)
+            for text, where, specs in _excludes1_of(release, a)
+            if any(s.matches(b) for s in specs)
+        ),
+    )
+
+
 @rule("excludes1")
 def excludes1(case: Case) -> Iterator[Draft]:
     release = case.release("icd10cm")
@@ -298,11 +417,12 @@ def excludes1(case: Case) -> Iterator[Draft]:
         return
     seen = set()
     for a in case.diagnoses:
-        for text, where in knowledge.notes_of(release, a.code, "excludes1"):
-            specs = knowledge.note_specs(text)
-            for b in case.diagnoses:
-                if b.code == a.code or not any(s.matches(b.code) for s in specs):
-                    continue
+        if not _excludes1_of(release, a.code):
+            continue
+        for b in case.diagnoses:
+            if b.code == a.code:
+                continue
+            for text, where in _excludes1_between(release, a.code, b.code):
                 key = tuple(sorted((a.code, b.code)))
                 if key in seen:
                     continue
@@ -318,88 +438,277 @@ def excludes1(case: Case) -> Iterator[Draft]:
                 )
 
 
-def _mandatory_code_first(release: int, code: str) -> tuple[bool, list[knowledge.Spec]]:
-    found = knowledge.node(release, code)
-    notes = knowledge.notes_of(release, code, "code_first")
-    manifestation = any(
+# "Code first" / "use additional code" notes, read as the tabular means them.
+# A note with "if applicable", "if known", "any ..." or "when specified" is
+# conditional: it applies only when the record documents such a condition, which
+# the audit cannot see, so it is not enforced.
+CONDITIONAL = re.compile(
+    r"\bif (?:applicable|known|present|documented|any)\b|\bany\b|"
+    r"\bwhen specified\b|\ball associated\b",
+    re.IGNORECASE,
+)
+# "such as:", "e.g.": the list gives examples of what is needed, it is not the
+# whole of it (R65.2 "code first underlying infection, such as: ... sepsis NOS
+# (A41.9)" is satisfied by A41.51 too).
+EXAMPLES = re.compile(r"\bsuch as\b|\be\.g\.|\bfor example\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One instructional note as a requirement: the note's header (what it asks
+    for, in the tabular's words) with the items listed under it."""
+
+    where: str  # the node the note stands on
+    header: str
+    items: tuple[str, ...]
+    specs: tuple[knowledge.Spec, ...]
+
+    @property
+    def examples(self) -> bool:
+        return bool(EXAMPLES.search(self.header))
+
+    @property
+    def conditional(self) -> bool:
+        return bool(CONDITIONAL.search(self.header))
+
+    def codes_named(self) -> list[str]:
+        """The codes the note names, as the tabular writes them ("N18.1-N18.6")."""
+        return [
+            code
+            for text in (self.header, *self.items)
+            for code in knowledge.note_codes(text)
+        ]
+
+    def matches(self, code: str) -> bool:
+        return any(s.matches(code) for s in self.specs)
+
+
+def requirements(notes: Iterable[tuple[str, str]]) -> list[Requirement]:
+    """Group notes (text, where) into requirements. The tabular writes one note as
+    a header ending with ":" and its items ("code to identify control using:",
+    "insulin (Z79.4)", ...), or as one line with its codes ("code to identify stage
+    of chronic kidney disease (N18.1-N18.6)"). The import keeps each line, so: a
+    line starting with "code" starts a requirement (no list item of the FY2026
+    tabular does); another line joins the requirement before it when that one is a
+    header ending with ":" on the same node (or the line continues it with "or
+    ..."); otherwise it starts a requirement of its own."""
+    groups: list[tuple[str, list[str]]] = []
+    for text, where in notes:
+        line = text.lstrip().lower()
+        if groups and groups[-1][0] == where and not line.startswith("code"):
+            head = groups[-1][1]
+            if head[0].rstrip().endswith(":") or line.startswith("or "):
+                head.append(text)
+                continue
+        groups.append((where, [text]))
+    return [
+        Requirement(
+            where=where,
+            header=lines[0],
+            items=tuple(lines[1:]),
+            specs=tuple(s for line in lines for s in knowledge.note_specs(line)),
+        )
+        for where, lines in groups
+    ]
+
+
+def _is_manifestation(release: int, code: str) -> bool:
+    return any(
         "in diseases classified elsewhere" in n.title.lower()
         for n in knowledge.chain(release, code)
         if n.kind in ("category", "code")
     )
-    underlying = any("underlying" in text.lower() for text, _ in notes)
-    specs = [s for text, _ in notes for s in knowledge.note_specs(text)]
-    return bool(found) and (manifestation or underlying), specs
+
+
+# ICD-10-CM chapters by category range (the tabular's 22 chapters, fixed).
+CHAPTERS = (
+    ("A00", "B99"), ("C00", "D49"), ("D50", "D89"), ("E00", "E89"), ("F01", "F99"),
+    ("G00", "G99"), ("H00", "H59"), ("H60", "H95"), ("I00", "I99"), ("J00", "J99"),
+    ("K00", "K95"), ("L00", "L99"), ("M00", "M99"), ("N00", "N99"), ("O00", "O9A"),
+    ("P00", "P96"), ("Q00", "Q99"), ("R00", "R99"), ("S00", "T88"), ("V00", "Y99"),
+    ("Z00", "Z99"), ("U00", "U85"),
+)  # fmt: skip
+
+
+def chapter_of(code: str) -> int:
+    """The ICD-10-CM chapter (1-22 in the order above) of a code, 0 if none."""
+    category = code[:3]
+    for n, (low, high) in enumerate(CHAPTERS, start=1):
+        if low <= category <= high:
+            return n
+    return 0
+
+
+@dataclass(frozen=True)
+class CodeFirst:
+    """What a code's "code first" notes ask, once per (release, code)."""
+
+    mandatory: bool  # a manifestation, or a "code first underlying ..." note
+    manifestation: bool  # "in diseases classified elsewhere"
+    specs: tuple[knowledge.Spec, ...]
+    examples: bool  # a "such as" list among the notes
+    chapters: frozenset[int]  # chapters of the listed codes (for "such as" lists)
+    named: tuple[str, ...]  # the codes named, as the tabular writes them
+    what: str  # "underlying infection", in the note's words
+
+
+def code_first_of(release: int, code: str) -> CodeFirst:
+    def compute() -> CodeFirst:
+        notes = requirements(knowledge.notes_of(release, code, "code_first"))
+        specs = tuple(s for r in notes for s in r.specs)
+        underlying = any("underlying" in r.header.lower() for r in notes)
+        manifestation = _is_manifestation(release, code)
+        return CodeFirst(
+            mandatory=knowledge.node(release, code) is not None
+            and (manifestation or underlying),
+            manifestation=manifestation,
+            specs=specs,
+            examples=any(r.examples for r in notes),
+            chapters=frozenset(chapter_of(s.low) for s in specs),
+            named=tuple(dict.fromkeys(c for r in notes for c in r.codes_named())),
+            what=next(
+                (
+                    _need_text(r.header)
+                    for r in notes
+                    if "underlying" in r.header.lower() and _need_text(r.header)
+                ),
+                "underlying condition",
+            ),
+        )
+
+    return knowledge.memo(("code_first", release, code), compute)
+
+
+def _underlying(release: int, need: CodeFirst, code: str) -> bool:
+    """``code`` (sequenced before) is an underlying condition the notes accept: a
+    code they name, or, when they name examples ("such as"), a code of the same
+    chapter as one of the examples that is not itself a manifestation."""
+    if any(s.matches(code) for s in need.specs):
+        return True
+    return (
+        need.examples
+        and chapter_of(code) in need.chapters
+        and not _is_manifestation(release, code)
+    )
 
 
 @rule("code-first")
 def code_first(case: Case) -> Iterator[Draft]:
     """Etiology/manifestation: a manifestation ("in diseases classified elsewhere",
     or a "code first underlying ..." note) needs its underlying condition before it.
+    A "such as" list gives examples: an earlier code of the chapter of one of the
+    examples (A41.51 for "sepsis NOS (A41.9)") is an underlying condition too.
     Conditional "code first, if applicable" notes are not enforced."""
     release = case.release("icd10cm")
     if release is None:
         return
     for n, d in enumerate(case.diagnoses):
-        mandatory, specs = _mandatory_code_first(release, d.code)
-        if not mandatory:
+        need = code_first_of(release, d.code)
+        if not need.mandatory:
             continue
         earlier = [e.code for e in case.diagnoses[:n]]
-        if specs and any(s.matches(c) for s in specs for c in earlier):
+        if not need.specs and earlier:
             continue
-        if not specs and earlier:
+        if any(_underlying(release, need, c) for c in earlier):
             continue
-        named = ", ".join(
-            sorted(
-                {
-                    display_code("icd10cm", s.low)
-                    + (f"-{display_code('icd10cm', s.high)}" if s.high else "")
-                    for s in specs
-                }
-            )[:6]
-        )
+        named = ", ".join(need.named[:10]) + ("…" if len(need.named) > 10 else "")
+        which = "e.g." if need.examples else "one of"
         yield Draft(
             "code-first",
             "warning",
-            f"{d.display} is a manifestation: code the underlying condition first"
-            + (f" (e.g. {named})." if named else "."),
+            f"{d.display}"
+            + (" is a manifestation" if need.manifestation else "")
+            + f": code first the {need.what}"
+            + (f" ({which} {named})" if named else "")
+            + ", sequenced before it."
+            + (
+                " Any such condition counts, not only the examples."
+                if need.examples
+                else ""
+            ),
             (d.display,),
             f"{GUIDELINES}, I.A.13 Etiology/manifestation convention",
         )
 
 
+def additional_codes_needed(release: int, code: str) -> tuple[Requirement, ...]:
+    """The "use additional code" requirements of a code that the audit enforces:
+    the notes of the code and its category (the chapter- and block-wide ones,
+    "use additional code to identify tobacco use", would flag every code), each
+    note its own requirement, without the conditional ones ("if applicable",
+    "any associated") and the closed lists ("control using: insulin (Z79.4), oral
+    antidiabetic drugs (Z79.84) ..."): a closed list names each case to code when
+    it applies, and none applying is a valid state (diet-controlled diabetes), so
+    its absence proves nothing. What is left: single notes naming their codes
+    ("stage of chronic kidney disease (N18.1-N18.6)") and "such as" lists of
+    something the condition always has ("specific acute organ dysfunction, such
+    as: ...")."""
+
+    def compute() -> tuple[Requirement, ...]:
+        notes = [
+            (text, where)
+            for text, where in knowledge.notes_of(release, code, "use_additional_code")
+            if getattr(knowledge.node(release, where), "kind", "")
+            in ("category", "code")
+        ]
+        return tuple(
+            r
+            for r in requirements(notes)
+            if r.specs and not r.conditional and (r.examples or not r.items)
+        )
+
+    return knowledge.memo(("use_additional", release, code), compute)
+
+
+def _need_text(header: str) -> str:
+    """ "code to identify X, such as:" -> "to identify X" """
+    text = re.sub(r"^\s*code(?:\(s\))?\s*", "", header.strip())
+    text = re.sub(r",?\s*(?:such as|e\.g\.|for example)\s*:?\s*$", "", text)
+    return _PARENS.sub("", text).strip(" ,.:")
+
+
+_PARENS = re.compile(r"\s*\([^()]*\)")
+
+
 @rule("use-additional-code")
 def use_additional_code(case: Case) -> Iterator[Draft]:
+    """Each "use additional code" note is a requirement of its own: E11.22's
+    "stage of chronic kidney disease (N18.1-N18.6)" is not met by the Z79.4 its
+    category's note asks for. One finding per code, naming each unmet note."""
     release = case.release("icd10cm")
     if release is None:
         return
     codes = [d.code for d in case.diagnoses]
     for d in case.diagnoses:
-        # Only the code's own and its category's notes: the chapter-wide ones
-        # ("use additional code to identify tobacco use") would flag every code.
-        notes = [
-            (text, where)
-            for text, where in knowledge.notes_of(
-                release, d.code, "use_additional_code"
-            )
-            if getattr(knowledge.node(release, where), "kind", "")
-            in ("category", "code")
+        unmet = [
+            r
+            for r in additional_codes_needed(release, d.code)
+            if not any(r.matches(c) for c in codes if c != d.code)
         ]
-        specs = [s for text, _ in notes for s in knowledge.note_specs(text)]
-        if not specs or any(s.matches(c) for s in specs for c in codes if c != d.code):
+        if not unmet:
             continue
-        named = sorted({display_code("icd10cm", s.low) for s in specs})[:6]
+        asks = "; ".join(
+            f"{_need_text(r.header)} ({'e.g. ' if r.examples else ''}"
+            f"{', '.join(r.codes_named()[:6])}{'…' if len(r.codes_named()) > 6 else ''})"
+            for r in unmet
+        )
         yield Draft(
             "use-additional-code",
             "info",
-            f'{d.display} says "use additional code" ({", ".join(named)}…): add one '
-            "if the record documents it.",
+            f"{d.display}: use additional code {asks}. None is coded: add one if "
+            "the record documents it.",
             (d.display,),
-            f"{GUIDELINES}, I.A.13 Use additional code",
+            f"{GUIDELINES}, I.A.13 Use additional code; tabular note at "
+            + ", ".join(sorted({display_code("icd10cm", r.where) for r in unmet})),
         )
 
 
 @rule("duplicate-code")
 def duplicate_code(case: Case) -> Iterator[Draft]:
+    if len({d.code for d in case.diagnoses}) == len(case.diagnoses) and (
+        len(case.procedures) < 2
+    ):
+        return
     for code, count in Counter(d.display for d in case.diagnoses).items():
         if count > 1:
             yield Draft(

@@ -172,12 +172,18 @@ def reaudit_after_release(*, release_id: int) -> AuditBatch | None:
 def finding_resolve(
     *, user: User, finding_id: int, status: str, reason: str = ""
 ) -> Finding:
-    """Confirm (the coder was wrong) or dismiss (with a reason) one open finding."""
+    """Confirm (the coder was wrong) or dismiss one open finding. Dismissing a
+    warning or an error needs a reason; an info finding (a reminder, which never
+    routes anything) is dismissed without one."""
     if status not in (Finding.Status.CONFIRMED, Finding.Status.DISMISSED):
         raise ValidationError({"status": ["Confirm or dismiss."]})
-    if status == Finding.Status.DISMISSED and not reason.strip():
-        raise ValidationError({"reason": ["Say why the finding is dismissed."]})
     finding = Finding.objects.select_for_update().get(id=finding_id)
+    if (
+        status == Finding.Status.DISMISSED
+        and not reason.strip()
+        and finding.severity != Finding.Severity.INFO
+    ):
+        raise ValidationError({"reason": ["Say why the finding is dismissed."]})
     if finding.status != Finding.Status.OPEN:
         raise NotEditable(
             f"This finding is already {finding.get_status_display().lower()}."

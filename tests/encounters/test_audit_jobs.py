@@ -13,11 +13,16 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from rest_framework.test import APIClient
 
 from coding_app.devstack import solo_worker_command
-from encounters.audit.services import audit_batch_create
+from encounters.audit.services import (
+    audit_batch_create,
+    audit_batch_run,
+    encounter_review_accept,
+    finding_resolve,
+)
 from encounters.models import (
     AuditBatch,
     AuditRun,
@@ -244,3 +249,128 @@ def test_a_worker_killed_mid_batch_loses_nothing_and_another_completes_it(
     assert batch.findings == Finding.objects.filter(run__batch=batch).count()
     # Final encounters with errors go to the supervisor queue.
     assert Encounter.objects.filter(id__in=ids, status="in_review").count() == len(ids)
+
+
+# --- one finding per (encounter, rule, codes), whatever the number of audits ------
+
+
+def _coded(dx: list[tuple[str, str]], status: str = "final") -> Encounter:
+    patient = Patient.objects.create(
+        mrn=f"F{Patient.objects.count()}",
+        first_name="Fin",
+        last_name="Ding",
+        birth_date=dt.date(1950, 1, 1),
+        sex="F",
+    )
+    encounter = Encounter.objects.create(
+        patient=patient,
+        type="inpatient",
+        facility="General",
+        admit_date=dt.date(2026, 5, 10),
+        discharge_date=dt.date(2026, 5, 14),
+        discharge_status="01",
+        status=status,
+    )
+    Diagnosis.objects.bulk_create(
+        Diagnosis(encounter=encounter, sequence=n, code=code, poa=poa)
+        for n, (code, poa) in enumerate(dx, start=1)
+    )
+    return encounter
+
+
+def _batch(supervisor, encounters: list[Encounter]) -> AuditBatch:
+    batch = audit_batch_create(
+        user=supervisor, encounter_ids=[e.id for e in encounters], reason="again"
+    )
+    audit_batch_run(batch_id=batch.id)
+    batch.refresh_from_db()
+    return batch
+
+
+def _open(encounter: Encounter) -> list[tuple[str, list[str]]]:
+    return sorted((f.rule, f.codes) for f in encounter.findings.filter(status="open"))
+
+
+@pytest.mark.django_db
+def test_batches_over_unchanged_encounters_refresh_findings_never_copy_them(
+    code_sets, supervisor
+):
+    # An error (no POA on E87.1), a warning (G63 without its underlying disease)
+    # and an info (N39.0 without its organism).
+    encounters = [
+        _coded([("J189", "Y"), ("G63", "Y"), ("E871", ""), ("N390", "Y")])
+        for _ in range(3)
+    ]
+    first = _batch(supervisor, encounters)
+    raised = {e.id: _open(e) for e in encounters}
+    assert {"poa-missing", "code-first", "use-additional-code"} <= {
+        rule for rule, _codes in raised[encounters[0].id]
+    }
+    last = [_batch(supervisor, encounters) for _ in range(2)][-1]
+    for e in encounters:
+        assert _open(e) == raised[e.id]
+        assert e.findings.count() == len(raised[e.id])
+        # Refreshed: the last audit is the one that raised them.
+        assert set(e.findings.values_list("run__batch", flat=True)) == {last.id}
+    assert last.findings == first.findings == sum(map(len, raised.values()))
+    # The database says it too.
+    finding = encounters[0].findings.first()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Finding.objects.create(
+            encounter=finding.encounter,
+            run=finding.run,
+            rule=finding.rule,
+            severity=finding.severity,
+            message="a copy",
+            codes=finding.codes,
+        )
+
+
+@pytest.mark.django_db
+def test_a_decision_stands_on_a_reaudit_of_the_same_codes(code_sets, supervisor, coder):
+    """Dismissed: the encounter a supervisor accepted stays final however often it
+    is audited again. Confirmed: the confirmation stays."""
+    encounter = _coded([("J189", "Y"), ("G63", "Y")], status="in_review")
+    other = _coded([("J189", "Y"), ("G63", "Y"), ("E871", "")], status="in_review")
+    _batch(supervisor, [encounter, other])
+    warning = encounter.findings.get(rule="code-first")
+    error = other.findings.get(rule="poa-missing")
+    finding_resolve(
+        user=supervisor, finding_id=warning.id, status="dismissed", reason="fine"
+    )
+    finding_resolve(user=supervisor, finding_id=error.id, status="confirmed")
+    encounter.refresh_from_db()
+    encounter_review_accept(
+        user=supervisor, encounter_id=encounter.id, version=encounter.version
+    )
+    for _ in range(2):
+        _batch(supervisor, [encounter, other])
+    encounter.refresh_from_db()
+    warning.refresh_from_db()
+    error.refresh_from_db()
+    assert encounter.status == "final"
+    assert (warning.status, warning.resolution) == ("dismissed", "fine")
+    assert encounter.findings.count() == 1
+    assert error.status == "confirmed"
+
+
+@pytest.mark.django_db
+def test_a_finding_no_longer_raised_after_the_codes_changed_is_closed(
+    code_sets, supervisor
+):
+    encounter = _coded([("J189", "Y"), ("G63", "Y"), ("E871", "")], status="final")
+    _batch(supervisor, [encounter])
+    poa = encounter.findings.get(rule="poa-missing")
+    code_first = encounter.findings.get(rule="code-first")
+    finding_resolve(
+        user=supervisor, finding_id=code_first.id, status="dismissed", reason="ok"
+    )
+    # The coder fixes the POA: the codes changed.
+    Diagnosis.objects.filter(encounter=encounter, code="E871").update(poa="Y")
+    _batch(supervisor, [encounter])
+    poa.refresh_from_db()
+    assert (poa.status, poa.resolved_by) == ("corrected", None)
+    assert "codes changed" in poa.resolution
+    # The dismissed warning is raised again on other codes: open again.
+    code_first.refresh_from_db()
+    assert (code_first.status, code_first.resolved_by) == ("open", None)

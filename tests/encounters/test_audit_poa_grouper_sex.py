@@ -143,7 +143,7 @@ def test_the_drg_is_grouped_once_per_encounter(poa_list, monkeypatch):
         calls.append(kwargs["diagnoses"])
         return real(**kwargs)
 
-    monkeypatch.setattr("encounters.services.drg_group", counting)
+    monkeypatch.setattr("encounters.audit.engine.drg_group", counting)
     encounter = _encounter([("J18.9", "Y"), ("L89.153", "N")])
     assert "hac" in _rules(encounter)
     assert len(calls) == 1

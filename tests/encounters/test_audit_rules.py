@@ -10,12 +10,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from rest_framework.test import APIClient
 
 from codesets.models import normalize_code
 from codesets.services import release_import_now
 from encounters.audit.engine import audit_encounters
 from encounters.models import Diagnosis, Encounter, Patient, Procedure
-from tests.encounters.conftest import FIXTURES
+from tests.encounters.conftest import FIXTURES, pneumonia_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -61,7 +62,7 @@ def _encounter(
             sequence=n,
             system=system,
             code=normalize_code(code),
-            date=dos,
+            date=rest[2] if len(rest) > 2 else dos,
             modifiers=modifiers,
             units=units,
         )
@@ -211,11 +212,68 @@ def test_code_first(code_sets):
     assert "code-first" not in _rules(_encounter([("A41.9", "Y")]))
 
 
-def test_use_additional_code(code_sets):
-    rules = _rules(_encounter([("E11.9", "Y")], type="professional"))
-    assert rules["use-additional-code"] == [["E11.9"]]
+def test_code_first_such_as_lists_are_examples_not_the_whole_list(code_sets):
+    # R65.2 "code first underlying infection, such as: ... sepsis NOS (A41.9)":
+    # E. coli sepsis (A41.51) sequenced first is the underlying infection.
+    for severe in ("R65.20", "R65.21"):
+        rules = _rules(_encounter([("A41.51", "Y"), (severe, "Y"), ("N17.9", "Y")]))
+        assert "code-first" not in rules, severe
+    # Pneumonia is a localized infection: severe sepsis needs the systemic
+    # infection code first (Guidelines I.C.1.d.4), and nothing of the examples'
+    # chapters is sequenced before it.
+    encounter = _encounter([("J18.9", "Y"), ("R65.20", "Y"), ("N17.9", "Y")])
+    assert _rules(encounter)["code-first"] == [["R65.20"]]
+    message = encounter.findings.get(rule="code-first").message
+    assert "e.g." in message and "A41.9" in message
+    # Sequenced after the manifestation it does not count.
+    rules = _rules(_encounter([("R65.20", "Y"), ("A41.51", "Y"), ("N17.9", "Y")]))
+    assert rules["code-first"] == [["R65.20"]]
+
+
+def test_use_additional_code_each_note_is_its_own_requirement(code_sets):
+    # E11.22 says "use additional code to identify stage of chronic kidney disease
+    # (N18.1-N18.6)"; its category E11 asks for the drugs (Z79.4 ...). Z79.4 does
+    # not meet the first.
+    encounter = _encounter([("E11.22", "Y"), ("Z79.4", "")])
+    assert _rules(encounter)["use-additional-code"] == [["E11.22"]]
+    finding = encounter.findings.get(rule="use-additional-code")
+    assert finding.severity == "info"
+    assert "stage of chronic kidney disease" in finding.message
+    assert "N18.1-N18.6" in finding.message
+    assert "E11.22" in finding.reference
     assert "use-additional-code" not in _rules(
-        _encounter([("E11.9", "Y"), ("Z79.4", "")], type="professional")
+        _encounter([("E11.22", "Y"), ("N18.4", "Y"), ("Z79.4", "")])
+    )
+    # N39.0: "use additional code (B95-B97), to identify infectious agent".
+    encounter = _encounter([("N39.0", "Y")])
+    assert _rules(encounter)["use-additional-code"] == [["N39.0"]]
+    assert "B95-B97" in encounter.findings.get(rule="use-additional-code").message
+    assert "use-additional-code" not in _rules(
+        _encounter([("N39.0", "Y"), ("B96.20", "Y")])
+    )
+
+
+def test_use_additional_code_stays_quiet_on_conditional_and_closed_lists(code_sets):
+    # E11 "code to identify control using: insulin (Z79.4), oral ... (Z79.84)" is
+    # a closed list: diet-controlled diabetes has none, so its absence proves
+    # nothing. N18 "code, if applicable, to identify: ..." is conditional.
+    assert "use-additional-code" not in _rules(
+        _encounter([("E11.9", "Y")], type="professional")
+    )
+    assert "use-additional-code" not in _rules(
+        _encounter([("I10", "Y"), ("N18.30", "Y")], type="professional")
+    )
+
+
+def test_use_additional_code_such_as_list(code_sets):
+    # R65.2 "use additional code to identify specific acute organ dysfunction,
+    # such as: acute kidney failure (N17.-) ..."
+    encounter = _encounter([("A41.9", "Y"), ("R65.20", "Y")])
+    assert _rules(encounter)["use-additional-code"] == [["R65.20"]]
+    message = encounter.findings.get(rule="use-additional-code").message
+    assert "acute organ dysfunction (e.g. N17.-" in message
+    assert "use-additional-code" not in _rules(
+        _encounter([("A41.9", "Y"), ("R65.20", "Y"), ("J96.01", "Y")])
     )
 
 
@@ -297,3 +355,134 @@ def test_a_clean_encounter_has_no_error_or_warning(code_sets):
     encounter = _encounter([("J18.9", "Y"), ("E87.1", "Y"), ("I10", "Y")])
     _rules(encounter)
     assert not encounter.findings.exclude(severity="info").exists()
+
+
+def test_procedure_date_outside_stay(code_sets):
+    # Admitted 2026-05-11, discharged 2026-05-14.
+    rules = _rules(
+        _encounter(
+            [("K35.80", "Y")],
+            [
+                ("icd10pcs", "0DTJ4ZZ", [], 1, dt.date(2026, 5, 9)),
+                ("icd10pcs", "5A1945Z", [], 1, dt.date(2026, 5, 15)),
+            ],
+        )
+    )
+    assert sorted(rules["procedure-date-outside-stay"]) == [["0DTJ4ZZ"], ["5A1945Z"]]
+    inside = _encounter(
+        [("K35.80", "Y")], [("icd10pcs", "0DTJ4ZZ", [], 1, dt.date(2026, 5, 11))]
+    )
+    assert "procedure-date-outside-stay" not in _rules(inside)
+    # A visit: any date but the date of service is outside it.
+    visit = _encounter(
+        [("J18.9", "")],
+        [("hcpcs", "G0101", [], 1, DOS - dt.timedelta(days=1))],
+        type="outpatient",
+    )
+    assert _rules(visit)["procedure-date-outside-stay"] == [["G0101"]]
+
+
+@pytest.fixture
+def hcpcs(code_sets):
+    """HCPCS Level II (the 2020 file's cut), in force from 2026-01-01 here."""
+    return release_import_now(
+        path=FIXTURES / "hcpcs" / "HCPC2020_ANWEB_w_disclaimer_cut.txt",
+        system="hcpcs",
+        activate=True,
+        effective_from=dt.date(2026, 1, 1),
+    )
+
+
+def test_invalid_modifier_is_code_invalid_on_dos(hcpcs):
+    # TC is valid; GD was discontinued 2019-12-31; ZZ is no modifier at all.
+    rules = _rules(
+        _encounter(
+            [("J18.9", "")],
+            [("hcpcs", "G0101", ["TC"]), ("hcpcs", "G0118", ["GD", "ZZ"])],
+            type="outpatient",
+        )
+    )
+    assert sorted(rules["code-invalid-on-dos"]) == [["G0118", "GD"], ["G0118", "ZZ"]]
+    fine = _encounter([("J18.9", "")], [("hcpcs", "G0101", ["TC"])], type="outpatient")
+    assert "code-invalid-on-dos" not in _rules(fine)
+
+
+def test_cpt_or_hcpcs_code_on_a_date_no_release_covers(hcpcs):
+    # No CPT release is loaded; HCPCS is in force from 2026-01-01 only.
+    rules = _rules(
+        _encounter(
+            [("J18.9", "")],
+            [("cpt", "99213"), ("hcpcs", "G0101")],
+            type="professional",
+            dos=dt.date(2025, 12, 1),
+        )
+    )
+    assert sorted(rules["code-invalid-on-dos"]) == [["99213"], ["G0101"]]
+
+
+def test_nothing_stored_invalid_at_entry_is_ever_final(hcpcs, supervisor, settings):
+    """Every line the encounter API stores as invalid (the coding form's checks)
+    is named by an error finding of the audit, so the encounter cannot go final."""
+    settings.AUDIT_SAMPLE_RATE = 0
+    visit = pneumonia_payload(
+        type="outpatient",
+        admit_date="2026-05-14",
+        discharge_date=None,
+        diagnoses=[{"code": "J18.9", "poa": ""}, {"code": "J18", "poa": ""}],
+        procedures=[
+            # dated the day before the visit
+            {"system": "hcpcs", "code": "G0101", "date": "2026-05-13"},
+            # a discontinued modifier, an unknown one
+            {"system": "hcpcs", "code": "G0118", "date": "2026-05-14",
+             "modifiers": ["GD", "ZZ"]},
+            # no CPT release is loaded
+            {"system": "cpt", "code": "99213", "date": "2026-05-14"},
+            # ICD-10-PCS on an outpatient claim
+            {"system": "icd10pcs", "code": "0DTJ4ZZ", "date": "2026-05-14"},
+        ],
+    )  # fmt: skip
+    stay = pneumonia_payload(
+        patient={**pneumonia_payload()["patient"], "mrn": "B7"},
+        procedures=[
+            # before admission (2026-05-10)
+            {"system": "icd10pcs", "code": "0DTJ4ZZ", "date": "2026-05-09"},
+            # HCPCS on an inpatient facility claim
+            {"system": "hcpcs", "code": "G0101", "date": "2026-05-12"},
+        ],
+    )
+    api = APIClient()
+    api.force_authenticate(supervisor)
+    for body in (visit, stay):
+        response = api.post("/api/v1/encounters/", body, format="json")
+        assert response.status_code == 201, response.json()
+        encounter = Encounter.objects.get(id=response.json()["id"])
+        invalid = [
+            *encounter.diagnoses.filter(valid=False),
+            *encounter.procedures.filter(valid=False),
+        ]
+        assert len(invalid) >= 2
+        Encounter.objects.filter(id=encounter.id).update(status="submitted")
+        audit_encounters(encounter_ids=[encounter.id], trigger="submit")
+        encounter.refresh_from_db()
+        assert encounter.status == "returned"
+        named = {
+            code
+            for f in encounter.findings.filter(severity="error")
+            for code in f.codes
+        }
+        for line in invalid:
+            assert line.display in named, (line.display, line.message)
+
+
+def test_info_findings_never_open_a_review(code_sets, settings):
+    """N39.0 without its organism: an info finding only. At submit the encounter
+    goes final; a batch over a final encounter leaves it final."""
+    settings.AUDIT_SAMPLE_RATE = 0
+    encounter = _encounter([("N39.0", "Y"), ("E87.1", "Y")])
+    audit_encounters(encounter_ids=[encounter.id], trigger="submit")
+    encounter.refresh_from_db()
+    assert encounter.status == "final"
+    assert set(encounter.findings.values_list("severity", flat=True)) == {"info"}
+    audit_encounters(encounter_ids=[encounter.id], trigger="batch")
+    encounter.refresh_from_db()
+    assert encounter.status == "final"

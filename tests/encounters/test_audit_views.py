@@ -85,6 +85,43 @@ def test_dismissing_a_finding_needs_a_reason_and_is_recorded(
     assert in_review.changes.filter(action="finding", changed_by=supervisor).exists()
 
 
+def test_an_info_finding_is_dismissed_without_a_reason_others_need_one(
+    in_review, supervisor, supervisor_client
+):
+    """Info findings are reminders: dismissing one needs no typed reason; a
+    warning still does."""
+    warning = in_review.findings.get(rule="code-first")
+    info = Finding.objects.create(
+        encounter=in_review,
+        run=warning.run,
+        rule="use-additional-code",
+        severity="info",
+        message="N39.0: use additional code to identify infectious agent (B95-B97).",
+        codes=["N39.0"],
+    )
+    page = supervisor_client.get(f"/encounters/{in_review.id}/").content.decode()
+    info_form = page.split(f'id="dismiss-{info.id}"', 1)[1].split(">", 1)[0]
+    warning_form = page.split(f'id="dismiss-{warning.id}"', 1)[1].split(">", 1)[0]
+    assert "required" not in info_form and "required" in warning_form
+    supervisor_client.post(
+        f"/encounters/findings/{info.id}/decide/", {"status": "dismissed"}
+    )
+    info.refresh_from_db()
+    assert (info.status, info.resolved_by, info.resolution) == (
+        "dismissed",
+        supervisor,
+        "",
+    )
+    response = supervisor_client.post(
+        f"/encounters/findings/{warning.id}/decide/",
+        {"status": "dismissed"},
+        follow=True,
+    )
+    assert "Say why" in response.content.decode()
+    warning.refresh_from_db()
+    assert warning.status == "open"
+
+
 def test_returning_to_the_coder_confirms_the_findings(
     in_review, supervisor, supervisor_client, coder_client
 ):
@@ -248,11 +285,24 @@ def test_the_audit_queue_counts_findings_by_rule_and_what_became_of_them(
             message=f"{days} days ago",
             codes=codes,
             status=status,
+            resolved_by=supervisor,
             created_at=finding.created_at - dt.timedelta(days=days),
         )
+    # Closed by a re-audit that no longer raises it: no one's decision.
+    Finding.objects.create(
+        encounter=in_review,
+        run=finding.run,
+        rule="code-first",
+        severity="warning",
+        message="gone after the codes changed",
+        codes=["G63", "E11.65"],
+        status="corrected",
+        resolution="No longer raised: the codes changed.",
+        created_at=finding.created_at,
+    )
     page = supervisor_client.get("/encounters/audit/").content.decode()
     table = page.split('data-testid="rule-summary"', 1)[1].split("</table>", 1)[0]
     row = table.split(">code-first</a>", 1)[1].split("</tr>", 1)[0]
     cells = [c.split("<", 1)[0] for c in row.split('<td class="num">')[1:]]
     # findings, open, upheld, dismissed, upheld of decided
-    assert cells == ["2", "0", "1", "1", "50 %"]
+    assert cells == ["3", "0", "1", "1", "50 %"]
