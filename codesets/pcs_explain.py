@@ -15,7 +15,8 @@ on the date of service says of each, read by section and character position:
   the key's entry names the value alone or the value for the operation and body
   system of the step ("Synthetic Substitute, Oxidized Zirconium on Polyethylene for
   Replacement in Lower Joints"); and the device aggregation rows that put a more
-  specific device under the value for that operation and body system;
+  specific device under the value for that operation and body system, when the step
+  does not offer that device as a value of its own;
 * any other axis the Definitions define (substances, qualifiers of other sections),
   by the same rules.
 
@@ -156,12 +157,16 @@ def _aggregated(
     value: BuilderValue,
     operation: str,
     body_system: str,
+    offered: set[str],
 ) -> list[ValueNote]:
+    """The devices the aggregation table codes to ``value`` for this operation and
+    body system, those the step does not offer as values of their own."""
     devices = [
         a.device
         for a in definitions.aggregates.get(value.character, [])
         if (ALL_OPERATIONS in a.operations or operation in a.operations)
         and body_system in a.body_systems
+        and a.device not in offered
     ]
     if not devices:
         return []
@@ -196,6 +201,7 @@ def pcs_definitions_notes(
     by_title = definitions.entries.get((path[0].character, position), {})
     body_system = path[1].label
     operation = path[2].label if len(path) > 2 else ""
+    offered = {value.label for value in values}
     out: dict[str, list[ValueNote]] = {}
     for value in values:
         notes: list[ValueNote] = []
@@ -203,7 +209,9 @@ def pcs_definitions_notes(
             if _applies(entry, operation, body_system):
                 notes.extend(n for n in entry.notes if n not in notes)
         if axis == "Device":
-            notes.extend(_aggregated(definitions, value, operation, body_system))
+            notes.extend(
+                _aggregated(definitions, value, operation, body_system, offered)
+            )
         if notes:
             out[value.character] = notes
     return out

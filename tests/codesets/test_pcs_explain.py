@@ -45,9 +45,14 @@ def notes(prefix: str, label: str) -> tuple[ValueNote, ...]:
 
 
 def device_notes(
-    body_system: str, operation: str, character: str, label: str
+    body_system: str,
+    operation: str,
+    character: str,
+    label: str,
+    *also: BuilderValue,
 ) -> list[ValueNote]:
-    """The notes on one device value of a Medical and Surgical table."""
+    """The notes on one device value of a Medical and Surgical table (offered with
+    the values ``also``)."""
     path = [
         BuilderChoice(1, "Section", "0", "Medical and Surgical"),
         BuilderChoice(2, "Body System", "2", body_system),
@@ -58,7 +63,7 @@ def device_notes(
         path=path,
         position=6,
         axis="Device",
-        values=[BuilderValue(character, label, "")],
+        values=[BuilderValue(character, label, ""), *also],
     )
     return list(found.get(character, []))
 
@@ -132,6 +137,14 @@ def test_device_aggregation_names_the_devices_coded_to_the_value():
         "Coded to this value: Autologous Arterial Tissue; Autologous Venous Tissue"
     )
     assert device_notes("Lower Joints", "Replacement", "7", "X") == []
+    # A device the step offers as a value of its own is coded there.
+    defibrillator = BuilderValue("K", "Cardiac Lead, Defibrillator", "")
+    assert (
+        device_notes(
+            "Heart and Great Vessels", "Insertion", "M", "Cardiac Lead", defibrillator
+        )
+        == []
+    )
 
 
 @pytest.mark.usefixtures("pcs")
