@@ -312,10 +312,14 @@ def _index_lookup(
 
 
 @lru_cache(maxsize=8)
-def _definitions(release_id: int) -> tuple[dict[str, str], list[tuple[set[str], str]]]:
-    """Approach definitions by title, and device keys: (key words, device title)."""
+def _definitions(
+    release_id: int,
+) -> tuple[dict[str, str], dict[str, list[tuple[set[str], str]]]]:
+    """Approach definitions by title, and device keys: (key words, device title),
+    filed under one word of the key (the first in sort order): a key all of whose
+    words are typed is found under a typed word."""
     approaches: dict[str, str] = {}
-    device_keys: list[tuple[set[str], str]] = []
+    device_keys: dict[str, list[tuple[set[str], str]]] = {}
     for d in PcsDefinition.objects.filter(release_id=release_id, axis__in=(5, 6)):
         if d.axis == 5:
             for title in d.titles:
@@ -323,8 +327,11 @@ def _definitions(release_id: int) -> tuple[dict[str, str], list[tuple[set[str], 
             continue
         for key in d.includes:
             key_words = {w for w in WORD.findall(key.lower()) if w not in ("r", "tm")}
+            key_words -= STOP_WORDS
+            if not key_words:
+                continue
             for title in d.titles:
-                device_keys.append((key_words - STOP_WORDS, title))
+                device_keys.setdefault(min(key_words), []).append((key_words, title))
     return approaches, device_keys
 
 
@@ -556,7 +563,12 @@ def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
         approaches, device_keys = _definitions(definitions_id)
         approach_definition = approaches.get(approach, "")
         typed = set(words)
-        devices = {title for key, title in device_keys if key and key <= typed}
+        devices = {
+            title
+            for word in typed
+            for key, title in device_keys.get(word, ())
+            if key <= typed
+        }
     paths = {e.code: e.path for e in entries}
     ranked: list[tuple] = []
     for order, pointer in enumerate(pointers):
