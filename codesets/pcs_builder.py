@@ -9,7 +9,7 @@ date, with the label of each and what explains it; at seven characters it gives
 the finished code's title and validity.
 
 Reads (two queries a step, three for a finished code; measured on the full tables
-by ``bench/pcs_builder.py``):
+by ``bench/pcs_builder.py``; the Definitions explainer adds one from character 3 on):
 
 * the release in force on the date (``release_in_force``);
 * characters 1 and 2: the sections and body systems that begin some table of the
@@ -29,7 +29,8 @@ ICD-10-PCS Definitions: approach definitions, body-part and device keys) plug in
 as *explainers*: ``explainer_register(fn)`` adds a callable that receives the step
 (date, characters chosen, position and axis, the values offered) and returns notes
 per character; the builder shows whatever they return beside the tables' own
-definition, and nothing when none is registered. An explainer must not raise
+definition, and nothing when none is registered. ``codesets.pcs_explain`` is one
+(registered by ``CodesetsConfig.ready``): the ICD-10-PCS Definitions in force. An explainer must not raise
 for a step it knows nothing of: it returns ``{}``; it should answer a step with one
 query (it is asked on every keystroke). Register it once per process, e.g. from
 the providing app's ``AppConfig.ready``.

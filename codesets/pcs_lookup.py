@@ -42,12 +42,20 @@ Only the PCS release in force on the date judges: the Index and Definitions
 releases in force on the date are read, and only codes of the tables release in
 force are returned. The Index of an earlier year still leads to the codes of its
 tables that remain valid.
+
+**Reads.** One query a lookup: the releases in force and the Index rows of the words
+together (RELEASES_INDEX_SQL; a second one only when the terms found are "use" or
+"see" references without a code). What a release holds never changes once imported,
+so each process keeps, by release id, each table it has read with the titles of its
+codes (one query a table, the first time), and the Definitions' approaches and
+device keys (one query a release). Timed by ``bench/pcs_lookup_speed.py``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -56,7 +64,6 @@ from django.db import connection
 
 from codesets.models import (
     PcsDefinition,
-    PcsTable,
     Release,
     System,
     Table,
@@ -146,6 +153,47 @@ LIMIT %s
 """
 
 
+# The PCS releases in force on the date (tables, Index, Definitions) and the Index
+# rows of INDEX_SQL, in one round trip: a row with the release ids alone (the Index
+# columns NULL) when no term holds a word or no Index release is in force. When
+# some terms hold every word, INDEX_SQL's rows are those terms (they hold the most
+# words): they are read first, through the GIN index of the words together, and the
+# rows holding any word (all the terms of a common word, "replacement": a thousand)
+# are read only when there are none.
+RELEASES_INDEX_SQL = """
+WITH r AS (
+    SELECT max(id) FILTER (WHERE system = %s) AS tables,
+           max(id) FILTER (WHERE system = %s) AS idx,
+           max(id) FILTER (WHERE system = %s) AS defs
+    FROM codesets_release
+    WHERE system IN (%s, %s, %s) AND state IN (%s, %s)
+      AND effective_from <= %s AND (effective_to IS NULL OR effective_to >= %s)
+)
+SELECT r.tables, r.idx, r.defs, t.path, t.title, t.see, t.use, t.code, t.mask
+FROM r LEFT JOIN LATERAL (
+    SELECT * FROM (
+        (SELECT path, title, see, use, code, level, seq, %s AS mask
+         FROM codesets_pcsindexterm
+         WHERE release_id + 0 = r.idx AND search_vector @@ ({every})
+         ORDER BY level, seq
+         LIMIT %s)
+        UNION ALL
+        (SELECT path, title, see, use, code, level, seq, ({held}) AS mask
+         FROM codesets_pcsindexterm
+         WHERE release_id + 0 = r.idx AND search_vector @@ ({any})
+           AND NOT EXISTS (
+               SELECT FROM codesets_pcsindexterm
+               WHERE release_id + 0 = r.idx AND search_vector @@ ({every}))
+         ORDER BY length(replace(({held})::bit(8)::text, '0', '')) DESC, level, seq
+         LIMIT %s)
+    ) s
+    ORDER BY length(replace(mask::bit(8)::text, '0', '')) DESC, level, seq
+    LIMIT %s
+) t ON true
+"""
+RELEASE_KINDS = (System.ICD10PCS, Table.ICD10PCS_INDEX, Table.ICD10PCS_DEFINITIONS)
+
+
 @dataclass(frozen=True)
 class PcsIndexEntry:
     """An Index term that led to codes: its path, its reference and its code start."""
@@ -190,23 +238,71 @@ def _is_refiner(word: str) -> bool:
     return word in REFINER_WORDS or any(ch.isdigit() for ch in word)
 
 
-def _index_lookup(release_id: int, words: list[str]) -> tuple[list[tuple], list[str]]:
-    """Index rows holding the most of ``words`` (all if one term does), each with the
-    words its path does not hold, and the words no row of that group holds. One
-    query: each row says which words it holds (a bit mask)."""
-    words = list(dict.fromkeys(words))[:MAX_WORDS]
-    if not words:
-        return [], []
+def _index_sql(template: str, words: list[str]) -> tuple[str, list[int | str]]:
+    """``template`` with the word tests of ``words`` (INDEX_SQL's "held" bit mask,
+    "any" and "every" conditions), and the parameters of one of them."""
     held = " + ".join(
         f"(search_vector @@ {WORD_TSQUERY})::int * {1 << i}" for i in range(len(words))
     )
     params: list[int | str] = []
     for word in words:
         params += [f"{word}:*", f"{word}:*"]
-    sql = INDEX_SQL.format(held=held, any=" || ".join([WORD_TSQUERY] * len(words)))
+    sql = template.format(
+        held=held,
+        any=" || ".join([WORD_TSQUERY] * len(words)),
+        every=" && ".join(f"({WORD_TSQUERY})" for _ in words),
+    )
+    return sql, params
+
+
+def _releases_and_index(
+    day: dt.date, words: list[str]
+) -> tuple[tuple[int | None, int | None, int | None], list[tuple[str, ...]]]:
+    """The ids of the tables, Index and Definitions releases in force on ``day``, and
+    the Index rows holding any of ``words`` (INDEX_SQL's rows): one query."""
+    words = list(dict.fromkeys(words))[:MAX_WORDS]
+    sql, params = _index_sql(RELEASES_INDEX_SQL, words)
+    states = [Release.State.ACTIVE, Release.State.RETIRED]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, release_id, *params, INDEX_ROWS])
-        rows = cursor.fetchall()
+        cursor.execute(
+            sql,
+            [
+                *RELEASE_KINDS,
+                *RELEASE_KINDS,
+                *states,
+                day,
+                day,
+                (1 << len(words)) - 1,  # the mask of the rows holding every word
+                *params,  # every
+                INDEX_ROWS,
+                *params,  # held
+                *params,  # any
+                *params,  # every (none holds every word)
+                *params,  # held, to order
+                INDEX_ROWS,
+                INDEX_ROWS,
+            ],
+        )
+        found = cursor.fetchall()
+    tables, index, definitions = found[0][:3]
+    return (tables, index, definitions), [r[3:] for r in found if r[3] is not None]
+
+
+def _index_lookup(
+    release_id: int, words: list[str], rows: list[tuple] | None = None
+) -> tuple[list[tuple], list[str]]:
+    """Index rows holding the most of ``words`` (all if one term does), each with the
+    words its path does not hold, and the words no row of that group holds. One
+    query (none when ``rows``, INDEX_SQL's rows for these words, are given): each
+    row says which words it holds (a bit mask)."""
+    words = list(dict.fromkeys(words))[:MAX_WORDS]
+    if not words:
+        return [], []
+    if rows is None:
+        sql, params = _index_sql(INDEX_SQL, words)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*params, release_id, *params, INDEX_ROWS])
+            rows = cursor.fetchall()
     if not rows:
         return [], words
     most = max(bin(r[-1]).count("1") for r in rows)
@@ -223,10 +319,14 @@ def _index_lookup(release_id: int, words: list[str]) -> tuple[list[tuple], list[
 
 
 @lru_cache(maxsize=8)
-def _definitions(release_id: int) -> tuple[dict[str, str], list[tuple[set[str], str]]]:
-    """Approach definitions by title, and device keys: (key words, device title)."""
+def _definitions(
+    release_id: int,
+) -> tuple[dict[str, str], dict[str, list[tuple[set[str], str]]]]:
+    """Approach definitions by title, and device keys: (key words, device title),
+    filed under one word of the key (the first in sort order): a key all of whose
+    words are typed is found under a typed word."""
     approaches: dict[str, str] = {}
-    device_keys: list[tuple[set[str], str]] = []
+    device_keys: dict[str, list[tuple[set[str], str]]] = {}
     for d in PcsDefinition.objects.filter(release_id=release_id, axis__in=(5, 6)):
         if d.axis == 5:
             for title in d.titles:
@@ -234,18 +334,23 @@ def _definitions(release_id: int) -> tuple[dict[str, str], list[tuple[set[str], 
             continue
         for key in d.includes:
             key_words = {w for w in WORD.findall(key.lower()) if w not in ("r", "tm")}
+            key_words -= STOP_WORDS
+            if not key_words:
+                continue
             for title in d.titles:
-                device_keys.append((key_words - STOP_WORDS, title))
+                device_keys.setdefault(min(key_words), []).append((key_words, title))
     return approaches, device_keys
 
 
-@lru_cache(maxsize=4096)
-def _tokens(text: str) -> tuple[str, ...]:
-    return tuple(WORD.findall(text.lower()))
+@lru_cache(maxsize=8192)
+def _spaced(text: str) -> str:
+    """The words of ``text``, each after a space: " replacement joint knee"."""
+    return " " + " ".join(WORD.findall(text.lower()))
 
 
 def _starts_a_word(word: str, text: str) -> bool:
-    return any(token.startswith(word) for token in _tokens(text))
+    # ``word`` is letters and digits only: found after a space, it starts a word.
+    return f" {word}" in _spaced(text)
 
 
 def _names_device(definition_title: str, label: str) -> bool:
@@ -285,13 +390,55 @@ class Value:
     penalty: float
 
 
-@lru_cache(maxsize=512)
+# A table of a tables release and the codes of the release under it (kind "code"),
+# each with its title and the dates it is valid between (NULL: open), in one query.
+TABLE_SQL = """
+SELECT t.data,
+       (SELECT coalesce(json_agg(json_build_array(
+                   c.code, c.long_title, c.valid_from, c.valid_to)), '[]')
+        FROM codesets_code c
+        WHERE c.system = %(system)s AND c.code LIKE %(start)s
+          AND c.release_ids && ARRAY[%(release)s::bigint] AND c.kind = 'code')
+FROM codesets_pcstable t
+WHERE t.system = %(system)s AND t.code = %(code)s
+  AND t.release_ids @> ARRAY[%(release)s::bigint]
+LIMIT 1
+"""
+
+# A code's title and the ISO dates it is valid between ("" when open).
+Titled = tuple[str, str, str]
+
+
+@lru_cache(maxsize=1024)
+def _table(release_id: int, code: str) -> tuple[dict, dict[str, list[Titled]]] | None:
+    """A table of a tables release and the titles of its codes, by code (cached: a
+    release's tables and codes never change once imported)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            TABLE_SQL,
+            {
+                "system": System.ICD10PCS,
+                "code": code,
+                # A PCS character is never a LIKE wildcard.
+                "start": f"{code}%",
+                "release": release_id,
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    # Django leaves JSON to the fields that read it: a raw cursor gets the text.
+    data, codes = (json.loads(v) if isinstance(v, str) else v for v in row)
+    titles: dict[str, list[Titled]] = {}
+    for found, title, valid_from, valid_to in codes:
+        titles.setdefault(found, []).append((title, valid_from or "", valid_to or ""))
+    return data, titles
+
+
 def _table_data(release_id: int, code: str) -> dict | None:
     """A table of a tables release (its content never changes once imported)."""
-    table = PcsTable.objects.filter(
-        system=System.ICD10PCS, code=code, release_ids__contains=[release_id]
-    ).first()
-    return table.data if table else None
+    table = _table(release_id, code)
+    return table[0] if table else None
 
 
 @lru_cache(maxsize=512)
@@ -351,12 +498,14 @@ def _rank(
         1
         for word in leftover
         if any(_starts_a_word(LABEL_WORDS.get(word, word), text) for text in said_in)
-    ) + sum(
-        1
-        for value in chosen
-        if value.axis == "Device"
-        and any(_names_device(d, value.label) for d in devices)
     )
+    if devices:
+        said += sum(
+            1
+            for value in chosen
+            if value.axis == "Device"
+            and any(_names_device(d, value.label) for d in devices)
+        )
     generic = sum(value.penalty for value in chosen)
     return (approach_miss, -said, generic)
 
@@ -381,20 +530,8 @@ def _pointer_order(rows: list[tuple], words: list[str]) -> list[tuple]:
 
 def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
     """PCS codes valid on ``day`` that the Index leads to from the words of ``query``."""
-    releases = {
-        r.system: r
-        for r in Release.objects.on(day).filter(
-            system__in=[
-                System.ICD10PCS,
-                Table.ICD10PCS_INDEX,
-                Table.ICD10PCS_DEFINITIONS,
-            ]
-        )
-    }
-    tables = releases.get(System.ICD10PCS)
-    index = releases.get(Table.ICD10PCS_INDEX)
     words = _words(query)
-    if tables is None or index is None or not words:
+    if not words:
         return PcsLookup(hits=[])
     approach, rest = _approach_of(words)
     # The approach word is the term when nothing else is ("colonoscopy with biopsy").
@@ -404,13 +541,19 @@ def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
     rest = rest or words
     # Refiners stay out of the Index search unless they are all there is.
     refiners = [w for w in words if _is_refiner(w)] if terms else []
-    rows, leftover = _index_lookup(index.id, terms or rest)
+    # One query: the releases in force and the Index rows of the words.
+    (tables_id, index_id, definitions_id), found = _releases_and_index(
+        day, terms or rest
+    )
+    if tables_id is None or index_id is None:
+        return PcsLookup(hits=[])
+    rows, leftover = _index_lookup(index_id, terms or rest, found)
     if rows and not any(r[4] for r in rows):
         # Only references without a code: "Vermiform appendix: use Appendix",
         # "Fracture: see Reposition". Look again with what they refer to.
         refer = next((r[3] or r[2] for r in rows if r[3] or r[2]), "")
         if refer:
-            rows, _left = _index_lookup(index.id, leftover + _words(refer))
+            rows, _left = _index_lookup(index_id, leftover + _words(refer))
     rows = [r for r in rows if r[4]]
     rows = _pointer_order(rows, words)
     pointers: list[str] = []
@@ -423,16 +566,20 @@ def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
             entries.append(PcsIndexEntry(path=path, see=see, use=use, code=code))
     approach_definition = ""
     devices: set[str] = set()
-    definitions = releases.get(Table.ICD10PCS_DEFINITIONS)
-    if definitions is not None:
-        approaches, device_keys = _definitions(definitions.id)
+    if definitions_id is not None:
+        approaches, device_keys = _definitions(definitions_id)
         approach_definition = approaches.get(approach, "")
         typed = set(words)
-        devices = {title for key, title in device_keys if key and key <= typed}
+        devices = {
+            title
+            for word in typed
+            for key, title in device_keys.get(word, ())
+            if key <= typed
+        }
     paths = {e.code: e.path for e in entries}
     ranked: list[tuple] = []
     for order, pointer in enumerate(pointers):
-        codes = _pointer_codes(tables.id, pointer)
+        codes = _pointer_codes(tables_id, pointer)
         if len(pointer) == 3:
             # A whole table: the body parts the words name, when they name some.
             codes = tuple(c for c in codes if _names_body_part(words, c[1])) or codes
@@ -455,7 +602,7 @@ def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
             best.append(code)
         if len(best) == limit:
             break
-    titles = _titles(tables.id, best, day)
+    titles = _titles(tables_id, best, day)
     hits = [
         SearchHit(
             system=System.ICD10PCS,
@@ -475,20 +622,19 @@ def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
     )
 
 
-TITLES_SQL = """
-SELECT code, long_title FROM codesets_code
-WHERE system = 'icd10pcs' AND code = ANY(%s) AND release_ids && ARRAY[%s::bigint]
-  AND kind = 'code'
-  AND (valid_from IS NULL OR valid_from <= %s) AND (valid_to IS NULL OR valid_to >= %s)
-"""
-
-
 def _titles(release_id: int, codes: list[str], day: dt.date) -> dict[str, str]:
-    if not codes:
-        return {}
-    with connection.cursor() as cursor:
-        cursor.execute(TITLES_SQL, [codes, release_id, day, day])
-        return dict(cursor.fetchall())
+    """The titles of ``codes`` in the release, those valid on ``day`` (read with their
+    tables, already in memory: no query once the tables are)."""
+    on = day.isoformat()
+    out: dict[str, str] = {}
+    for code in codes:
+        table = _table(release_id, code[:3])
+        for title, valid_from, valid_to in table[1].get(code, ()) if table else ():
+            if (not valid_from or valid_from <= on) and (
+                not valid_to or valid_to >= on
+            ):
+                out[code] = title
+    return out
 
 
 def lead_with_index_hits(
