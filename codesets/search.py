@@ -8,6 +8,7 @@ prefix matching and English stemming over titles and inclusion terms.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -23,7 +24,15 @@ from codesets.models import (
     display_code,
     normalize_code,
 )
-from codesets.query_words import mentions_population, query_words, words_tsquery
+from codesets.query_words import (
+    ParsedQuery,
+    Slot,
+    mentions_population,
+    normalized_query,
+    parse_query,
+    slots_tsquery,
+    typed_words,
+)
 
 CODE_QUERY = re.compile(r"^[A-Z0-9]{1,7}$")
 MAX_LIMIT = 100
@@ -165,15 +174,20 @@ def code_search(
     population_last: bool = True,
 ) -> SearchResult:
     """Codes valid on ``day`` matching ``query``: exact code first, then code
-    prefixes, else words: every word a prefix of a (stemmed) word of the title or
-    an inclusion term, billable codes first, the shortest (most to-the-point)
-    title first. Ordering by ts_rank instead would rank every match before the
-    LIMIT (100+ ms for a common word over 180k rows); this order follows an index.
+    prefixes, else words, ranked as an encoder would (``rank``): the term's default
+    code first, then codes whose title the term heads, initial encounters before
+    subsequent ones, what this site's coders picked for the same query before.
+
+    Words match as the start of a (stemmed) word of the title or an inclusion term;
+    chart language reads as the code sets' words (query_words.parse_query, with the
+    synonyms of codesets/synonyms.py). The candidates are the first POOL matches in
+    index order (billable, shortest title: WORD_SQL) plus the codes that the query
+    names as a whole term (HEAD_SQL); only those are ranked, so the cost stays that
+    of a few index probes.
 
     With ``population_last``, words that name no pregnancy or newborn
     (query_words.mentions_population) list maternity and newborn codes after the
-    others (searching twice the rows when the first page holds one); the coding form,
-    which knows the patient, orders them itself."""
+    others; the coding form, which knows the patient, orders them itself."""
     releases, uncovered = releases_on(day, systems)
     limit = max(1, min(limit, MAX_LIMIT))
     query = query.strip()
@@ -198,19 +212,22 @@ def code_search(
             rows = cursor.fetchall()
         by_code = bool(rows)
         if not by_code:
-            words = query_words(query)
+            parsed = parse_query(query, sorted(releases))
             later = (
                 population_last
                 and System.ICD10CM in releases
-                and not mentions_population(words)
+                and not mentions_population(parsed.typed)
             )
-            rows = _word_search(cursor, words, release_ids, day, limit)
-            if later and any(population_of(r[0], r[1]) for r in rows):
-                # Only then twice the rows (most queries find none of those codes),
-                # and a stable sort: the search order within each part.
-                rows = _word_search(cursor, words, release_ids, day, limit * 2)
-                rows = sorted(rows, key=lambda r: bool(population_of(r[0], r[1])))
-                rows = rows[:limit]
+            rows = ranked_search(
+                cursor,
+                parsed=parsed,
+                query=query,
+                release_ids=release_ids,
+                systems=sorted(releases),
+                day=day,
+                limit=limit,
+                population_last=later,
+            )
     hits = [
         SearchHit(system=s, code=c, title=t, billable=b, kind=k)
         for s, c, t, b, k in rows
@@ -222,19 +239,374 @@ def code_search(
 
 def _word_search(
     cursor: CursorWrapper,
-    words: list[str],
+    slots: list[Slot],
     release_ids: list[int],
     day: dt.date,
     limit: int,
 ) -> list[tuple]:
-    if not words:
+    if not slots:
         return []
-    tsquery, params = words_tsquery(words)
+    tsquery, params = slots_tsquery(slots)
     cursor.execute(
         WORD_SQL.format(query=tsquery),
         [RANK_TAGS, *params, release_ids, day, day, limit, limit],
     )
     return cursor.fetchall()
+
+
+# --- ranking (issue 12) -------------------------------------------------------------
+
+# Matches in index order read before ranking: enough for the default code of a common
+# word to be among them when HEAD_SQL does not name it.
+POOL = 40
+# With fewer full matches than this, the query is also searched without each of its
+# words in turn (a modifier the code sets do not print: "community acquired
+# pneumonia"), those codes ranked after the full matches.
+RELAX_BELOW = 5
+RELAX_MAX_SLOTS = 5
+
+# Codes the query names as a whole term, in one round trip:
+# * a billable code whose title reads as the term: "Pneumonia, unspecified organism",
+#   "Unspecified appendicitis", "Walker, rigid (pickup) ..." (the index's default);
+# * a node whose inclusion term reads as it ("hypertension (arterial) (benign) ..." on
+#   I10, "diabetes NOS" on E11, "Acute kidney injury (nontraumatic)" on N17.9): its
+#   default code is chosen below (_default_below) when the node is a header;
+# * the codes the curated list gives for the term (synonyms.DEFAULTS);
+# * the codes this site's coders took for the same query (AcceptedSuggestion).
+# Each part is a prefix range of a text_pattern_ops index (lower(long_title),
+# lower(text) of inclusion terms), or an equality: a few index probes.
+HEAD_TITLE_SQL = """
+SELECT system, code, long_title, billable, kind, 'title' AS source, 0 AS picks
+FROM codesets_code
+WHERE ({patterns}) AND release_ids && %s::bigint[] AND billable
+  AND kind NOT IN ('chapter', 'block', 'modifier')
+  AND (valid_from IS NULL OR valid_from <= %s::date) AND (valid_to IS NULL OR valid_to >= %s::date)
+"""
+HEAD_NOTE_SQL = """
+SELECT system, code, text, NULL::boolean, '', 'note', 0
+FROM codesets_note
+WHERE kind IN ('includes', 'inclusion_term') AND ({patterns})
+  AND release_ids && %s::bigint[]
+"""
+NAMED_SQL = """
+SELECT c.system, c.code, c.long_title, c.billable, c.kind, 'named', 0
+FROM codesets_code c
+WHERE c.system || ':' || c.code = ANY(%s::text[])
+  AND c.code = ANY(%s::text[]) AND c.release_ids && %s::bigint[]
+  AND (c.valid_from IS NULL OR c.valid_from <= %s::date) AND (c.valid_to IS NULL OR c.valid_to >= %s::date)
+"""
+PRIOR_SQL = """
+SELECT c.system, c.code, c.long_title, c.billable, c.kind, 'prior', a.count
+FROM codesets_acceptedsuggestion a
+JOIN codesets_code c ON c.system = a.system AND c.code = a.code
+WHERE a.query = %s AND a.system = ANY(%s::text[]) AND c.release_ids && %s::bigint[]
+  AND c.kind NOT IN ('chapter', 'block', 'modifier')
+  AND (c.valid_from IS NULL OR c.valid_from <= %s::date) AND (c.valid_to IS NULL OR c.valid_to >= %s::date)
+"""
+# The billable codes under header nodes whose inclusion term reads as the query.
+BELOW_SQL = """
+SELECT system, code, long_title, billable, kind FROM codesets_code
+WHERE ({patterns}) AND release_ids && %s::bigint[] AND billable
+  AND kind NOT IN ('chapter', 'block', 'modifier')
+  AND (valid_from IS NULL OR valid_from <= %s::date) AND (valid_to IS NULL OR valid_to >= %s::date)
+LIMIT 400
+"""
+
+PAREN = re.compile(r"\s*[\(\[][^\)\]]*[\)\]]")
+# Title words that mark the default code of a term: the unspecified, uncomplicated,
+# "not otherwise specified" one (the index's code for the bare term).
+DEFAULT_MARK = re.compile(
+    r"(, unspecified|^unspecified |without complications|, uncomplicated|"
+    r"not elsewhere classified|\bnos\b|not specified as|unspecified as to|"
+    r"site not specified|unspecified site|unspecified organism|, not specified)"
+)
+OTHER_MARK = re.compile(r"^other |^other specified |, other\b")
+LATER_ENCOUNTER = re.compile(r"subsequent encounter|, sequela")
+NOT_ACCIDENTAL = re.compile(r"intentional self-harm|, assault|, undetermined")
+ACCIDENTAL = re.compile(r", accidental \(unintentional\)")
+# Query words that ask for what the marks above rank last.
+ASKS_LATER = ("subsequent", "sequela", "follow", "healing", "nonunion", "malunion")
+ASKS_INTENT = ("intentional", "self", "suicid", "assault", "undetermined", "harm")
+
+
+def title_head(text: str) -> str:
+    """A title or inclusion term as a term: lower case, without parentheses, the
+    leading "unspecified"/"other", a trailing "NOS", and what follows the first
+    comma. "Pneumonia, unspecified organism" -> "pneumonia"; "Essential (primary)
+    hypertension" -> "essential hypertension"; "Unspecified appendicitis" ->
+    "appendicitis"; "diabetes NOS" -> "diabetes"."""
+    text = PAREN.sub("", text.lower()).split(",")[0].strip()
+    text = re.sub(r"^(unspecified|other) ", "", text)
+    text = re.sub(r" nos$", "", text)
+    return " ".join(typed_words(text))
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _head_patterns(variants: list[str], column: str) -> tuple[str, list[str]]:
+    """SQL ORing the prefix ranges under which a text reads as one of the variants."""
+    sql: list[str] = []
+    params: list[str] = []
+    for v in variants:
+        for pattern in (
+            v,
+            v + ",%",
+            v + " (%",
+            v + " nos",
+            "unspecified " + v,
+            "unspecified " + v + ",%",
+        ):
+            if "%" in pattern:
+                sql.append(f"lower({column}) LIKE %s")
+                params.append(_like(pattern[:-1]) + "%")
+            else:
+                sql.append(f"lower({column}) = %s")
+                params.append(pattern)
+    return " OR ".join(sql), params
+
+
+def _default_below(node: str, rows: list[tuple]) -> tuple | None:
+    """The default code under a header: its unspecified/uncomplicated code nearest to
+    it (E11 -> E11.9 "without complications"), else its shortest code."""
+    below = [r for r in rows if r[1].startswith(node)]
+    if not below:
+        return None
+    return min(
+        below,
+        key=lambda r: (
+            not DEFAULT_MARK.search(r[2].lower()),
+            bool(OTHER_MARK.search(r[2].lower())),
+            len(r[1]),
+            r[1],
+        ),
+    )
+
+
+@dataclass
+class Candidate:
+    row: tuple
+    full: bool = False  # every required word matched
+    dropped: int = 0  # words left out to find it (relaxed search)
+    head: bool = False  # its title or an inclusion term reads as the query
+    named: bool = False  # the curated default code of the term
+    picks: int = 0  # times this site's coders took it for this query
+    order: int = 0  # place in index order (billable, shortest title)
+
+
+def ranked_search(
+    cursor: CursorWrapper,
+    *,
+    parsed: ParsedQuery,
+    query: str,
+    release_ids: list[int],
+    systems: list[str],
+    day: dt.date,
+    limit: int,
+    population_last: bool,
+) -> list[tuple]:
+    """The word search's candidates ranked (see ``rank``); the first ``limit``."""
+    from codesets import synonyms
+
+    required = parsed.required
+    pool = max(POOL, limit * (2 if population_last else 1))
+    found: dict[tuple[str, str], Candidate] = {}
+
+    def take(rows: list[tuple], **flags) -> None:
+        for row in rows:
+            key = (row[0], row[1])
+            cand = found.get(key)
+            if cand is None:
+                cand = found[key] = Candidate(row=row[:5], order=len(found))
+            for name, value in flags.items():
+                if name == "dropped":
+                    cand.dropped = value if not cand.full else 0
+                elif value:
+                    setattr(cand, name, value)
+
+    take(_word_search(cursor, required, release_ids, day, pool), full=True)
+    if len(found) < RELAX_BELOW and 2 <= len(required) <= RELAX_MAX_SLOTS:
+        for n in range(len(required)):
+            rest = required[:n] + required[n + 1 :]
+            take(_word_search(cursor, rest, release_ids, day, 20), dropped=1)
+    variants = parsed.variants()
+    if variants:
+        title_sql, title_params = _head_patterns(variants, "long_title")
+        note_sql, note_params = _head_patterns(variants, "text")
+        named = [
+            f"{system}:{synonyms.DEFAULTS[system][v][0]}"
+            for system in systems
+            for v in variants
+            if v in synonyms.DEFAULTS.get(system, {})
+        ]
+        cursor.execute(
+            " UNION ALL ".join(
+                [
+                    HEAD_TITLE_SQL.format(patterns=title_sql),
+                    HEAD_NOTE_SQL.format(patterns=note_sql),
+                    NAMED_SQL,
+                    PRIOR_SQL,
+                ]
+            ),
+            [
+                *title_params,
+                release_ids,
+                day,
+                day,
+                *note_params,
+                release_ids,
+                named,
+                [n.split(":", 1)[1] for n in named],
+                release_ids,
+                day,
+                day,
+                normalized_query(query),
+                systems,
+                release_ids,
+                day,
+                day,
+            ],
+        )
+        extra = cursor.fetchall()
+        wanted = set(variants)
+        notes = [r for r in extra if r[5] == "note" and title_head(r[2]) in wanted]
+        take(
+            [r for r in extra if r[5] == "title" and title_head(r[2]) in wanted],
+            head=True,
+        )
+        take([r for r in extra if r[5] == "named"], named=True, full=True)
+        for r in extra:
+            if r[5] == "prior":
+                take([r], picks=r[6])
+        if notes:
+            # Inclusion terms stand on codes and on headers; a header's default code.
+            nodes = sorted({(r[0], r[1]) for r in notes})
+            cursor.execute(
+                BELOW_SQL.format(patterns=" OR ".join(["code LIKE %s"] * len(nodes))),
+                [*(_like(code) + "%" for _, code in nodes), release_ids, day, day],
+            )
+            below = cursor.fetchall()
+            for system, node in nodes:
+                default = _default_below(node, [r for r in below if r[0] == system])
+                if default is not None:
+                    take([default], head=True, full=True)
+    ranked = sorted(
+        found.values(), key=lambda c: rank(c, parsed, population_last=population_last)
+    )
+    return [c.row for c in ranked[:limit]]
+
+
+def _stem(word: str) -> str:
+    """A crude stem for "is this word in the title": diabetic ~ diabetes, urinary ~
+    urine (the search itself matched with PostgreSQL's stemmer)."""
+    return word if len(word) <= 4 else word[: max(4, len(word) - 3)]
+
+
+def _in_title(slot: Slot, title_words: list[str]) -> bool:
+    return any(
+        all(
+            any(t.startswith(_stem(w.lstrip("-"))) for t in title_words)
+            for w, _mode in alternative
+        )
+        for alternative in slot.alternatives
+    )
+
+
+DIABETES_TYPED = re.compile(r"\b(diabet\w*|dm)\b")
+DIABETES_TYPE = re.compile(
+    r"\b(type|t1|t2|dm1|dm2|t1dm|t2dm|iddm|niddm|gestational|secondary|drug|steroid|due|juvenile)\b"
+)
+
+
+CLAUSE = re.compile(r"\b(with|without)\b([^,]*?)(?=\bwith\b|\bwithout\b|,|$)")
+
+
+def _complications(lower: str, parsed: ParsedQuery) -> float:
+    """ICD-10-CM titles say what the code holds with "with ..." and "without ...":
+    a complication the query does not name counts against the code, its absence for
+    it (the uncomplicated code is the default), unless the query names it."""
+    stems = [_stem(w) for w in parsed.typed if w not in ("with", "without")]
+    score = 0.0
+    for word, clause in CLAUSE.findall(lower):
+        named = any(s in clause for s in stems)
+        if word == "with":
+            score += 0 if named else -2
+        else:
+            score += -4 if named else 2
+    return max(-4.0, min(4.0, score))
+
+
+def rank(cand: Candidate, parsed: ParsedQuery, *, population_last: bool) -> tuple:
+    """Sort key of a candidate, best first: not a maternity or newborn code unless
+    asked; billable codes; then the score below; then the shortest title, the code.
+
+    The score is what an encoder weighs: the code the index gives for the term
+    (curated default, a title or inclusion term reading as the term), what this
+    site's coders took for this query before, every word found (in the title rather
+    than only in an inclusion term), the unspecified/uncomplicated code before its
+    subtypes and "other" codes, the initial encounter before subsequent and sequela,
+    accidental poisoning before the other intents (guideline I.C.19.e.5.b), type 2
+    diabetes when no type is written (I.C.4.a.2), "personal" before "family"
+    history, not the "non-..." or "in remission" code unless asked."""
+    system, code, title, billable, _kind = cand.row
+    lower = title.lower()
+    typed = " ".join(parsed.typed)
+    words = typed_words(lower)
+    score = 0.0
+    if cand.named:
+        score += 60
+    if cand.picks:
+        score += 25 * math.log2(1 + cand.picks)
+    if cand.head:
+        score += 40
+    if cand.full:
+        score += 30
+    score -= 30 * cand.dropped
+    required = parsed.required
+    if required and all(_in_title(slot, words) for slot in required):
+        score += 10
+    if DEFAULT_MARK.search(lower):
+        score += 8
+    score += 3 * min(words.count("unspecified"), 3)
+    if system == System.ICD10CM:
+        score += _complications(lower, parsed)
+    if OTHER_MARK.search(lower):
+        score -= 6
+    if LATER_ENCOUNTER.search(lower) and not any(w in typed for w in ASKS_LATER):
+        score -= 15
+    if system == System.ICD10CM and len(code) == 7 and code[6] == "A":
+        score += 3
+    if ACCIDENTAL.search(lower):
+        score += 4
+    elif NOT_ACCIDENTAL.search(lower) and not any(w in typed for w in ASKS_INTENT):
+        score -= 4
+    if "open fracture" in lower and "open" not in parsed.typed:
+        score -= 4
+    if "in remission" in lower and "remission" not in typed:
+        score -= 6
+    if "family history" in lower and "family" not in typed:
+        score -= 8
+    for negated in re.findall(r"\bnon-?([a-z]+)", lower):
+        if negated in typed and f"non{negated}" not in typed.replace("-", "").replace(
+            " ", ""
+        ):
+            score -= 6
+    if (
+        system == System.ICD10CM
+        and DIABETES_TYPED.search(typed)
+        and not DIABETES_TYPE.search(typed)
+        and code[:3] in ("E08", "E09", "E10", "E11", "E13")
+    ):
+        score += 5 if code[:3] == "E11" else 0
+    if system == System.ICD10PCS:
+        # Administration (3): the usual route and donor unless another is typed.
+        if "peripheral vein" in lower:
+            score += 3
+        if re.search(r"\bautologous", lower) and "autologous" not in typed:
+            score -= 3
+    population = population_last and bool(population_of(system, code))
+    return (population, not billable, -score, len(title), code)
 
 
 # --- the code panel ---------------------------------------------------------------
