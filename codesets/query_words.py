@@ -193,7 +193,7 @@ STOP_WORDS = frozenset(
 )
 NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
 MAX_PHRASE = 5  # words of the longest synonym phrase
-MAX_VARIANTS = 12  # phrasings of a query tried as a whole term (search.HEAD_SQL)
+MAX_VARIANTS = 6  # phrasings of a query tried as a whole term (search.HEAD_SQL)
 
 # Lexeme modes: a typed word is the start of a word (stemmed or as typed); the words of
 # an abbreviation are whole (stemmed) words, the abbreviation itself a whole word.
@@ -311,6 +311,7 @@ def parse_query(query: str, systems: list[str] | None = None) -> ParsedQuery:
                 for words in _expanded(m, tables):
                     if words and words not in alternatives:
                         alternatives.append(words)
+            alternatives = _without_redundant(alternatives)
             phrasings = [" ".join(typed)] + [m for m in means if m]
             slots.append(
                 Slot(
@@ -351,6 +352,21 @@ def parse_query(query: str, systems: list[str] | None = None) -> ParsedQuery:
                     Slot(typed=(token,), alternatives=(words,), phrasings=(token,))
                 )
     return ParsedQuery(typed=tokens, slots=slots)
+
+
+def _without_redundant(
+    alternatives: list[tuple[tuple[str, str], ...]],
+) -> list[tuple[tuple[str, str], ...]]:
+    """Leave out an alternative that holds all the words of another ("open approach"
+    beside "open"): it matches nothing more, and its extra words ("approach": every
+    PCS code) would make the index read long posting lists for nothing."""
+    sets = [frozenset(a) for a in alternatives]
+    return [
+        a
+        for n, a in enumerate(alternatives)
+        if not any(m != n and sets[m] < sets[n] for m in range(len(sets)))
+        and sets[n] not in sets[:n]
+    ]
 
 
 def _expanded(phrase: str, tables: list[dict]) -> list[tuple[tuple[str, str], ...]]:

@@ -259,11 +259,11 @@ def _word_search(
 # Matches in index order read before ranking: enough for the default code of a common
 # word to be among them when HEAD_SQL does not name it.
 POOL = 40
-# With fewer full matches than this, the query is also searched without each of its
-# words in turn (a modifier the code sets do not print: "community acquired
-# pneumonia"), those codes ranked after the full matches.
-RELAX_BELOW = 5
+# When no code has every word, the query is searched again without each of its words
+# in turn (a modifier the code sets do not print: "community acquired pneumonia"),
+# those codes ranked after any full match.
 RELAX_MAX_SLOTS = 5
+RELAX_LIMIT = 10
 
 # Codes the query names as a whole term, in one round trip:
 # * a billable code whose title reads as the term: "Pneumonia, unspecified organism",
@@ -345,25 +345,25 @@ def _like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _head_patterns(variants: list[str], column: str) -> tuple[str, list[str]]:
+def _head_patterns(variants: list[str], column: str) -> tuple[str, list]:
     """SQL ORing the prefix ranges under which a text reads as one of the variants."""
     sql: list[str] = []
-    params: list[str] = []
+    params: list = []
+    shapes = (
+        ("{v}", "{v},%", "{v} (%", "unspecified {v}", "unspecified {v},%")
+        if column == "long_title"
+        else ("{v}", "{v},%", "{v} (%", "{v} nos")
+    )
+    equal = [
+        shape.format(v=v) for v in variants for shape in shapes if "%" not in shape
+    ]
+    if equal:
+        sql.append(f"lower({column}) = ANY(%s::text[])")
+        params.append(equal)
     for v in variants:
-        for pattern in (
-            v,
-            v + ",%",
-            v + " (%",
-            v + " nos",
-            "unspecified " + v,
-            "unspecified " + v + ",%",
-        ):
-            if "%" in pattern:
-                sql.append(f"lower({column}) LIKE %s")
-                params.append(_like(pattern[:-1]) + "%")
-            else:
-                sql.append(f"lower({column}) = %s")
-                params.append(pattern)
+        for pattern in (shape.format(v=v) for shape in shapes if "%" in shape):
+            sql.append(f"lower({column}) LIKE %s")
+            params.append(_like(pattern[:-1]) + "%")
     return " OR ".join(sql), params
 
 
@@ -425,11 +425,15 @@ def ranked_search(
                 elif value:
                     setattr(cand, name, value)
 
-    take(_word_search(cursor, required, release_ids, day, pool), full=True)
-    if len(found) < RELAX_BELOW and 2 <= len(required) <= RELAX_MAX_SLOTS:
-        for n in range(len(required)):
-            rest = required[:n] + required[n + 1 :]
-            take(_word_search(cursor, rest, release_ids, day, 20), dropped=1)
+    # One round trip: the word search and the codes the query names as a term.
+    parts: list[str] = []
+    params: list = []
+    if required:
+        tsquery, word_params = slots_tsquery(required)
+        # The tsquery SQL is ours (query_words.TERM_SQL); the words are parameters.
+        word_sql = WORD_SQL.format(query=tsquery)
+        parts.append(f"SELECT w.*, 'word', 0 FROM ({word_sql}) w")  # noqa: S608
+        params += [RANK_TAGS, *word_params, release_ids, day, day, pool, pool]
     variants = parsed.variants()
     if variants:
         title_sql, title_params = _head_patterns(variants, "long_title")
@@ -440,59 +444,87 @@ def ranked_search(
             for v in variants
             if v in synonyms.DEFAULTS.get(system, {})
         ]
-        cursor.execute(
-            " UNION ALL ".join(
-                [
-                    HEAD_TITLE_SQL.format(patterns=title_sql),
-                    HEAD_NOTE_SQL.format(patterns=note_sql),
-                    NAMED_SQL,
-                    PRIOR_SQL,
-                ]
-            ),
-            [
-                *title_params,
-                release_ids,
-                day,
-                day,
-                *note_params,
-                release_ids,
-                named,
-                [n.split(":", 1)[1] for n in named],
-                release_ids,
-                day,
-                day,
-                normalized_query(query),
-                systems,
-                release_ids,
-                day,
-                day,
-            ],
-        )
-        extra = cursor.fetchall()
-        wanted = set(variants)
-        notes = [r for r in extra if r[5] == "note" and title_head(r[2]) in wanted]
-        take(
-            [r for r in extra if r[5] == "title" and title_head(r[2]) in wanted],
-            head=True,
-        )
-        take([r for r in extra if r[5] == "named"], named=True, full=True)
-        for r in extra:
-            if r[5] == "prior":
-                take([r], picks=r[6])
-        if notes:
-            # Inclusion terms stand on codes and on headers; a header's default code.
-            nodes = sorted({(r[0], r[1]) for r in notes})
-            cursor.execute(
-                BELOW_SQL.format(patterns=" OR ".join(["code LIKE %s"] * len(nodes))),
-                [*(_like(code) + "%" for _, code in nodes), release_ids, day, day],
+        parts += [
+            HEAD_TITLE_SQL.format(patterns=title_sql),
+            HEAD_NOTE_SQL.format(patterns=note_sql),
+            NAMED_SQL,
+            PRIOR_SQL,
+        ]
+        params += [
+            *title_params,
+            release_ids,
+            day,
+            day,
+            *note_params,
+            release_ids,
+            named,
+            [n.split(":", 1)[1] for n in named],
+            release_ids,
+            day,
+            day,
+            normalized_query(query),
+            systems,
+            release_ids,
+            day,
+            day,
+        ]
+    if not parts:
+        return []
+    cursor.execute(" UNION ALL ".join(f"({part})" for part in parts), params)
+    rows = cursor.fetchall()
+    take([r for r in rows if r[5] == "word"], full=True)
+    if not found and 2 <= len(required) <= RELAX_MAX_SLOTS:
+        # One query: every word but one, for each word (when each slot is one word
+        # or phrase; else one query per word left out).
+        if all(len(o.alternatives) == 1 for o in required):
+            relaxed = Slot(
+                typed=(),
+                alternatives=tuple(
+                    tuple(
+                        term
+                        for other in required[:n] + required[n + 1 :]
+                        for term in other.alternatives[0]
+                    )
+                    for n in range(len(required))
+                ),
+                phrasings=(),
             )
-            below = cursor.fetchall()
-            for system, node in nodes:
-                default = _default_below(node, [r for r in below if r[0] == system])
-                if default is not None:
-                    take([default], head=True, full=True)
+            take(
+                _word_search(cursor, [relaxed], release_ids, day, RELAX_LIMIT),
+                dropped=1,
+            )
+        else:
+            for n in range(len(required)):
+                rest = required[:n] + required[n + 1 :]
+                take(
+                    _word_search(cursor, rest, release_ids, day, RELAX_LIMIT),
+                    dropped=1,
+                )
+    wanted = set(variants)
+    notes = [r for r in rows if r[5] == "note" and title_head(r[2]) in wanted]
+    take(
+        [r for r in rows if r[5] == "title" and title_head(r[2]) in wanted],
+        head=True,
+    )
+    take([r for r in rows if r[5] == "named"], named=True, full=True)
+    for r in rows:
+        if r[5] == "prior":
+            take([r], picks=r[6])
+    if notes:
+        # Inclusion terms stand on codes and on headers; a header's default code.
+        nodes = sorted({(r[0], r[1]) for r in notes})
+        cursor.execute(
+            BELOW_SQL.format(patterns=" OR ".join(["code LIKE %s"] * len(nodes))),
+            [*(_like(code) + "%" for _, code in nodes), release_ids, day, day],
+        )
+        below = cursor.fetchall()
+        for system, node in nodes:
+            default = _default_below(node, [r for r in below if r[0] == system])
+            if default is not None:
+                take([default], head=True, full=True)
+    traits = QueryTraits.of(parsed)
     ranked = sorted(
-        found.values(), key=lambda c: rank(c, parsed, population_last=population_last)
+        found.values(), key=lambda c: rank(c, traits, population_last=population_last)
     )
     return [c.row for c in ranked[:limit]]
 
@@ -503,33 +535,55 @@ def _stem(word: str) -> str:
     return word if len(word) <= 4 else word[: max(4, len(word) - 3)]
 
 
-def _in_title(slot: Slot, title_words: list[str]) -> bool:
-    return any(
-        all(
-            any(t.startswith(_stem(w.lstrip("-"))) for t in title_words)
-            for w, _mode in alternative
-        )
-        for alternative in slot.alternatives
-    )
-
-
 DIABETES_TYPED = re.compile(r"\b(diabet\w*|dm)\b")
 DIABETES_TYPE = re.compile(
     r"\b(type|t1|t2|dm1|dm2|t1dm|t2dm|iddm|niddm|gestational|secondary|drug|steroid|due|juvenile)\b"
 )
-
-
 CLAUSE = re.compile(r"\b(with|without)\b([^,]*?)(?=\bwith\b|\bwithout\b|,|$)")
+NEGATED = re.compile(r"\bnon-?([a-z]+)")
 
 
-def _complications(lower: str, parsed: ParsedQuery) -> float:
+@dataclass(frozen=True)
+class QueryTraits:
+    """What ``rank`` needs of the query, worked out once per search."""
+
+    typed: str  # the typed tokens, space-joined
+    tokens: frozenset[str]
+    stems: tuple[str, ...]  # of the typed words but with/without
+    # per required slot: per alternative, the stems of its words
+    slot_stems: tuple[tuple[tuple[str, ...], ...], ...]
+    asks_later: bool
+    asks_intent: bool
+    diabetes_untyped: bool
+
+    @classmethod
+    def of(cls, parsed: ParsedQuery) -> QueryTraits:
+        typed = " ".join(parsed.typed)
+        return cls(
+            typed=typed,
+            tokens=frozenset(parsed.typed),
+            stems=tuple(_stem(w) for w in parsed.typed if w not in ("with", "without")),
+            slot_stems=tuple(
+                tuple(
+                    tuple(_stem(w.lstrip("-")) for w, _mode in alternative)
+                    for alternative in slot.alternatives
+                )
+                for slot in parsed.required
+            ),
+            asks_later=any(w in typed for w in ASKS_LATER),
+            asks_intent=any(w in typed for w in ASKS_INTENT),
+            diabetes_untyped=bool(DIABETES_TYPED.search(typed))
+            and not DIABETES_TYPE.search(typed),
+        )
+
+
+def _complications(lower: str, traits: QueryTraits) -> float:
     """ICD-10-CM titles say what the code holds with "with ..." and "without ...":
     a complication the query does not name counts against the code, its absence for
     it (the uncomplicated code is the default), unless the query names it."""
-    stems = [_stem(w) for w in parsed.typed if w not in ("with", "without")]
     score = 0.0
     for word, clause in CLAUSE.findall(lower):
-        named = any(s in clause for s in stems)
+        named = any(s in clause for s in traits.stems)
         if word == "with":
             score += 0 if named else -2
         else:
@@ -537,7 +591,7 @@ def _complications(lower: str, parsed: ParsedQuery) -> float:
     return max(-4.0, min(4.0, score))
 
 
-def rank(cand: Candidate, parsed: ParsedQuery, *, population_last: bool) -> tuple:
+def rank(cand: Candidate, traits: QueryTraits, *, population_last: bool) -> tuple:
     """Sort key of a candidate, best first: not a maternity or newborn code unless
     asked; billable codes; then the score below; then the shortest title, the code.
 
@@ -551,59 +605,64 @@ def rank(cand: Candidate, parsed: ParsedQuery, *, population_last: bool) -> tupl
     history, not the "non-..." or "in remission" code unless asked."""
     system, code, title, billable, _kind = cand.row
     lower = title.lower()
-    typed = " ".join(parsed.typed)
-    words = typed_words(lower)
+    words = lower.replace("(", " ").replace(")", " ").replace(",", " ").split()
+    typed = traits.typed
     score = 0.0
     if cand.named:
         score += 60
     if cand.picks:
-        score += 25 * math.log2(1 + cand.picks)
+        # one pick does not outweigh the index's default; three do
+        score += 60 * math.log2(1 + cand.picks)
     if cand.head:
         score += 40
     if cand.full:
         score += 30
     score -= 30 * cand.dropped
-    required = parsed.required
-    if required and all(_in_title(slot, words) for slot in required):
+    if traits.slot_stems and all(
+        any(
+            all(any(t.startswith(s) for t in words) for s in alternative)
+            for alternative in slot
+        )
+        for slot in traits.slot_stems
+    ):
         score += 10
     if DEFAULT_MARK.search(lower):
         score += 8
     score += 3 * min(words.count("unspecified"), 3)
     if system == System.ICD10CM:
-        score += _complications(lower, parsed)
+        if " with" in lower:
+            score += _complications(lower, traits)
+        if len(code) == 7 and code[6] == "A":
+            score += 3
+        if traits.diabetes_untyped and code[:3] == "E11":
+            score += 5
     if OTHER_MARK.search(lower):
         score -= 6
-    if LATER_ENCOUNTER.search(lower) and not any(w in typed for w in ASKS_LATER):
+    if not traits.asks_later and LATER_ENCOUNTER.search(lower):
         score -= 15
-    if system == System.ICD10CM and len(code) == 7 and code[6] == "A":
-        score += 3
     if ACCIDENTAL.search(lower):
         score += 4
-    elif NOT_ACCIDENTAL.search(lower) and not any(w in typed for w in ASKS_INTENT):
+    elif not traits.asks_intent and NOT_ACCIDENTAL.search(lower):
         score -= 4
-    if "open fracture" in lower and "open" not in parsed.typed:
+    if "open fracture" in lower and "open" not in traits.tokens:
         score -= 4
     if "in remission" in lower and "remission" not in typed:
         score -= 6
     if "family history" in lower and "family" not in typed:
         score -= 8
-    for negated in re.findall(r"\bnon-?([a-z]+)", lower):
-        if negated in typed and f"non{negated}" not in typed.replace("-", "").replace(
-            " ", ""
-        ):
-            score -= 6
-    if (
-        system == System.ICD10CM
-        and DIABETES_TYPED.search(typed)
-        and not DIABETES_TYPE.search(typed)
-        and code[:3] in ("E08", "E09", "E10", "E11", "E13")
-    ):
-        score += 5 if code[:3] == "E11" else 0
+    if "non" in lower:
+        for negated in NEGATED.findall(lower):
+            if negated in typed and f"non{negated}" not in typed.replace("-", ""):
+                score -= 6
     if system == System.ICD10PCS:
         # Administration (3): the usual route and donor unless another is typed.
         if "peripheral vein" in lower:
             score += 3
-        if re.search(r"\bautologous", lower) and "autologous" not in typed:
+        if (
+            "autologous" in lower
+            and "nonautologous" not in lower
+            and ("autologous" not in typed)
+        ):
             score -= 3
     population = population_last and bool(population_of(system, code))
     return (population, not billable, -score, len(title), code)

@@ -1435,19 +1435,19 @@ SYNONYMS: tuple[Synonym, ...] = (
     ),
     _s(
         "egd",
-        "inspection of upper intestinal tract via natural or artificial opening endoscopic",
+        "inspection upper intestinal tract endoscopic",
         "0DJ08ZZ; PCS Index: Esophagogastroduodenoscopy (EGD) 0DJ08ZZ",
         PCS,
     ),
     _s(
         "egd with biopsy",
-        "excision of stomach via natural or artificial opening endoscopic diagnostic",
+        "excision stomach endoscopic diagnostic",
         "0DB68ZX; PCS Index: Biopsy - see Excision with qualifier Diagnostic",
         PCS,
     ),
     _s(
         "colonoscopy",
-        "inspection of lower intestinal tract via natural or artificial opening endoscopic",
+        "inspection lower intestinal tract endoscopic",
         "0DJD8ZZ; PCS Index: Colonoscopy 0DJD8ZZ",
         PCS,
     ),
@@ -1459,13 +1459,13 @@ SYNONYMS: tuple[Synonym, ...] = (
     ),
     _s(
         "bronchoscopy",
-        "inspection of tracheobronchial tree via natural or artificial opening endoscopic",
+        "inspection tracheobronchial tree endoscopic",
         "0BJ08ZZ; PCS Index: Bronchoscopy 0BJ08ZZ",
         PCS,
     ),
     _s(
         "cystoscopy",
-        "inspection of bladder via natural or artificial opening endoscopic",
+        "inspection bladder endoscopic",
         "0TJB8ZZ; PCS Index: Cystoscopy 0TJB8ZZ",
         PCS,
     ),
@@ -1666,7 +1666,7 @@ SYNONYMS: tuple[Synonym, ...] = (
     ),
     _s(
         "turp",
-        "resection of prostate via natural or artificial opening endoscopic",
+        "resection prostate endoscopic",
         "0VT08ZZ; PCS Index: TURP (transurethral resection of prostate) 0VT08ZZ",
         PCS,
     ),
