@@ -69,9 +69,11 @@ def ensure_data() -> list[str]:
         )
     skipped = []
     for path in (PCS_INDEX, PCS_DEFINITIONS):
-        if Release.objects.filter(
-            source_file_name=path.name, state__in=["active", "retired"]
-        ).exists():
+        tried = Release.objects.filter(source_file_name=path.name)
+        if tried.filter(state__in=["active", "retired"]).exists():
+            continue
+        if tried.exists():  # failed before: no importer for it in this tree
+            skipped.append(path.name)
             continue
         try:
             print(f"loading {path.name} ...", flush=True)

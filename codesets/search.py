@@ -541,6 +541,9 @@ DIABETES_TYPE = re.compile(
 )
 CLAUSE = re.compile(r"\b(with|without)\b([^,]*?)(?=\bwith\b|\bwithout\b|,|$)")
 NEGATED = re.compile(r"\bnon-?([a-z]+)")
+APPROACH_TYPED = re.compile(
+    r"\b(open|percut\w*|lap\w*|endoscop\w*|external|natural|via|transorifice)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -555,6 +558,7 @@ class QueryTraits:
     asks_later: bool
     asks_intent: bool
     diabetes_untyped: bool
+    names_approach: bool
 
     @classmethod
     def of(cls, parsed: ParsedQuery) -> QueryTraits:
@@ -574,6 +578,7 @@ class QueryTraits:
             asks_intent=any(w in typed for w in ASKS_INTENT),
             diabetes_untyped=bool(DIABETES_TYPED.search(typed))
             and not DIABETES_TYPE.search(typed),
+            names_approach=bool(APPROACH_TYPED.search(typed)),
         )
 
 
@@ -655,6 +660,16 @@ def rank(cand: Candidate, traits: QueryTraits, *, population_last: bool) -> tupl
             if negated in typed and f"non{negated}" not in typed.replace("-", ""):
                 score -= 6
     if system == System.ICD10PCS:
+        # Catheter and needle work (insertion of a device, dilation, administration,
+        # measurement) is percutaneous unless the query names an approach; the
+        # open approach only has the shortest title.
+        if (
+            not traits.names_approach
+            and len(code) == 7
+            and code[4] == "3"
+            and (code[0] in "34" or (code[0] == "0" and code[2] in "H7"))
+        ):
+            score += 3
         # Administration (3): the usual route and donor unless another is typed.
         if "peripheral vein" in lower:
             score += 3
