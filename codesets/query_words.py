@@ -244,6 +244,13 @@ class Slot:
     alternatives: tuple[tuple[tuple[str, str], ...], ...]
     phrasings: tuple[str, ...]  # the slot as text: typed, then what it means
     optional: bool = False
+    # the alternatives with the words left out of the search (COMMON_WORDS): the
+    # ranking asks for them in the title (search.QueryTraits)
+    full: tuple[tuple[tuple[str, str], ...], ...] = ()
+
+    @property
+    def ranked(self) -> tuple[tuple[tuple[str, str], ...], ...]:
+        return self.full or self.alternatives
 
 
 @dataclass(frozen=True)
@@ -312,11 +319,13 @@ def parse_query(query: str, systems: list[str] | None = None) -> ParsedQuery:
                     if words and words not in alternatives:
                         alternatives.append(words)
             alternatives = _without_redundant(alternatives)
+            searched = [_searched(a) for a in alternatives]
             phrasings = [" ".join(typed)] + [m for m in means if m]
             slots.append(
                 Slot(
+                    full=tuple(alternatives) if searched != alternatives else (),
                     typed=typed,
-                    alternatives=tuple(alternatives),
+                    alternatives=tuple(_without_redundant(searched)),
                     phrasings=tuple(dict.fromkeys(phrasings)),
                     optional=any(not m for m in means) or not alternatives,
                 )
@@ -352,6 +361,35 @@ def parse_query(query: str, systems: list[str] | None = None) -> ParsedQuery:
                     Slot(typed=(token,), alternatives=(words,), phrasings=(token,))
                 )
     return ParsedQuery(typed=tokens, slots=slots)
+
+
+# Words of nearly every ICD-10-PCS title (the approach, the side): a synonym's meaning
+# is searched without them when it has others, and they only rank its codes
+# ("colonoscopy" = inspection of lower intestinal tract, via natural or artificial
+# opening endoscopic: the index reads the short lists of the first four words).
+COMMON_WORDS = frozenset(
+    {
+        "approach",
+        "artificial",
+        "device",
+        "endoscopic",
+        "into",
+        "left",
+        "natural",
+        "open",
+        "opening",
+        "percutaneous",
+        "right",
+        "via",
+    }
+)
+
+
+def _searched(
+    alternative: tuple[tuple[str, str], ...],
+) -> tuple[tuple[str, str], ...]:
+    rare = tuple(t for t in alternative if t[0] not in COMMON_WORDS)
+    return rare or alternative
 
 
 def _without_redundant(

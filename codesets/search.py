@@ -258,7 +258,7 @@ def _word_search(
 
 # Matches in index order read before ranking: enough for the default code of a common
 # word to be among them when HEAD_SQL does not name it.
-POOL = 40
+POOL = 20
 # When no code has every word, the query is searched again without each of its words
 # in turn (a modifier the code sets do not print: "community acquired pneumonia"),
 # those codes ranked after any full match.
@@ -410,7 +410,7 @@ def ranked_search(
     from codesets import synonyms
 
     required = parsed.required
-    pool = max(POOL, limit * (2 if population_last else 1))
+    pool = max(POOL, limit)
     found: dict[tuple[str, str], Candidate] = {}
 
     def take(rows: list[tuple], **flags) -> None:
@@ -447,7 +447,6 @@ def ranked_search(
         parts += [
             HEAD_TITLE_SQL.format(patterns=title_sql),
             HEAD_NOTE_SQL.format(patterns=note_sql),
-            NAMED_SQL,
             PRIOR_SQL,
         ]
         params += [
@@ -457,22 +456,44 @@ def ranked_search(
             day,
             *note_params,
             release_ids,
-            named,
-            [n.split(":", 1)[1] for n in named],
-            release_ids,
-            day,
-            day,
             normalized_query(query),
             systems,
             release_ids,
             day,
             day,
         ]
+        if named:
+            parts.append(NAMED_SQL)
+            params += [
+                named,
+                [n.split(":", 1)[1] for n in named],
+                release_ids,
+                day,
+                day,
+            ]
     if not parts:
         return []
     cursor.execute(" UNION ALL ".join(f"({part})" for part in parts), params)
     rows = cursor.fetchall()
-    take([r for r in rows if r[5] == "word"], full=True)
+    words = [r for r in rows if r[5] == "word"]
+    take(words, full=True)
+    if (
+        population_last
+        and len(words) == pool
+        and any(population_of(r[0], r[1]) for r in words)
+    ):
+        # Maternity and newborn codes go last: twice the rows, so that the page
+        # still fills (most queries find none of those codes).
+        take(_word_search(cursor, required, release_ids, day, pool * 2), full=True)
+    later = sum(bool(LATER_ENCOUNTER.search(r[2].lower())) for r in words)
+    if later * 2 > len(words) > 0 and not any(w in query.lower() for w in ASKS_LATER):
+        # Subsequent-encounter and sequela titles are the short ones: the initial
+        # encounters (what a coder codes first) are asked for by name.
+        initial = Slot(typed=(), alternatives=((("initial", "prefix"),),), phrasings=())
+        take(
+            _word_search(cursor, [*required, initial], release_ids, day, pool),
+            full=True,
+        )
     if not found and 2 <= len(required) <= RELAX_MAX_SLOTS:
         # One query: every word but one, for each word (when each slot is one word
         # or phrase; else one query per word left out).
@@ -570,7 +591,7 @@ class QueryTraits:
             slot_stems=tuple(
                 tuple(
                     tuple(_stem(w.lstrip("-")) for w, _mode in alternative)
-                    for alternative in slot.alternatives
+                    for alternative in slot.ranked
                 )
                 for slot in parsed.required
             ),
