@@ -325,7 +325,26 @@ LATER_ENCOUNTER = re.compile(r"subsequent encounter|, sequela")
 NOT_ACCIDENTAL = re.compile(r"intentional self-harm|, assault|, undetermined")
 ACCIDENTAL = re.compile(r", accidental \(unintentional\)")
 # Query words that ask for what the marks above rank last.
-ASKS_LATER = ("subsequent", "sequela", "follow", "healing", "nonunion", "malunion")
+ASKS_LATER = (
+    "subsequent",
+    "sequela",
+    "follow",
+    "healing",
+    "nonunion",
+    "malunion",
+    "delayed",
+    "routine",
+)
+
+
+def _asks(tokens: list[str], words: tuple[str, ...]) -> bool:
+    """A typed token is one of ``words`` or the start of one ("subse", "malunio")."""
+    return any(
+        len(t) >= 3 and any(w.startswith(t) or t.startswith(w) for w in words)
+        for t in tokens
+    )
+
+
 ASKS_INTENT = ("intentional", "self", "suicid", "assault", "undetermined", "harm")
 
 
@@ -486,7 +505,7 @@ def ranked_search(
         # still fills (most queries find none of those codes).
         take(_word_search(cursor, required, release_ids, day, pool * 2), full=True)
     later = sum(bool(LATER_ENCOUNTER.search(r[2].lower())) for r in words)
-    if later * 2 > len(words) > 0 and not any(w in query.lower() for w in ASKS_LATER):
+    if later * 2 > len(words) > 0 and not _asks(parsed.typed, ASKS_LATER):
         # Subsequent-encounter and sequela titles are the short ones: the initial
         # encounters (what a coder codes first) are asked for by name.
         initial = Slot(typed=(), alternatives=((("initial", "prefix"),),), phrasings=())
@@ -595,7 +614,7 @@ class QueryTraits:
                 )
                 for slot in parsed.required
             ),
-            asks_later=any(w in typed for w in ASKS_LATER),
+            asks_later=_asks(parsed.typed, ASKS_LATER),
             asks_intent=any(w in typed for w in ASKS_INTENT),
             diabetes_untyped=bool(DIABETES_TYPED.search(typed))
             and not DIABETES_TYPE.search(typed),
