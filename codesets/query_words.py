@@ -30,7 +30,6 @@ MAX_WORDS = 8
 ABBREVIATIONS: dict[str, str] = {
     "aaa": "abdominal aortic aneurysm",
     "abx": "antibiotic",
-    "acs": "acute coronary syndrome",
     "adhd": "attention deficit hyperactivity",
     "ahrf": "acute respiratory failure hypoxia",
     "aml": "acute myeloblastic leukemia",
@@ -44,7 +43,6 @@ ABBREVIATIONS: dict[str, str] = {
     "ibd": "inflammatory bowel",
     "iddm": "type 1 diabetes mellitus",
     "niddm": "type 2 diabetes mellitus",
-    "nsclc": "non small cell lung",
     "ra": "rheumatoid arthritis",
     "sah": "subarachnoid hemorrhage",
     "sdh": "subdural hemorrhage",
