@@ -260,8 +260,9 @@ def summary(samples: list[float]) -> dict[str, float]:
     }
 
 
-def main() -> None:
-    ensure_data()
+def speed() -> dict:
+    """The speed figures (selector, API, naive icontains) over the codes in force on
+    DOS; bench/lookup_accuracy.py reports them in its own run."""
     releases, _ = releases_on(DOS)
     release_ids = [r.id for r in releases.values()]
     in_force = (
@@ -321,6 +322,12 @@ def main() -> None:
     results["slowest_queries"] = [{"query": q, "ms": round(t, 1)} for t, q in slowest]
     empty = [q for q in queries if not code_search(query=q, day=DOS, limit=LIMIT).hits]
     results["queries_without_results"] = empty
+    return results
+
+
+def main() -> None:
+    ensure_data()
+    results = speed()
     print(json.dumps(results, indent=2))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)

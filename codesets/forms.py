@@ -95,6 +95,14 @@ class DiffFilterForm(forms.Form):
     page = forms.IntegerField(min_value=1, required=False)
 
 
+class SuggestionAcceptForm(forms.Form):
+    """A code taken from the suggestions for words (codesets.services.suggestion_accept)."""
+
+    q = forms.CharField(max_length=200)
+    system = forms.ChoiceField(choices=System.choices)
+    code = forms.CharField(max_length=16)
+
+
 class EncoderSearchForm(forms.Form):
     q = forms.CharField(max_length=200, required=False)
     system = forms.ChoiceField(

@@ -17,7 +17,7 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Case, Func, Q, Value, When
-from django.db.models.functions import Cast, Concat, Least, Length, LPad
+from django.db.models.functions import Cast, Concat, Least, Length, Lower, LPad
 from django.utils import timezone
 
 
@@ -386,6 +386,12 @@ class Code(ReleasedRow):
             GinIndex(
                 fields=["search_ranked"], name="code_search_ranked", fastupdate=False
             ),
+            # A term's default code (issue 12, codesets/search.py: HEAD_SQL): titles
+            # that read as the term ("pneumonia, ...", "unspecified appendicitis").
+            models.Index(
+                OpClass(Lower("long_title"), name="text_pattern_ops"),
+                name="code_title_lower_prefix",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -420,10 +426,39 @@ class Note(ReleasedRow):
         indexes = [
             models.Index(fields=["system", "code"], name="note_system_code"),
             GinIndex(fields=["release_ids"], name="note_release_ids"),
+            # Inclusion terms that read as the term typed ("hypertension (arterial)
+            # ...", "diabetes NOS"): codesets/search.py, HEAD_SQL.
+            models.Index(
+                OpClass(Lower("text"), name="text_pattern_ops"),
+                name="note_term_lower_prefix",
+                condition=Q(kind__in=["includes", "inclusion_term"]),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.code} {self.kind}: {self.text[:60]}"
+
+
+class AcceptedSuggestion(models.Model):
+    """A code a coder took from the suggestions for a query (issue 12), counted per
+    normalized query (query_words.normalized_query) and code: the code search reads
+    the counts as a learned prior, so what this site's coders pick comes up first."""
+
+    system = models.CharField(max_length=10, choices=System.choices)
+    query = models.CharField(max_length=200)
+    code = models.CharField(max_length=16)  # undotted
+    count = models.PositiveIntegerField(default=0)
+    last_accepted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["query", "system", "code"], name="accepted_suggestion_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.query!r} -> {self.system} {self.code} ({self.count})"
 
 
 class PcsTable(ReleasedRow):

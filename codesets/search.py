@@ -8,6 +8,7 @@ prefix matching and English stemming over titles and inclusion terms.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -23,7 +24,15 @@ from codesets.models import (
     display_code,
     normalize_code,
 )
-from codesets.query_words import mentions_population, query_words, words_tsquery
+from codesets.query_words import (
+    ParsedQuery,
+    Slot,
+    mentions_population,
+    normalized_query,
+    parse_query,
+    slots_tsquery,
+    typed_words,
+)
 
 CODE_QUERY = re.compile(r"^[A-Z0-9]{1,7}$")
 MAX_LIMIT = 100
@@ -165,15 +174,20 @@ def code_search(
     population_last: bool = True,
 ) -> SearchResult:
     """Codes valid on ``day`` matching ``query``: exact code first, then code
-    prefixes, else words: every word a prefix of a (stemmed) word of the title or
-    an inclusion term, billable codes first, the shortest (most to-the-point)
-    title first. Ordering by ts_rank instead would rank every match before the
-    LIMIT (100+ ms for a common word over 180k rows); this order follows an index.
+    prefixes, else words, ranked as an encoder would (``rank``): the term's default
+    code first, then codes whose title the term heads, initial encounters before
+    subsequent ones, what this site's coders picked for the same query before.
+
+    Words match as the start of a (stemmed) word of the title or an inclusion term;
+    chart language reads as the code sets' words (query_words.parse_query, with the
+    synonyms of codesets/synonyms.py). The candidates are the first POOL matches in
+    index order (billable, shortest title: WORD_SQL) plus the codes that the query
+    names as a whole term (HEAD_SQL); only those are ranked, so the cost stays that
+    of a few index probes.
 
     With ``population_last``, words that name no pregnancy or newborn
     (query_words.mentions_population) list maternity and newborn codes after the
-    others (searching twice the rows when the first page holds one); the coding form,
-    which knows the patient, orders them itself."""
+    others; the coding form, which knows the patient, orders them itself."""
     releases, uncovered = releases_on(day, systems)
     limit = max(1, min(limit, MAX_LIMIT))
     query = query.strip()
@@ -198,19 +212,22 @@ def code_search(
             rows = cursor.fetchall()
         by_code = bool(rows)
         if not by_code:
-            words = query_words(query)
+            parsed = parse_query(query, sorted(releases))
             later = (
                 population_last
                 and System.ICD10CM in releases
-                and not mentions_population(words)
+                and not mentions_population(parsed.typed)
             )
-            rows = _word_search(cursor, words, release_ids, day, limit)
-            if later and any(population_of(r[0], r[1]) for r in rows):
-                # Only then twice the rows (most queries find none of those codes),
-                # and a stable sort: the search order within each part.
-                rows = _word_search(cursor, words, release_ids, day, limit * 2)
-                rows = sorted(rows, key=lambda r: bool(population_of(r[0], r[1])))
-                rows = rows[:limit]
+            rows = ranked_search(
+                cursor,
+                parsed=parsed,
+                query=query,
+                release_ids=release_ids,
+                systems=sorted(releases),
+                day=day,
+                limit=limit,
+                population_last=later,
+            )
     hits = [
         SearchHit(system=s, code=c, title=t, billable=b, kind=k)
         for s, c, t, b, k in rows
@@ -229,19 +246,488 @@ def code_search(
 
 def _word_search(
     cursor: CursorWrapper,
-    words: list[str],
+    slots: list[Slot],
     release_ids: list[int],
     day: dt.date,
     limit: int,
 ) -> list[tuple]:
-    if not words:
+    if not slots:
         return []
-    tsquery, params = words_tsquery(words)
+    tsquery, params = slots_tsquery(slots)
     cursor.execute(
         WORD_SQL.format(query=tsquery),
         [RANK_TAGS, *params, release_ids, day, day, limit, limit],
     )
     return cursor.fetchall()
+
+
+# --- ranking (issue 12) -------------------------------------------------------------
+
+# Matches in index order read before ranking: enough for the default code of a common
+# word to be among them when HEAD_SQL does not name it.
+POOL = 20
+# When no code has every word, the query is searched again without each of its words
+# in turn (a modifier the code sets do not print: "community acquired pneumonia"),
+# those codes ranked after any full match.
+RELAX_MAX_SLOTS = 5
+RELAX_LIMIT = 10
+
+# Codes the query names as a whole term, in one round trip:
+# * a billable code whose title reads as the term: "Pneumonia, unspecified organism",
+#   "Unspecified appendicitis", "Walker, rigid (pickup) ..." (the index's default);
+# * a node whose inclusion term reads as it ("hypertension (arterial) (benign) ..." on
+#   I10, "diabetes NOS" on E11, "Acute kidney injury (nontraumatic)" on N17.9): its
+#   default code is chosen below (_default_below) when the node is a header;
+# * the codes the curated list gives for the term (synonyms.DEFAULTS);
+# * the codes this site's coders took for the same query (AcceptedSuggestion).
+# Each part is a prefix range of a text_pattern_ops index (lower(long_title),
+# lower(text) of inclusion terms), or an equality: a few index probes.
+HEAD_TITLE_SQL = """
+SELECT system, code, long_title, billable, kind, 'title' AS source, 0 AS picks
+FROM codesets_code
+WHERE ({patterns}) AND release_ids && %s::bigint[] AND billable
+  AND kind NOT IN ('chapter', 'block', 'modifier')
+  AND (valid_from IS NULL OR valid_from <= %s::date) AND (valid_to IS NULL OR valid_to >= %s::date)
+"""
+HEAD_NOTE_SQL = """
+SELECT system, code, text, NULL::boolean, '', 'note', 0
+FROM codesets_note
+WHERE kind IN ('includes', 'inclusion_term') AND ({patterns})
+  AND release_ids && %s::bigint[]
+"""
+NAMED_SQL = """
+SELECT c.system, c.code, c.long_title, c.billable, c.kind, 'named', 0
+FROM codesets_code c
+WHERE c.system || ':' || c.code = ANY(%s::text[])
+  AND c.code = ANY(%s::text[]) AND c.release_ids && %s::bigint[]
+  AND (c.valid_from IS NULL OR c.valid_from <= %s::date) AND (c.valid_to IS NULL OR c.valid_to >= %s::date)
+"""
+PRIOR_SQL = """
+SELECT c.system, c.code, c.long_title, c.billable, c.kind, 'prior', a.count
+FROM codesets_acceptedsuggestion a
+JOIN codesets_code c ON c.system = a.system AND c.code = a.code
+WHERE a.query = %s AND a.system = ANY(%s::text[]) AND c.release_ids && %s::bigint[]
+  AND c.kind NOT IN ('chapter', 'block', 'modifier')
+  AND (c.valid_from IS NULL OR c.valid_from <= %s::date) AND (c.valid_to IS NULL OR c.valid_to >= %s::date)
+"""
+# The billable codes under header nodes whose inclusion term reads as the query.
+BELOW_SQL = """
+SELECT system, code, long_title, billable, kind FROM codesets_code
+WHERE ({patterns}) AND release_ids && %s::bigint[] AND billable
+  AND kind NOT IN ('chapter', 'block', 'modifier')
+  AND (valid_from IS NULL OR valid_from <= %s::date) AND (valid_to IS NULL OR valid_to >= %s::date)
+LIMIT 400
+"""
+
+PAREN = re.compile(r"\s*[\(\[][^\)\]]*[\)\]]")
+# Title words that mark the default code of a term: the unspecified, uncomplicated,
+# "not otherwise specified" one (the index's code for the bare term).
+DEFAULT_MARK = re.compile(
+    r"(, unspecified|^unspecified |without complications|, uncomplicated|"
+    r"not elsewhere classified|\bnos\b|not specified as|unspecified as to|"
+    r"site not specified|unspecified site|unspecified organism|, not specified)"
+)
+OTHER_MARK = re.compile(r"^other |^other specified |, other\b")
+LATER_ENCOUNTER = re.compile(r"subsequent encounter|, sequela")
+NOT_ACCIDENTAL = re.compile(r"intentional self-harm|, assault|, undetermined")
+ACCIDENTAL = re.compile(r", accidental \(unintentional\)")
+# Query words that ask for what the marks above rank last.
+ASKS_LATER = (
+    "subsequent",
+    "sequela",
+    "follow",
+    "healing",
+    "nonunion",
+    "malunion",
+    "delayed",
+    "routine",
+)
+
+
+def _asks(tokens: list[str], words: tuple[str, ...]) -> bool:
+    """A typed token is one of ``words`` or the start of one ("subse", "malunio")."""
+    return any(
+        len(t) >= 3 and any(w.startswith(t) or t.startswith(w) for w in words)
+        for t in tokens
+    )
+
+
+ASKS_INTENT = ("intentional", "self", "suicid", "assault", "undetermined", "harm")
+
+
+def title_head(text: str) -> str:
+    """A title or inclusion term as a term: lower case, without parentheses, the
+    leading "unspecified"/"other", a trailing "NOS", and what follows the first
+    comma. "Pneumonia, unspecified organism" -> "pneumonia"; "Essential (primary)
+    hypertension" -> "essential hypertension"; "Unspecified appendicitis" ->
+    "appendicitis"; "diabetes NOS" -> "diabetes"."""
+    text = PAREN.sub("", text.lower()).split(",")[0].strip()
+    text = re.sub(r"^(unspecified|other) ", "", text)
+    text = re.sub(r" nos$", "", text)
+    return " ".join(typed_words(text))
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _head_patterns(variants: list[str], column: str) -> tuple[str, list]:
+    """SQL ORing the prefix ranges under which a text reads as one of the variants."""
+    sql: list[str] = []
+    params: list = []
+    shapes = (
+        ("{v}", "{v},%", "{v} (%", "unspecified {v}", "unspecified {v},%")
+        if column == "long_title"
+        else ("{v}", "{v},%", "{v} (%", "{v} nos")
+    )
+    equal = [
+        shape.format(v=v) for v in variants for shape in shapes if "%" not in shape
+    ]
+    if equal:
+        sql.append(f"lower({column}) = ANY(%s::text[])")
+        params.append(equal)
+    for v in variants:
+        for pattern in (shape.format(v=v) for shape in shapes if "%" in shape):
+            sql.append(f"lower({column}) LIKE %s")
+            params.append(_like(pattern[:-1]) + "%")
+    return " OR ".join(sql), params
+
+
+def _default_below(node: str, rows: list[tuple]) -> tuple | None:
+    """The default code under a header: its unspecified/uncomplicated code nearest to
+    it (E11 -> E11.9 "without complications"), else its shortest code."""
+    below = [r for r in rows if r[1].startswith(node)]
+    if not below:
+        return None
+    return min(
+        below,
+        key=lambda r: (
+            not DEFAULT_MARK.search(r[2].lower()),
+            bool(OTHER_MARK.search(r[2].lower())),
+            len(r[1]),
+            r[1],
+        ),
+    )
+
+
+@dataclass
+class Candidate:
+    row: tuple
+    full: bool = False  # every required word matched
+    dropped: int = 0  # words left out to find it (relaxed search)
+    head: bool = False  # its title or an inclusion term reads as the query
+    named: bool = False  # the curated default code of the term
+    picks: int = 0  # times this site's coders took it for this query
+    order: int = 0  # place in index order (billable, shortest title)
+
+
+def ranked_search(
+    cursor: CursorWrapper,
+    *,
+    parsed: ParsedQuery,
+    query: str,
+    release_ids: list[int],
+    systems: list[str],
+    day: dt.date,
+    limit: int,
+    population_last: bool,
+) -> list[tuple]:
+    """The word search's candidates ranked (see ``rank``); the first ``limit``."""
+    from codesets import synonyms
+
+    required = parsed.required
+    pool = max(POOL, limit)
+    found: dict[tuple[str, str], Candidate] = {}
+
+    def take(rows: list[tuple], **flags) -> None:
+        for row in rows:
+            key = (row[0], row[1])
+            cand = found.get(key)
+            if cand is None:
+                cand = found[key] = Candidate(row=row[:5], order=len(found))
+            for name, value in flags.items():
+                if name == "dropped":
+                    cand.dropped = value if not cand.full else 0
+                elif value:
+                    setattr(cand, name, value)
+
+    # One round trip: the word search and the codes the query names as a term.
+    parts: list[str] = []
+    params: list = []
+    if required:
+        tsquery, word_params = slots_tsquery(required)
+        # The tsquery SQL is ours (query_words.TERM_SQL); the words are parameters.
+        word_sql = WORD_SQL.format(query=tsquery)
+        parts.append(f"SELECT w.*, 'word', 0 FROM ({word_sql}) w")  # noqa: S608
+        params += [RANK_TAGS, *word_params, release_ids, day, day, pool, pool]
+    variants = parsed.variants()
+    if variants:
+        title_sql, title_params = _head_patterns(variants, "long_title")
+        note_sql, note_params = _head_patterns(variants, "text")
+        named = [
+            f"{system}:{synonyms.DEFAULTS[system][v][0]}"
+            for system in systems
+            for v in variants
+            if v in synonyms.DEFAULTS.get(system, {})
+        ]
+        parts += [
+            HEAD_TITLE_SQL.format(patterns=title_sql),
+            HEAD_NOTE_SQL.format(patterns=note_sql),
+            PRIOR_SQL,
+        ]
+        params += [
+            *title_params,
+            release_ids,
+            day,
+            day,
+            *note_params,
+            release_ids,
+            normalized_query(query),
+            systems,
+            release_ids,
+            day,
+            day,
+        ]
+        if named:
+            parts.append(NAMED_SQL)
+            params += [
+                named,
+                [n.split(":", 1)[1] for n in named],
+                release_ids,
+                day,
+                day,
+            ]
+    if not parts:
+        return []
+    cursor.execute(" UNION ALL ".join(f"({part})" for part in parts), params)
+    rows = cursor.fetchall()
+    words = [r for r in rows if r[5] == "word"]
+    take(words, full=True)
+    if (
+        population_last
+        and len(words) == pool
+        and any(population_of(r[0], r[1]) for r in words)
+    ):
+        # Maternity and newborn codes go last: twice the rows, so that the page
+        # still fills (most queries find none of those codes).
+        take(_word_search(cursor, required, release_ids, day, pool * 2), full=True)
+    later = sum(bool(LATER_ENCOUNTER.search(r[2].lower())) for r in words)
+    if later * 2 > len(words) > 0 and not _asks(parsed.typed, ASKS_LATER):
+        # Subsequent-encounter and sequela titles are the short ones: the initial
+        # encounters (what a coder codes first) are asked for by name.
+        initial = Slot(typed=(), alternatives=((("initial", "prefix"),),), phrasings=())
+        take(
+            _word_search(cursor, [*required, initial], release_ids, day, pool),
+            full=True,
+        )
+    if not found and 2 <= len(required) <= RELAX_MAX_SLOTS:
+        # One query: every word but one, for each word (when each slot is one word
+        # or phrase; else one query per word left out).
+        if all(len(o.alternatives) == 1 for o in required):
+            relaxed = Slot(
+                typed=(),
+                alternatives=tuple(
+                    tuple(
+                        term
+                        for other in required[:n] + required[n + 1 :]
+                        for term in other.alternatives[0]
+                    )
+                    for n in range(len(required))
+                ),
+                phrasings=(),
+            )
+            take(
+                _word_search(cursor, [relaxed], release_ids, day, RELAX_LIMIT),
+                dropped=1,
+            )
+        else:
+            for n in range(len(required)):
+                rest = required[:n] + required[n + 1 :]
+                take(
+                    _word_search(cursor, rest, release_ids, day, RELAX_LIMIT),
+                    dropped=1,
+                )
+    wanted = set(variants)
+    notes = [r for r in rows if r[5] == "note" and title_head(r[2]) in wanted]
+    take(
+        [r for r in rows if r[5] == "title" and title_head(r[2]) in wanted],
+        head=True,
+    )
+    take([r for r in rows if r[5] == "named"], named=True, full=True)
+    for r in rows:
+        if r[5] == "prior":
+            take([r], picks=r[6])
+    if notes:
+        # Inclusion terms stand on codes and on headers; a header's default code.
+        nodes = sorted({(r[0], r[1]) for r in notes})
+        cursor.execute(
+            BELOW_SQL.format(patterns=" OR ".join(["code LIKE %s"] * len(nodes))),
+            [*(_like(code) + "%" for _, code in nodes), release_ids, day, day],
+        )
+        below = cursor.fetchall()
+        for system, node in nodes:
+            default = _default_below(node, [r for r in below if r[0] == system])
+            if default is not None:
+                take([default], head=True, full=True)
+    traits = QueryTraits.of(parsed)
+    ranked = sorted(
+        found.values(), key=lambda c: rank(c, traits, population_last=population_last)
+    )
+    return [c.row for c in ranked[:limit]]
+
+
+def _stem(word: str) -> str:
+    """A crude stem for "is this word in the title": diabetic ~ diabetes, urinary ~
+    urine (the search itself matched with PostgreSQL's stemmer)."""
+    return word if len(word) <= 4 else word[: max(4, len(word) - 3)]
+
+
+DIABETES_TYPED = re.compile(r"\b(diabet\w*|dm)\b")
+DIABETES_TYPE = re.compile(
+    r"\b(type|t1|t2|dm1|dm2|t1dm|t2dm|iddm|niddm|gestational|secondary|drug|steroid|due|juvenile)\b"
+)
+CLAUSE = re.compile(r"\b(with|without)\b([^,]*?)(?=\bwith\b|\bwithout\b|,|$)")
+NEGATED = re.compile(r"\bnon-?([a-z]+)")
+APPROACH_TYPED = re.compile(
+    r"\b(open|percut\w*|lap\w*|endoscop\w*|external|natural|via|transorifice)\b"
+)
+
+
+@dataclass(frozen=True)
+class QueryTraits:
+    """What ``rank`` needs of the query, worked out once per search."""
+
+    typed: str  # the typed tokens, space-joined
+    tokens: frozenset[str]
+    stems: tuple[str, ...]  # of the typed words but with/without
+    # per required slot: per alternative, the stems of its words
+    slot_stems: tuple[tuple[tuple[str, ...], ...], ...]
+    asks_later: bool
+    asks_intent: bool
+    diabetes_untyped: bool
+    names_approach: bool
+
+    @classmethod
+    def of(cls, parsed: ParsedQuery) -> QueryTraits:
+        typed = " ".join(parsed.typed)
+        return cls(
+            typed=typed,
+            tokens=frozenset(parsed.typed),
+            stems=tuple(_stem(w) for w in parsed.typed if w not in ("with", "without")),
+            slot_stems=tuple(
+                tuple(
+                    tuple(_stem(w.lstrip("-")) for w, _mode in alternative)
+                    for alternative in slot.ranked
+                )
+                for slot in parsed.required
+            ),
+            asks_later=_asks(parsed.typed, ASKS_LATER),
+            asks_intent=any(w in typed for w in ASKS_INTENT),
+            diabetes_untyped=bool(DIABETES_TYPED.search(typed))
+            and not DIABETES_TYPE.search(typed),
+            names_approach=bool(APPROACH_TYPED.search(typed)),
+        )
+
+
+def _complications(lower: str, traits: QueryTraits) -> float:
+    """ICD-10-CM titles say what the code holds with "with ..." and "without ...":
+    a complication the query does not name counts against the code, its absence for
+    it (the uncomplicated code is the default), unless the query names it."""
+    score = 0.0
+    for word, clause in CLAUSE.findall(lower):
+        named = any(s in clause for s in traits.stems)
+        if word == "with":
+            score += 0 if named else -2
+        else:
+            score += -4 if named else 2
+    return max(-4.0, min(4.0, score))
+
+
+def rank(cand: Candidate, traits: QueryTraits, *, population_last: bool) -> tuple:
+    """Sort key of a candidate, best first: not a maternity or newborn code unless
+    asked; billable codes; then the score below; then the shortest title, the code.
+
+    The score is what an encoder weighs: the code the index gives for the term
+    (curated default, a title or inclusion term reading as the term), what this
+    site's coders took for this query before, every word found (in the title rather
+    than only in an inclusion term), the unspecified/uncomplicated code before its
+    subtypes and "other" codes, the initial encounter before subsequent and sequela,
+    accidental poisoning before the other intents (guideline I.C.19.e.5.b), type 2
+    diabetes when no type is written (I.C.4.a.2), "personal" before "family"
+    history, not the "non-..." or "in remission" code unless asked."""
+    system, code, title, billable, _kind = cand.row
+    lower = title.lower()
+    words = lower.replace("(", " ").replace(")", " ").replace(",", " ").split()
+    typed = traits.typed
+    score = 0.0
+    if cand.named:
+        score += 60
+    if cand.picks:
+        # one pick does not outweigh the index's default; three do
+        score += 60 * math.log2(1 + cand.picks)
+    if cand.head:
+        score += 40
+    if cand.full:
+        score += 30
+    score -= 30 * cand.dropped
+    if traits.slot_stems and all(
+        any(
+            all(any(t.startswith(s) for t in words) for s in alternative)
+            for alternative in slot
+        )
+        for slot in traits.slot_stems
+    ):
+        score += 10
+    if DEFAULT_MARK.search(lower):
+        score += 8
+    score += 3 * min(words.count("unspecified"), 3)
+    if system == System.ICD10CM:
+        if " with" in lower:
+            score += _complications(lower, traits)
+        if len(code) == 7 and code[6] == "A":
+            score += 3
+        if traits.diabetes_untyped and code[:3] == "E11":
+            score += 5
+    if OTHER_MARK.search(lower):
+        score -= 6
+    if not traits.asks_later and LATER_ENCOUNTER.search(lower):
+        score -= 15
+    if ACCIDENTAL.search(lower):
+        score += 4
+    elif not traits.asks_intent and NOT_ACCIDENTAL.search(lower):
+        score -= 4
+    if "open fracture" in lower and "open" not in traits.tokens:
+        score -= 4
+    if "in remission" in lower and "remission" not in typed:
+        score -= 6
+    if "family history" in lower and "family" not in typed:
+        score -= 8
+    if "non" in lower:
+        for negated in NEGATED.findall(lower):
+            if negated in typed and f"non{negated}" not in typed.replace("-", ""):
+                score -= 6
+    if system == System.ICD10PCS:
+        # Catheter and needle work (insertion of a device, dilation, administration,
+        # measurement) is percutaneous unless the query names an approach; the
+        # open approach only has the shortest title.
+        if (
+            not traits.names_approach
+            and len(code) == 7
+            and code[4] == "3"
+            and (code[0] in "34" or (code[0] == "0" and code[2] in "H7"))
+        ):
+            score += 3
+        # Administration (3): the usual route and donor unless another is typed.
+        if "peripheral vein" in lower:
+            score += 3
+        if (
+            "autologous" in lower
+            and "nonautologous" not in lower
+            and ("autologous" not in typed)
+        ):
+            score -= 3
+    population = population_last and bool(population_of(system, code))
+    return (population, not billable, -score, len(title), code)
 
 
 # --- the code panel ---------------------------------------------------------------

@@ -36,6 +36,7 @@ from codesets.importers.base import (
 )
 from codesets.models import (
     TABLE_VARIANTS,
+    AcceptedSuggestion,
     Code,
     DrgWeight,
     Note,
@@ -43,8 +44,10 @@ from codesets.models import (
     Release,
     System,
     Table,
+    normalize_code,
     release_kind_label,
 )
+from codesets.query_words import normalized_query
 
 logger = logging.getLogger(__name__)
 
@@ -959,3 +962,32 @@ def release_import_now(
             effective_to=release.effective_to,
         )
     return release
+
+
+def suggestion_accept(
+    *, query: str, system: str, code: str
+) -> AcceptedSuggestion | None:
+    """Count that a coder took ``code`` from the suggestions for the words ``query``
+    (the coding form's code box, the encoder): the code search ranks the codes this
+    site's coders take for a query higher the next time (search.PRIOR_SQL). A query
+    typed as a code, an unknown code or system is not counted (None)."""
+    from codesets.search import looks_like_code
+
+    key = normalized_query(query)
+    code = normalize_code(code)
+    if (
+        not key
+        or looks_like_code(query)
+        or system not in System.values
+        or not Code.objects.filter(system=system, code=code).exists()
+    ):
+        return None
+    with transaction.atomic():
+        row, _ = AcceptedSuggestion.objects.select_for_update().get_or_create(
+            query=key, system=system, code=code
+        )
+        row.count = models.F("count") + 1
+        row.last_accepted_at = timezone.now()
+        row.save(update_fields=["count", "last_accepted_at"])
+    row.refresh_from_db(fields=["count"])
+    return row

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.release_list, name="release_list"),
     path("encoder/", views.encoder, name="encoder"),
     path("encoder/pcs-builder/", views.pcs_builder, name="pcs_builder"),
+    path("encoder/accept/", views.suggestion_accept, name="suggestion_accept"),
     path("encoder/<str:system>/<str:code>/", views.code_panel, name="code_panel"),
     path("import/", views.release_upload, name="release_upload"),
     path("releases/<int:release_id>/", views.release_detail, name="release_detail"),

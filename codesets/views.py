@@ -20,6 +20,7 @@ from codesets.forms import (
     PcsBuilderForm,
     ReleaseActivateForm,
     ReleaseUploadForm,
+    SuggestionAcceptForm,
 )
 from codesets.importers.base import ImportFormatError
 from codesets.index_search import index_search
@@ -220,6 +221,22 @@ def release_discard(request: AuthenticatedHttpRequest, release_id: int) -> HttpR
         request, f"“{release.label or release.source_file_name}” was discarded."
     )
     return redirect("codesets:release_list")
+
+
+@require_POST
+@permission_required(VIEW_CODES)
+def suggestion_accept(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """A coder took a code from the suggestions (the encoder, the coding form's code
+    boxes): counted for the learned prior of the code search. 204, or 400."""
+    form = SuggestionAcceptForm(request.POST)
+    if not form.is_valid():
+        return HttpResponse(status=400)
+    services.suggestion_accept(
+        query=form.cleaned_data["q"],
+        system=form.cleaned_data["system"],
+        code=form.cleaned_data["code"],
+    )
+    return HttpResponse(status=204)
 
 
 @permission_required(VIEW_CODES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
@@ -342,7 +343,20 @@ class Suggestion:
         return self.hit.billable
 
 
+# ICD-10-CM titles that name the patient's sex ("... of the female genital tract",
+# "... male breast"): for a patient of the other sex, listed after the others.
+FEMALE = re.compile(r"\bfemale\b")
+MALE = re.compile(r"\bmale\b")
+
+
 def _population_note(hit: SearchHit, *, age: int, sex: str) -> str:
+    title = hit.title.lower()
+    if hit.system == System.ICD10CM and sex in ("M", "F"):
+        female, male = bool(FEMALE.search(title)), bool(MALE.search(title))
+        if sex == "M" and female and not male:
+            return "code for a female patient; the patient is male"
+        if sex == "F" and male and not female:
+            return "code for a male patient; the patient is female"
     population = population_of(hit.system, hit.code)
     if population == "maternity":
         if sex == "M":

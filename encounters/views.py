@@ -397,5 +397,11 @@ def typeahead(request: AuthenticatedHttpRequest, encounter_id: int) -> HttpRespo
     return render(
         request,
         "encounters/detail.html#suggestions",
-        {"hits": hits, "field": field, "query": query, "prefix": prefix},
+        {
+            "hits": hits,
+            "field": field,
+            "query": query,
+            "prefix": prefix,
+            "system": system,
+        },
     )

@@ -36,6 +36,10 @@
   }
 
   function pick(input, item) {
+    const list = item.closest(".suggest-list");
+    if (list && window.acceptSuggestion) {
+      window.acceptSuggestion(list.dataset.acceptUrl, list.dataset.query, list.dataset.system, item.dataset.code);
+    }
     input.value = item.dataset.code;
     close(input);
     input.dispatchEvent(new Event("change", { bubbles: true }));

@@ -27,6 +27,16 @@
     box().setAttribute("aria-activedescendant", item.id);
   }
 
+  // A code opened from the results of words counts as taken (the learned prior).
+  document.addEventListener("click", (event) => {
+    const item = event.target.closest && event.target.closest("#results-list [role=option]");
+    if (!item || !window.acceptSuggestion) return;
+    const list = item.closest("#results-list");
+    const results = item.closest("#results");
+    if (list.dataset.byCode) return;
+    window.acceptSuggestion(list.dataset.acceptUrl, results && results.dataset.query, item.dataset.system, item.dataset.code);
+  });
+
   document.addEventListener("keydown", (event) => {
     const input = box();
     if (!input) return;

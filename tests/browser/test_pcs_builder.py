@@ -82,7 +82,7 @@ def test_coder_builds_0src0j9_in_the_encoder_by_keyboard_alone(
     expect(code_box).to_be_focused()
     _step(page, "")
     assert "tables in force on 2026-05-01" in builder.inner_text()
-    assert _values(page) == ["0", "3", "4", "5"]
+    assert _values(page) == ["0", "1", "3", "4", "5"]
     screenshot("pcs-builder-01-sections")
 
     # Section by arrow and Enter; body system by typing its character.

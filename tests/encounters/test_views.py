@@ -392,3 +392,34 @@ def test_codes_of_a_population_the_patient_is_not_in_are_suggested_last(
     assert note in page.split('data-code="O08.2"', 1)[1]
     # Typed as a code, it keeps its place (the coder means it).
     assert 'data-code="O08.2"' in suggested("O08.2").split("</li>", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("sex", "first", "last_note"),
+    [
+        ("M", "Z87.438", "code for a female patient; the patient is male"),
+        ("F", "Z87.42", "code for a male patient; the patient is female"),
+    ],
+)
+@pytest.mark.usefixtures("code_sets")
+def test_codes_for_the_other_sex_are_suggested_last(
+    supervisor, coder, coder_client, sex, first, last_note
+):
+    # Issue 12: Z87.42 "... of the female genital tract" for a man, Z87.43x "... male
+    # genital organs" for a woman come after the others, saying why.
+    from encounters.models import Patient
+
+    encounter_id = _create(supervisor)
+    Patient.objects.filter(encounters__id=encounter_id).update(sex=sex)
+    encounter_claim(user=coder, encounter_id=encounter_id)
+    page = coder_client.get(
+        f"/encounters/{encounter_id}/suggest/",
+        {"field": "dx-1-code", "dx-1-code": "history genital"},
+    ).content.decode()
+    items = page.split('data-code="')[1:]
+    codes = [item.split('"', 1)[0] for item in items]
+    assert first in codes
+    other = [i for i, item in enumerate(items) if last_note in item]
+    assert other, codes
+    assert all(i > codes.index(first) for i in other)
+    assert all(last_note in item for item in items[min(other) :])

@@ -1,0 +1,185 @@
+"""The code search ranks like an encoder (issue 12): the term's default code first,
+chart language read through the curated synonyms, and what this site's coders pick."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from codesets.models import AcceptedSuggestion, System
+from codesets.search import code_search
+from codesets.services import suggestion_accept
+from codesets.synonyms import DEFAULTS, SYNONYMS
+from tests.encounters.conftest import code_sets  # noqa: F401  (fixture)
+
+DOS = dt.date(2026, 5, 1)
+
+
+def _codes(query: str, system: str | None = None, limit: int = 8) -> list[str]:
+    hits = code_search(
+        query=query, day=DOS, systems=[system] if system else None, limit=limit
+    ).hits
+    return [hit.display for hit in hits]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("code_sets")
+class TestDefaultCodeFirst:
+    def test_pneumonia_is_j18_9_not_a_term_buried_in_an_inclusion_term(self):
+        # B59 Pneumocystosis (inclusion term "Pneumonia due to Pneumocystis ...") has
+        # the shortest title; the index gives J18.9 for the bare term.
+        found = _codes("pneumonia", System.ICD10CM)
+        assert found[0] == "J18.9"
+        assert "B59" in _codes("pneumocystis pneumonia", System.ICD10CM)
+
+    def test_sepsis_is_the_unspecified_organism_not_anthrax(self):
+        assert _codes("sepsis", System.ICD10CM)[0] == "A41.9"
+        assert _codes("anthrax sepsis", System.ICD10CM)[0] == "A22.7"
+
+    def test_appendicitis_is_the_unspecified_code(self):
+        assert _codes("appendicitis", System.ICD10CM)[0] in ("K37", "K35.80")
+        assert _codes("acute appendicitis", System.ICD10CM)[0] == "K35.80"
+
+    def test_the_unspecified_code_before_other(self):
+        found = _codes("acute kidney failure", System.ICD10CM)
+        assert found[0] == "N17.9"
+        assert found.index("N17.9") < found.index("N17.8")
+
+    def test_an_inclusion_term_that_reads_as_the_term_names_its_code(self):
+        # I10 includes "hypertension (arterial) (benign) (essential) ..."
+        assert _codes("hypertension", System.ICD10CM)[0] == "I10"
+        # N17.9 inclusion term "Acute kidney injury (nontraumatic)"
+        assert _codes("acute kidney injury", System.ICD10CM)[0] == "N17.9"
+
+    def test_the_index_default_of_a_main_term(self):
+        assert _codes("diabetes", System.ICD10CM)[0] == "E11.9"
+        assert _codes("type 2 diabetes", System.ICD10CM)[0] == "E11.9"
+        # no type written: type 2 (guideline I.C.4.a.2)
+        assert _codes("diabetic hyperglycemia", System.ICD10CM)[0] == "E11.65"
+
+    def test_initial_encounter_before_subsequent_and_sequela(self):
+        found = _codes("fall", System.ICD10CM)
+        assert found[0] == "W19.XXXA"
+        assert found.index("W19.XXXA") < found.index("W19.XXXD")
+
+    def test_tokens_with_marks_match(self):
+        assert _codes("covid-19", System.ICD10CM)[0] == "U07.1"
+        assert _codes("bmi 40.0-44.9 adult", System.ICD10CM)[0] == "Z68.41"
+        assert _codes("a-fib", System.ICD10CM)[0] == "I48.91"
+        assert _codes("t2dm", System.ICD10CM)[0] == "E11.9"
+
+    def test_a_modifier_the_code_set_does_not_print_is_left_out(self):
+        # No code says "community acquired": the words found without it come next.
+        assert _codes("community acquired pneumonia", System.ICD10CM)[0] == "J18.9"
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("code_sets")
+class TestSynonyms:
+    @pytest.mark.parametrize(
+        ("query", "first"),
+        [
+            ("heart attack", "I21.9"),
+            ("gi bleed", "K92.2"),
+            ("aki", "N17.9"),
+            ("covid", "U07.1"),
+            ("htn", "I10"),
+            ("chf", "I50.9"),
+        ],
+    )
+    def test_lay_terms_and_shorthand_find_the_code(self, query, first):
+        assert _codes(query, System.ICD10CM)[0] == first
+
+    @pytest.mark.parametrize(
+        ("query", "accepted"),
+        [
+            ("laparoscopic appendectomy", {"0DTJ4ZZ"}),
+            ("lap appy", {"0DTJ4ZZ"}),
+            ("appendectomy", {"0DTJ0ZZ", "0DTJ4ZZ"}),
+            ("hemodialysis", {"5A1D70Z", "5A1D90Z"}),
+            ("mechanical ventilation greater than 96 hours", {"5A1955Z"}),
+        ],
+    )
+    def test_procedure_names_find_the_table_code(self, query, accepted):
+        assert _codes(query, System.ICD10PCS)[0] in accepted
+
+    def test_knee_replacement_is_a_procedure_in_pcs_and_a_status_in_cm(self):
+        assert _codes("total knee replacement", System.ICD10PCS)[0][:6] in (
+            "0SRC0J",
+            "0SRD0J",
+        )
+        assert _codes("tka", System.ICD10PCS)[0][:4] in ("0SRC", "0SRD")
+
+    def test_every_entry_cites_the_code_or_index_entry_it_stands_for(self):
+        cited = re.compile(
+            r"[A-Z][0-9][0-9A-Z]|Index|index|tabular|Drug table|Neoplasm table|PCS|HCPCS"
+        )
+        for entry in SYNONYMS:
+            assert entry.phrase == entry.phrase.lower().strip(), entry
+            assert cited.search(entry.cites), entry
+        for system, terms in DEFAULTS.items():
+            for term, (code, cites) in terms.items():
+                assert code == code.upper() and "." not in code, (system, term)
+                assert "Index" in cites or "index" in cites, (system, term)
+
+    def test_a_phrase_has_one_entry_per_system(self):
+        seen: set[tuple[str, str]] = set()
+        for entry in SYNONYMS:
+            for system in entry.systems:
+                assert (entry.phrase, system) not in seen, entry
+                seen.add((entry.phrase, system))
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("code_sets")
+class TestLearnedPrior:
+    def test_an_accepted_suggestion_ranks_higher_next_time(self):
+        before = _codes("pneumonia", System.ICD10CM, limit=20)
+        other_words = _codes("pneumonia organism", System.ICD10CM, limit=20)
+        assert before[0] == "J18.9" and "J18.1" in before
+        for _ in range(3):
+            suggestion_accept(query="Pneumonia ", system=System.ICD10CM, code="J18.1")
+        assert AcceptedSuggestion.objects.get(query="pneumonia", code="J181").count == 3
+        after = _codes("pneumonia", System.ICD10CM, limit=20)
+        assert after.index("J18.1") < before.index("J18.1")
+        assert after[0] == "J18.1"
+        # counted per query: other words keep their order
+        assert _codes("pneumonia organism", System.ICD10CM, limit=20) == other_words
+
+    def test_codes_typed_as_codes_and_unknown_codes_are_not_counted(self):
+        assert suggestion_accept(query="j18.1", system="icd10cm", code="J18.1") is None
+        assert (
+            suggestion_accept(query="pneumonia", system="icd10cm", code="ZZZ") is None
+        )
+        assert (
+            suggestion_accept(query="pneumonia", system="icd99", code="J18.1") is None
+        )
+        assert not AcceptedSuggestion.objects.exists()
+
+    def test_the_coding_form_and_encoder_report_a_pick(self, coder_client):
+        client = coder_client
+        url = "/codesets/encoder/accept/"
+        before = _codes("heart attack", System.ICD10CM, limit=20)
+        picked = before[3]
+        response = client.post(
+            url, {"q": "heart attack", "system": "icd10cm", "code": picked}
+        )
+        assert response.status_code == 204
+        assert AcceptedSuggestion.objects.get().code == picked.replace(".", "")
+        assert (
+            client.post(url, {"q": "x", "system": "nope", "code": "I21.4"}).status_code
+            == 400
+        )
+        assert client.get(url).status_code == 405
+        after = _codes("heart attack", System.ICD10CM, limit=20)
+        assert after.index(picked) < before.index(picked)
+
+    def test_anonymous_callers_cannot_report(self, client):
+        response = client.post(
+            "/codesets/encoder/accept/",
+            {"q": "heart attack", "system": "icd10cm", "code": "I21.4"},
+        )
+        assert response.status_code in (302, 403)
+        assert not AcceptedSuggestion.objects.exists()
