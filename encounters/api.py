@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from accounts.permissions import CODE_ENCOUNTERS, IMPORT_ENCOUNTERS, api_permission
 from accounts.types import AuthenticatedRequest
 from encounters import services
-from encounters.drg import DrgResult
+from encounters.drg import DrgResult, encounter_drg
 from encounters.models import PROCEDURE_SYSTEMS, Document, Encounter, Patient
 from encounters.selectors import encounter_get_for_user
 
@@ -160,7 +160,7 @@ def encounter_output(encounter: Encounter) -> dict[str, Any]:
     patient = encounter.patient
     drg = encounter.drg
     if drg is None and encounter.is_inpatient:
-        live = services.encounter_drg(encounter)
+        live = encounter_drg(encounter)
         drg = live.as_dict() if isinstance(live, DrgResult) else None
     return {
         "id": encounter.id,

@@ -18,7 +18,7 @@ from accounts.types import AuthenticatedHttpRequest
 from codesets.models import System
 from encounters import services
 from encounters.audit.services import encounter_review_correct
-from encounters.drg import DrgResult
+from encounters.drg import DrgResult, encounter_drg
 from encounters.forms import (
     CodingPost,
     DiagnosisRow,
@@ -340,15 +340,13 @@ def _panel_context(
     drg = saved_drg = None
     principal_missing = "dx.0.code" in post.errors
     if encounter.is_inpatient and not principal_missing:
-        drg = services.encounter_drg(
+        drg = encounter_drg(
             encounter,
             diagnoses=[(d.code, d.poa) for d in checked_dx],
             procedures=[p.code for p in checked_px if p.system == System.ICD10PCS],
         )
         # Just saved: the saved codes are these, no second grouping.
-        saved_drg = (
-            drg if keep and keep.get("saved") else services.encounter_drg(encounter)
-        )
+        saved_drg = drg if keep and keep.get("saved") else encounter_drg(encounter)
     editable = _editable(request, encounter)
     context: dict[str, Any] = {
         "reviewing": encounter.status == Encounter.Status.IN_REVIEW

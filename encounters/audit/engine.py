@@ -33,6 +33,7 @@ from codesets.selectors import mue_on, ptp_pairs_on
 from encounters.audit import knowledge
 from encounters.audit.mce import mce_edits
 from encounters.audit.rules import Case, Draft, Dx, Px, candidates, run_rules
+from encounters.drg import encounter_drg_stored
 from encounters.models import (
     AuditBatch,
     AuditRun,
@@ -43,7 +44,6 @@ from encounters.models import (
     Finding,
     Procedure,
 )
-from encounters.services import encounter_drg_stored
 
 CODE_SYSTEMS = ("icd10cm", "icd10pcs", "cpt", "hcpcs")
 

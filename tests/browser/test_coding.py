@@ -133,15 +133,15 @@ def test_keys_pressed_while_the_drg_is_recomputed_are_not_lost(
 ):
     """A fast coder does not wait for the live recheck: the POA typed and the row
     added (Alt+D) while its reply is out land in the form that replaces the panel."""
-    from encounters import services
+    from encounters import views
 
-    grouped = services.encounter_drg
+    grouped = views.encounter_drg
 
     def slow_drg(*args, **kwargs):
         time.sleep(0.8)  # the recheck is out while the coder keeps typing
         return grouped(*args, **kwargs)
 
-    monkeypatch.setattr(services, "encounter_drg", slow_drg)
+    monkeypatch.setattr(views, "encounter_drg", slow_drg)
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("Username").fill(coder.username)
     page.get_by_label("Password").fill(password)
