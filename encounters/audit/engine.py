@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -79,8 +80,23 @@ def _sample_rates(coder_ids: set[int]) -> dict[int, Decimal]:
     )
 
 
-def _case(encounter: Encounter, releases: _Releases) -> Case:
+def _case(
+    encounter: Encounter,
+    releases: _Releases,
+    lines: tuple[list[Dx], list[Px]] | None = None,
+) -> Case:
     day = encounter.date_of_service
+    if lines is None:
+        lines = (
+            [
+                Dx(d.code, d.display, d.poa, d.sequence)
+                for d in encounter.diagnoses.all()
+            ],
+            [
+                Px(p.system, p.code, p.display, p.date, list(p.modifiers), p.units)
+                for p in encounter.procedures.all()
+            ],
+        )
     return Case(
         encounter_id=encounter.id,
         type=encounter.type,
@@ -89,13 +105,8 @@ def _case(encounter: Encounter, releases: _Releases) -> Case:
         sex=encounter.patient.sex,
         discharge_status=encounter.discharge_status or "01",
         length_of_stay=encounter.length_of_stay,
-        diagnoses=[
-            Dx(d.code, d.display, d.poa, d.sequence) for d in encounter.diagnoses.all()
-        ],
-        procedures=[
-            Px(p.system, p.code, p.display, p.date, list(p.modifiers), p.units)
-            for p in encounter.procedures.all()
-        ],
+        diagnoses=lines[0],
+        procedures=lines[1],
         releases=releases.on(day),
         loaded=releases.loaded,
     )
@@ -132,6 +143,46 @@ def _edit_tables(case: Case) -> None:
         mue = mue_on(code=code, day=case.dos, variant=mue_variant)
         if mue is not None:
             case.mue[code] = mue
+
+
+def _mce(case: Case) -> None:
+    if case.inpatient and case.diagnoses:
+        display = {d.code: d.display for d in case.diagnoses}
+        case.mce = mce_edits(
+            discharge=case.dos,
+            age=case.age,
+            sex=case.sex,
+            discharge_status=case.discharge_status,
+            diagnoses=[(d.code, d.poa) for d in case.diagnoses],
+            procedures=[p.code for p in case.procedures if p.system == "icd10pcs"],
+            display=display,
+        )
+
+
+def cases_prepare(
+    encounters: Sequence[Encounter],
+    *,
+    lines: Sequence[tuple[list[Dx], list[Px]]] | None = None,
+) -> list[Case]:
+    """The :class:`Case` of each encounter, ready for ``run_rules``: the releases in
+    force on its date of service, what the rules know of its codes (loaded in bulk),
+    the MCE's edits and the NCCI/MUE rows. The audit job and the live checks of the
+    coding form (encounters.audit.selectors) both start here.
+
+    ``encounters`` come with ``patient`` and their diagnoses and procedures (in
+    sequence); ``lines``, when given, are the codes to judge instead of the stored
+    ones (the coding form's unsaved rows), one (diagnoses, procedures) per encounter.
+    """
+    releases = _Releases()
+    cases = [
+        _case(encounter, releases, lines[n] if lines is not None else None)
+        for n, encounter in enumerate(encounters)
+    ]
+    _load_knowledge(cases)
+    for case in cases:
+        _mce(case)
+        _edit_tables(case)
+    return cases
 
 
 def _drg(encounter: Encounter, case: Case) -> dict | None:
@@ -206,8 +257,7 @@ def _audit_chunk(
             encounter_id__in=encounter_ids, trigger=trigger, batch=batch
         ).values_list("encounter_id", "encounter_version")
     )
-    releases = _Releases()
-    todo = []
+    audited = []
     for encounter in encounters:
         if (encounter.id, encounter.version) in done:
             stats.skipped += 1
@@ -217,26 +267,14 @@ def _audit_chunk(
         ):
             stats.skipped += 1
             continue
-        todo.append((encounter, _case(encounter, releases)))
-    _load_knowledge([case for _e, case in todo])
+        audited.append(encounter)
+    todo = list(zip(audited, cases_prepare(audited), strict=True))
     rates = _sample_rates({e.assigned_to_id for e, _c in todo if e.assigned_to_id})
     default_rate = Decimal(str(settings.AUDIT_SAMPLE_RATE))
 
     runs, per_run, changes, moves = [], [], [], defaultdict(list)
     now = timezone.now()
     for encounter, case in todo:
-        if case.inpatient and case.diagnoses:
-            display = {d.code: d.display for d in case.diagnoses}
-            case.mce = mce_edits(
-                discharge=case.dos,
-                age=case.age,
-                sex=case.sex,
-                discharge_status=case.discharge_status,
-                diagnoses=[(d.code, d.poa) for d in case.diagnoses],
-                procedures=[p.code for p in case.procedures if p.system == "icd10pcs"],
-                display=display,
-            )
-        _edit_tables(case)
         drafts = run_rules(case)
         rate = (
             rates.get(encounter.assigned_to_id, default_rate)
