@@ -110,13 +110,29 @@ def encounter_live_checks(
 
 
 def _prompts(release: int, code: str) -> list[Prompt]:
-    return [
-        Prompt(kind, label, text, display_code("icd10cm", where))
-        for kind, label in PROMPT_KINDS.items()
-        for text, where in knowledge.notes_of(release, code, kind)
-        # Chapter- and block-wide notes would prompt on every code.
-        if getattr(knowledge.node(release, where), "kind", "") in ("category", "code")
-    ]
+    """One prompt per note kind and carrier: the tabular splits a note into a lead
+    line ("code to identify control using:") and its items; shown as one line."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for kind in PROMPT_KINDS:
+        for text, where in knowledge.notes_of(release, code, kind):
+            # Chapter- and block-wide notes would prompt on every code.
+            if getattr(knowledge.node(release, where), "kind", "") in (
+                "category",
+                "code",
+            ):
+                grouped.setdefault((kind, where), []).append(text.strip(" ,"))
+    prompts = []
+    for (kind, where), texts in grouped.items():
+        lead, items = (texts[0], texts[1:]) if texts[0].endswith(":") else ("", texts)
+        prompts.append(
+            Prompt(
+                kind,
+                PROMPT_KINDS[kind],
+                " ".join(filter(None, [lead, "; ".join(items)])),
+                display_code("icd10cm", where),
+            )
+        )
+    return prompts
 
 
 def encounter_checks(*, encounter: Encounter) -> list[Draft]:

@@ -391,3 +391,85 @@ def test_codes_of_a_population_the_patient_is_not_in_are_suggested_last(
     assert note in page.split('data-code="O08.2"', 1)[1]
     # Typed as a code, it keeps its place (the coder means it).
     assert 'data-code="O08.2"' in suggested("O08.2").split("</li>", 1)[0]
+
+
+def _panel(client, encounter_id: int, data: dict) -> str:
+    response = client.post(
+        f"/encounters/{encounter_id}/coding/", data, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _row(panel: str, index: int) -> str:
+    """The HTML of diagnosis row ``index`` of the panel."""
+    start = panel.index(f'data-kind="dx" data-index="{index}"')
+    end = panel.find('class="code-row', start)
+    return panel[start : end if end > 0 else None]
+
+
+def test_every_recheck_shows_the_audit_findings_beside_their_rows(
+    code_sets, supervisor, coder, coder_client
+):
+    """Unsaved rows: diabetic polyneuropathy coded twice (G63 says Excludes1
+    "E08-E13 with .42") and hypertension without POA."""
+    encounter_id = _create(supervisor)
+    encounter = encounter_claim(user=coder, encounter_id=encounter_id)
+    panel = _panel(
+        coder_client,
+        encounter_id,
+        _form(encounter, [("J18.9", "Y"), ("E11.42", "Y"), ("G63", "Y"), ("I10", "")]),
+    )
+    assert 'data-rule="excludes1"' not in _row(panel, 0)
+    assert 'data-rule="excludes1"' in _row(panel, 1)
+    assert 'data-rule="excludes1"' in _row(panel, 2)
+    assert 'data-rule="poa-missing"' in _row(panel, 3)
+    assert 'data-rule="poa-missing"' not in _row(panel, 0)
+    assert 'data-testid="checks-summary"' in panel
+    # E11 asks for the insulin/oral drug codes: the prompt shows when it is picked.
+    assert "Use additional code" in _row(panel, 1)
+    encounter.refresh_from_db()
+    assert encounter.version == 2  # a recheck writes nothing
+    assert not encounter.findings.exists()
+
+
+def test_submit_with_open_warnings_asks_first_and_submit_anyway_sends_it(
+    code_sets, supervisor, coder, coder_client
+):
+    encounter_id = _create(supervisor)
+    encounter = encounter_claim(user=coder, encounter_id=encounter_id)
+    rows = [("J18.9", "Y"), ("E11.42", "Y"), ("G63", "Y")]
+    panel = _panel(coder_client, encounter_id, _form(encounter, rows, action="submit"))
+    assert 'data-testid="confirm-submit"' in panel
+    assert 'data-testid="submit-anyway"' in panel
+    confirm = panel[panel.index('data-testid="confirm-submit"') :]
+    assert 'data-rule="excludes1"' in confirm
+    encounter.refresh_from_db()
+    assert encounter.status == "in_progress"  # held, but the codes are saved
+    assert [d.code for d in encounter.diagnoses.all()] == ["J189", "E1142", "G63"]
+
+    response = coder_client.post(
+        f"/encounters/{encounter_id}/coding/",
+        _form(encounter, rows, action="submit-anyway"),
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.headers["HX-Redirect"] == "/encounters/queue/"
+    encounter.refresh_from_db()
+    assert encounter.status == "submitted"
+
+
+def test_submit_with_an_open_error_is_held_without_submit_anyway(
+    code_sets, supervisor, coder, coder_client
+):
+    encounter_id = _create(supervisor)
+    encounter = encounter_claim(user=coder, encounter_id=encounter_id)
+    rows = [("J18.9", "Y"), ("E87.1", "Y"), ("E87.1", "Y")]  # duplicate-code: error
+    for action in ("submit", "submit-anyway"):
+        panel = _panel(
+            coder_client, encounter_id, _form(encounter, rows, action=action)
+        )
+        assert 'data-testid="confirm-submit"' in panel
+        assert 'data-testid="submit-anyway"' not in panel
+        assert 'data-rule="duplicate-code"' in panel
+        encounter.refresh_from_db()
+        assert encounter.status == "in_progress"
