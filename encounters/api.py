@@ -415,6 +415,7 @@ class EncounterChecksApi(APIView):
     @extend_schema(responses=OutputSerializer)
     def get(self, request: AuthenticatedRequest, encounter_id: int) -> Response:
         encounter = encounter_get_for_user(user=request.user, encounter_id=encounter_id)
+        services.chart_access_log(user=request.user, encounter=encounter, via="api")
         findings = [
             {
                 "rule": d.rule,

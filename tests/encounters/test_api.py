@@ -418,6 +418,9 @@ def test_checks_runs_the_audit_rules_now_without_storing_or_routing(
     assert (encounter.status, encounter.version) == ("in_progress", version)
     assert not encounter.findings.exists()
     assert not encounter.audit_runs.exists()
+    assert ChartAccess.objects.filter(
+        user=coder, encounter_id=encounter_id, via="api"
+    ).exists()
 
 
 def test_checks_of_a_clean_encounter_are_empty(code_sets, supervisor, coder):
