@@ -472,6 +472,13 @@ def _live_findings(
             general.append(finding)
     for n in dx_order:
         dx_view[n]["prompts"] = live.prompts.get(dx_checked[n].code, [])
+    for item, _code in rows:
+        # The row's colour says the worst of its entry check and its findings.
+        severities = {f.severity for f in item["findings"]}
+        if "error" in severities and item["level"] != "error":
+            item["level"] = "error"
+        elif "warning" in severities and item["level"] in ("", "ok"):
+            item["level"] = "warn"
     return general
 
 

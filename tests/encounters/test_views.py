@@ -425,6 +425,9 @@ def test_every_recheck_shows_the_audit_findings_beside_their_rows(
     assert 'data-rule="excludes1"' in _row(panel, 2)
     assert 'data-rule="poa-missing"' in _row(panel, 3)
     assert 'data-rule="poa-missing"' not in _row(panel, 0)
+    assert "level-ok" in _row(panel, 0)
+    assert "level-warn" in _row(panel, 1)  # the row's colour follows its findings
+    assert "level-error" in _row(panel, 3)
     assert 'data-testid="checks-summary"' in panel
     # E11 asks for the insulin/oral drug codes: the prompt shows when it is picked.
     assert "Use additional code" in _row(panel, 1)
