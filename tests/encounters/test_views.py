@@ -403,8 +403,10 @@ def _panel(client, encounter_id: int, data: dict) -> str:
 
 def _row(panel: str, index: int) -> str:
     """The HTML of diagnosis row ``index`` of the panel."""
-    start = panel.index(f'data-kind="dx" data-index="{index}"')
-    end = panel.find('class="code-row', start)
+    start = panel.rindex(
+        '<li class="code-row', 0, panel.index(f'data-kind="dx" data-index="{index}"')
+    )
+    end = panel.find('<li class="code-row', start + 1)
     return panel[start : end if end > 0 else None]
 
 
