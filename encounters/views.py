@@ -285,7 +285,11 @@ def _panel_context(
 ) -> dict[str, Any]:
     """Rows with their check messages, and the DRG for these rows and the saved ones."""
     if refresh:
-        encounter.refresh_from_db()
+        # What a save or submit changes; the patient (cached, needed by the DRG and
+        # the live checks) never changes, so it is not read again.
+        encounter.refresh_from_db(
+            fields=["status", "version", "assigned_to", "drg", "submitted_at"]
+        )
     if post is None:
         dx_rows, px_rows = _saved_rows(encounter)
         post = CodingPost(version=encounter.version, dx_rows=dx_rows, px_rows=px_rows)
