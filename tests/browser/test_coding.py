@@ -278,7 +278,7 @@ def test_coder_sees_excludes1_and_poa_findings_while_coding_before_submit(
     assert {f["rule"] for f in response.json()["findings"]} == on_page
 
     # The coder gives I10 its POA; the warnings remain: "Submit anyway" has the focus.
-    page.keyboard.press("Enter")  # Keep coding
+    page.keyboard.press("Escape")  # Keep coding
     dialog.wait_for(state="detached")
     page.locator("#dx-3-poa").focus()
     page.keyboard.press("y")
