@@ -498,6 +498,18 @@ def mue_on(*, code: str, day: dt.date, variant: str) -> MueEdit | None:
     ).first()
 
 
+def mue_for(*, codes: Iterable[str], day: dt.date, variant: str) -> dict[str, MueEdit]:
+    """``mue_on`` for many codes in one query: code (stored form) -> its MUE, for the
+    codes that have one."""
+    wanted = sorted({normalize_code(c) for c in codes if c.strip()})
+    found: dict[str, MueEdit] = {}
+    for mue in MueEdit.objects.filter(
+        release__in=_table_release_on(Table.MUE, variant, day), code__in=wanted
+    ).order_by("code", "pk"):
+        found.setdefault(mue.code, mue)
+    return found
+
+
 def table_rows_page(
     *, release: Release, query: str = "", offset: int = 0, limit: int = 100
 ) -> tuple[list, int]:

@@ -30,7 +30,7 @@ from django.db.models import F, Prefetch
 from django.utils import timezone
 
 from codesets.models import Release
-from codesets.selectors import mue_on, ptp_pairs_on
+from codesets.selectors import mue_for, ptp_pairs_on
 from encounters.audit import knowledge
 from encounters.audit.mce import mce_edits
 from encounters.audit.rules import Case, Draft, Dx, Px, candidates, run_rules
@@ -139,10 +139,7 @@ def _edit_tables(case: Case) -> None:
     codes = {p.code for p in lines}
     for day in days:
         case.ptp.extend(ptp_pairs_on(codes=codes, day=day, variant=ptp_variant))
-    for code in codes:
-        mue = mue_on(code=code, day=case.dos, variant=mue_variant)
-        if mue is not None:
-            case.mue[code] = mue
+    case.mue.update(mue_for(codes=codes, day=case.dos, variant=mue_variant))
 
 
 def _mce(case: Case) -> None:

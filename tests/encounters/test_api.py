@@ -441,3 +441,43 @@ def test_checks_of_another_coders_encounter_are_404(
     assert _api(outsider).get(url).status_code == 403  # no coding role at all
     assert _api(other_coder).get(url).status_code == 200
     assert _api(supervisor).get(url).status_code == 200
+
+
+def test_checks_cost_no_query_per_procedure_line(
+    code_sets, supervisor, coder, outsider
+):
+    """NCCI and MUE rows are read in bulk, as the audit job reads them."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for name in ("ptp_practitioner.txt", "mue_practitioner.csv"):
+        release_import_now(
+            path=FIXTURES / "ncci" / name,
+            activate=True,
+            effective_from=dt.date(1996, 1, 1),
+        )
+    counts = []
+    for n, lines in enumerate(
+        (["11042", "97597"], ["11042", "97597", "93000", "93005", "36415", "99213"])
+    ):
+        encounter_id = _create(
+            supervisor,
+            type="professional",
+            admit_date="2026-05-10",
+            discharge_date=None,
+            patient={**pneumonia_payload()["patient"], "mrn": f"P{n}"},
+            diagnoses=[{"code": "J18.9"}],
+            procedures=[
+                {"system": "cpt", "code": code, "date": "2026-05-10", "units": 2}
+                for code in lines
+            ],
+        )["id"]
+        encounter_claim(user=coder, encounter_id=encounter_id)
+        client = _api(coder)
+        client.get(f"/api/v1/encounters/{encounter_id}/checks/")  # warm caches
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(f"/api/v1/encounters/{encounter_id}/checks/")
+        rules = {f["rule"] for f in response.json()["findings"]}
+        assert {"ncci-ptp", "mue-units"} <= rules
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
