@@ -1,4 +1,5 @@
-"""20 concurrent coders saving codes with the live MS-DRG: latency of each save.
+"""20 concurrent coders saving codes with the live MS-DRG and the live audit checks:
+latency of each save.
 
     createdb -h 127.0.0.1 -U postgres coding_bench_coding
     DEV_MODE=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/coding_bench_coding \\
@@ -18,7 +19,8 @@ Then gunicorn serves the project (the production server, ``--workers`` processes
 own session, loops: change the codes of one of their encounters (add or remove a
 secondary diagnosis, alternately a CC and a non-CC) and save through the coding form
 exactly as the browser does (HTMX POST, CSRF token, ``action=save``). Every response
-is the re-rendered panel with the messages and the live DRG; the new version is read
+is the re-rendered panel with the messages, the live DRG and the live checks (the
+audit rules run on the rows, encounters.audit.selectors); the new version is read
 from it for the next save. Also measured: the same through the API
 (``PATCH /api/v1/encounters/<id>/`` with a token), every fourth iteration.
 
@@ -182,6 +184,8 @@ class Coder(threading.Thread):
         self.out["form"].append(time.perf_counter() - started)
         if "Draft saved" not in html or "DRG " not in html:
             self.out["errors"].append(f"{encounter_id}: no save/DRG in the panel")
+        if 'data-testid="checks-summary"' not in html:
+            self.out["errors"].append(f"{encounter_id}: no live checks in the panel")
         return int(re.search(r'name="version" value="(\d+)"', html).group(1))
 
     def run(self) -> None:

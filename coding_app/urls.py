@@ -27,6 +27,11 @@ api_v1 = [
         encounters_api.EncounterSubmitApi.as_view(),
         name="encounter-submit",
     ),
+    path(
+        "encounters/<int:encounter_id>/checks/",
+        encounters_api.EncounterChecksApi.as_view(),
+        name="encounter-checks",
+    ),
     path("me/", accounts_api.MeApi.as_view(), name="me"),
     path("ping/", accounts_api.WorkerPingApi.as_view(), name="worker-ping"),
     path("codes/search/", codesets_api.CodeSearchApi.as_view(), name="code-search"),

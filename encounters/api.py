@@ -15,8 +15,15 @@ from rest_framework.views import APIView
 from accounts.permissions import CODE_ENCOUNTERS, IMPORT_ENCOUNTERS, api_permission
 from accounts.types import AuthenticatedRequest
 from encounters import services
-from encounters.drg import DrgResult
-from encounters.models import PROCEDURE_SYSTEMS, Document, Encounter, Patient
+from encounters.audit.selectors import encounter_checks
+from encounters.drg import DrgResult, encounter_drg
+from encounters.models import (
+    PROCEDURE_SYSTEMS,
+    Document,
+    Encounter,
+    Finding,
+    Patient,
+)
 from encounters.selectors import encounter_get_for_user
 
 
@@ -160,7 +167,7 @@ def encounter_output(encounter: Encounter) -> dict[str, Any]:
     patient = encounter.patient
     drg = encounter.drg
     if drg is None and encounter.is_inpatient:
-        live = services.encounter_drg(encounter)
+        live = encounter_drg(encounter)
         drg = live.as_dict() if isinstance(live, DrgResult) else None
     return {
         "id": encounter.id,
@@ -386,3 +393,38 @@ class EncounterSubmitApi(APIView):
             },
             status=status.HTTP_202_ACCEPTED,
         )
+
+
+class EncounterChecksApi(APIView):
+    """The audit rules run now on the saved codes: what the coding form shows live.
+    Nothing is routed or stored; every finding is ``open``."""
+
+    permission_classes = [api_permission(CODE_ENCOUNTERS)]
+
+    class OutputSerializer(serializers.Serializer):
+        class FindingSerializer(serializers.Serializer):
+            rule = serializers.CharField()
+            severity = serializers.ChoiceField(choices=Finding.Severity.values)
+            message = serializers.CharField()
+            codes = serializers.ListField(child=serializers.CharField())
+            reference = serializers.CharField()
+            status = serializers.ChoiceField(choices=Finding.Status.values)
+
+        findings = FindingSerializer(many=True)
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request: AuthenticatedRequest, encounter_id: int) -> Response:
+        encounter = encounter_get_for_user(user=request.user, encounter_id=encounter_id)
+        services.chart_access_log(user=request.user, encounter=encounter, via="api")
+        findings = [
+            {
+                "rule": d.rule,
+                "severity": d.severity,
+                "message": d.message,
+                "codes": list(d.codes),
+                "reference": d.reference,
+                "status": Finding.Status.OPEN,
+            }
+            for d in encounter_checks(encounter=encounter)
+        ]
+        return Response(self.OutputSerializer({"findings": findings}).data)

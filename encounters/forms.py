@@ -190,7 +190,7 @@ def coding_post_parse(data: QueryDict, encounter: Encounter) -> CodingPost:
     ]
     action = data.get("action", "check")
     match = ACTION_RE.match(action)
-    if action in ("save", "submit"):
+    if action in ("save", "submit", "submit-anyway"):
         post.action = action
     elif match:
         verb, kind, index = match.group(1), match.group(2), match.group(3)

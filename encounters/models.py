@@ -9,7 +9,7 @@ dropped (the audit decides what blocks billing).
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -75,6 +75,11 @@ class EncounterQuerySet(models.QuerySet["Encounter"]):
         return self.open().filter(
             Q(assigned_to=user) | Q(assigned_to__isnull=True, status="ready")
         )
+
+    def locked(self, encounter_id: int) -> Encounter:
+        """The encounter under a row lock (``SELECT ... FOR UPDATE``) until the
+        transaction ends: every change of coding or status starts here."""
+        return self.select_for_update().get(id=encounter_id)
 
 
 class Encounter(models.Model):
@@ -170,6 +175,15 @@ class Encounter(models.Model):
 
     def age_in_days(self, today: dt.date) -> int:
         return (today - self.date_of_service).days
+
+    def bump(self, **fields: Any) -> None:
+        """Set ``fields`` and move to the next version (optimistic locking), in one
+        UPDATE. Call it on a row from ``Encounter.objects.locked``."""
+        for name, value in fields.items():
+            setattr(self, name, value)
+        self.version += 1
+        self.updated_at = timezone.now()
+        self.save(update_fields=[*fields, "version", "updated_at"])
 
     @property
     def is_editable(self) -> bool:

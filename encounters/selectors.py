@@ -54,6 +54,16 @@ def encounter_get_for_user(
     raise Http404("No such encounter.")
 
 
+def encounter_last_change(*, encounter: Encounter) -> CodingChange | None:
+    """The latest entry of the encounter's history (who changed it last): what a
+    stale save's conflict message names."""
+    return (
+        encounter.changes.select_related("changed_by")
+        .order_by("-changed_at", "-id")
+        .first()
+    )
+
+
 QUEUE_SORTS = {
     "age": ("discharge_date", "admit_date", "id"),  # oldest first
     "-age": ("-discharge_date", "-admit_date", "-id"),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -23,7 +24,7 @@ from django.utils import timezone
 from accounts.models import User
 from codesets.models import Release, System, normalize_code
 from codesets.selectors import CodeVerdict, codes_check, modifier_list
-from encounters.drg import DrgResult, DrgUnavailable, drg_group
+from encounters.drg import encounter_drg_stored
 from encounters.models import (
     ChartAccess,
     CodingChange,
@@ -34,7 +35,8 @@ from encounters.models import (
     Procedure,
     procedure_systems_for,
 )
-from encounters.selectors import encounter_may_edit
+from encounters.selectors import encounter_last_change, encounter_may_edit
+from encounters.tasks import encounter_audit_task
 
 MAX_DIAGNOSES = 25  # UB-04 has 1 principal + 24 other diagnoses
 MAX_PROCEDURES = 25
@@ -411,30 +413,10 @@ def encounter_create(*, data: EncounterInput, created_by: User | None) -> Encoun
 # --- claim, save, submit ------------------------------------------------------
 
 
-def _locked(encounter_id: int) -> Encounter:
-    return Encounter.objects.select_for_update().get(id=encounter_id)
-
-
-def _bump(encounter: Encounter, **fields: Any) -> None:
-    for name, value in fields.items():
-        setattr(encounter, name, value)
-    encounter.version += 1
-    encounter.updated_at = timezone.now()
-    encounter.save(update_fields=[*fields, "version", "updated_at"])
-
-
-def _last_change(encounter: Encounter) -> CodingChange | None:
-    return (
-        encounter.changes.select_related("changed_by")
-        .order_by("-changed_at", "-id")
-        .first()
-    )
-
-
 @transaction.atomic
 def encounter_claim(*, user: User, encounter_id: int) -> Encounter:
     """Assign an unassigned, ready encounter to ``user``."""
-    encounter = _locked(encounter_id)
+    encounter = Encounter.objects.locked(encounter_id)
     if encounter.assigned_to_id == user.id:
         return encounter
     if (
@@ -442,7 +424,7 @@ def encounter_claim(*, user: User, encounter_id: int) -> Encounter:
         or encounter.status != Encounter.Status.READY
     ):
         raise NotEditable("Another coder has already claimed this encounter.")
-    _bump(encounter, assigned_to=user, status=Encounter.Status.IN_PROGRESS)
+    encounter.bump(assigned_to=user, status=Encounter.Status.IN_PROGRESS)
     CodingChange.objects.create(
         encounter=encounter,
         action=CodingChange.Action.CLAIMED,
@@ -458,9 +440,9 @@ def encounter_reassign(
 ) -> Encounter:
     """A supervisor gives an open encounter to another coder (or back to the pool:
     ``coder=None``). The codes stay; the history says who moved it where."""
-    encounter = _locked(encounter_id)
+    encounter = Encounter.objects.locked(encounter_id)
     if encounter.version != version:
-        raise CodingConflict(encounter, _last_change(encounter))
+        raise CodingConflict(encounter, encounter_last_change(encounter=encounter))
     if not user.has_perm("accounts.review_audits"):
         raise NotEditable("Only a supervisor may reassign encounters.")
     if not encounter.is_editable:
@@ -474,7 +456,7 @@ def encounter_reassign(
     status = encounter.status
     if coder is None and status == Encounter.Status.IN_PROGRESS:
         status = Encounter.Status.READY
-    _bump(encounter, assigned_to=coder, status=status)
+    encounter.bump(assigned_to=coder, status=status)
     CodingChange.objects.create(
         encounter=encounter,
         action=CodingChange.Action.REASSIGNED,
@@ -542,9 +524,9 @@ def encounter_save_coding(
     for malformed input or unknown codes, NotEditable when the user may not change
     it now. Nothing is written in any of those cases.
     """
-    encounter = _locked(encounter_id)
+    encounter = Encounter.objects.locked(encounter_id)
     if encounter.version != version:
-        raise CodingConflict(encounter, _last_change(encounter))
+        raise CodingConflict(encounter, encounter_last_change(encounter=encounter))
     if user is not None:
         _may_edit(encounter, user)
     before = coding_snapshot(encounter)
@@ -577,7 +559,7 @@ def encounter_save_coding(
     status = encounter.status
     if status == Encounter.Status.READY:
         status = Encounter.Status.IN_PROGRESS
-    _bump(encounter, status=status)
+    encounter.bump(status=status)
     CodingChange.objects.create(
         encounter=encounter,
         action=action,
@@ -590,59 +572,13 @@ def encounter_save_coding(
     return encounter
 
 
-def encounter_drg(
-    encounter: Encounter,
-    diagnoses: list[tuple[str, str]] | None = None,
-    procedures: list[str] | None = None,
-) -> DrgResult | str | None:
-    """The MS-DRG of an inpatient encounter for the given (or stored) codes.
-
-    None for other encounter types; a message string when no grouper covers the
-    discharge date.
-    """
-    if not encounter.is_inpatient or encounter.discharge_date is None:
-        return None
-    if diagnoses is None:
-        diagnoses = [(d.code, d.poa) for d in encounter.diagnoses.all()]
-    if procedures is None:
-        procedures = [
-            p.code for p in encounter.procedures.all() if p.system == System.ICD10PCS
-        ]
-    try:
-        return drg_group(
-            discharge_date=encounter.discharge_date,
-            birth_date=encounter.patient.birth_date,
-            admit_date=encounter.admit_date,
-            sex=encounter.patient.sex,
-            discharge_status=encounter.discharge_status or "01",
-            diagnoses=diagnoses,
-            procedures=procedures,
-        )
-    except DrgUnavailable as exc:
-        return str(exc)
-
-
-def encounter_drg_stored(
-    encounter: Encounter,
-    diagnoses: list[tuple[str, str]] | None = None,
-    procedures: list[str] | None = None,
-) -> dict[str, Any] | None:
-    """``encounter_drg`` in the form kept with the encounter (``Encounter.drg``,
-    ``AuditRun.drg``): the result's dict, or ``{"drg": None, "message": ...}``
-    when no grouper covers the discharge date, or None when not inpatient."""
-    drg = encounter_drg(encounter, diagnoses=diagnoses, procedures=procedures)
-    if isinstance(drg, DrgResult):
-        return drg.as_dict()
-    return {"drg": None, "message": drg} if drg else None
-
-
 @transaction.atomic
 def encounter_submit(*, user: User, encounter_id: int, version: int) -> Encounter:
     """Submit for audit: the DRG is computed and stored with the encounter, and the
     audit job starts once the transaction commits."""
-    encounter = _locked(encounter_id)
+    encounter = Encounter.objects.locked(encounter_id)
     if encounter.version != version:
-        raise CodingConflict(encounter, _last_change(encounter))
+        raise CodingConflict(encounter, encounter_last_change(encounter=encounter))
     _may_edit(encounter, user)
     if encounter.status == Encounter.Status.IN_REVIEW:
         raise NotEditable("This encounter is in supervisor review.")
@@ -651,15 +587,16 @@ def encounter_submit(*, user: User, encounter_id: int, version: int) -> Encounte
             {"diagnoses": ["Add at least the principal diagnosis before submitting."]}
         )
     stored = encounter_drg_stored(encounter)
-    _bump(
-        encounter,
+    encounter.bump(
         status=Encounter.Status.SUBMITTED,
         drg=stored,
         submitted_at=timezone.now(),
     )
-    from encounters.audit.services import encounter_audit_enqueue
-
-    transaction.on_commit(lambda: encounter_audit_enqueue(encounter.id))
+    # robust: a broker outage after the commit is logged, not raised (the submit
+    # stands; audit_stalled_requeue queues the audit again later).
+    transaction.on_commit(
+        partial(encounter_audit_task.delay, encounter_id=encounter.id), robust=True
+    )
     snapshot = coding_snapshot(encounter)
     CodingChange.objects.create(
         encounter=encounter,

@@ -15,10 +15,17 @@ from django_htmx.http import HttpResponseClientRedirect
 from accounts.models import User
 from accounts.permissions import CODE_ENCOUNTERS, REVIEW_AUDITS, permission_required
 from accounts.types import AuthenticatedHttpRequest
-from codesets.models import System
+from codesets.models import System, display_code
 from encounters import services
+from encounters.audit.rules import Draft
+from encounters.audit.selectors import (
+    DxLine,
+    PxLine,
+    encounter_checks,
+    encounter_live_checks,
+)
 from encounters.audit.services import encounter_review_correct
-from encounters.drg import DrgResult
+from encounters.drg import DrgResult, encounter_drg
 from encounters.forms import (
     CodingPost,
     DiagnosisRow,
@@ -119,7 +126,7 @@ def coding(request: AuthenticatedHttpRequest, encounter_id: int) -> HttpResponse
     encounter = encounter_get_for_user(user=request.user, encounter_id=encounter_id)
     post = coding_post_parse(request.POST, encounter)
     outcome: dict[str, Any] = {}
-    if post.action in ("save", "submit") and _editable(request, encounter):
+    if post.action in ("save", *SUBMITS) and _editable(request, encounter):
         done = _save(request, encounter, post, outcome)
         if done is not None:
             return done
@@ -167,7 +174,10 @@ def _save(
             diagnoses=post.diagnoses(),
             procedures=post.procedures(),
         )
-        if post.action == "submit":
+        if post.action in SUBMITS and _submit_held(saved, post, context):
+            post.version = saved.version
+            return None
+        if post.action in SUBMITS:
             services.encounter_submit(
                 user=request.user, encounter_id=encounter.id, version=saved.version
             )
@@ -196,6 +206,26 @@ def _save(
         f"Draft saved at {timezone.localtime():%H:%M:%S} (version {saved.version}).",
     )
     return None
+
+
+SUBMITS = ("submit", "submit-anyway")
+
+
+def _submit_held(
+    encounter: Encounter, post: CodingPost, context: dict[str, Any]
+) -> bool:
+    """Submit first shows what is still open: errors hold it (the audit would
+    return the encounter at once), warnings until the coder says "submit anyway".
+    The codes are saved either way."""
+    still_open = [
+        f for f in encounter_checks(encounter=encounter) if f.severity in BLOCKING
+    ]
+    errors = any(f.severity == "error" for f in still_open)
+    if not still_open or (post.action == "submit-anyway" and not errors):
+        return False
+    context["saved"] = True
+    context["confirm"] = {"findings": still_open, "errors": errors}
+    return True
 
 
 def _editable(request: AuthenticatedHttpRequest, encounter: Encounter) -> bool:
@@ -255,7 +285,11 @@ def _panel_context(
 ) -> dict[str, Any]:
     """Rows with their check messages, and the DRG for these rows and the saved ones."""
     if refresh:
-        encounter.refresh_from_db()
+        # What a save or submit changes; the patient (cached, needed by the DRG and
+        # the live checks) never changes, so it is not read again.
+        encounter.refresh_from_db(
+            fields=["status", "version", "assigned_to", "drg", "submitted_at"]
+        )
     if post is None:
         dx_rows, px_rows = _saved_rows(encounter)
         post = CodingPost(version=encounter.version, dx_rows=dx_rows, px_rows=px_rows)
@@ -337,18 +371,25 @@ def _panel_context(
             item["level"] = "error"
         px_view.append(item)
 
-    drg = saved_drg = None
     principal_missing = "dx.0.code" in post.errors
+    live_general = _live_findings(
+        encounter,
+        dx_view,
+        px_view,
+        {n: c for n, c in dx_verdicts.items() if f"dx.{n}.code" not in row_errors},
+        {n: c for n, c in px_verdicts.items() if f"px.{n}.code" not in row_errors},
+        skip=principal_missing,
+    )
+
+    drg = saved_drg = None
     if encounter.is_inpatient and not principal_missing:
-        drg = services.encounter_drg(
+        drg = encounter_drg(
             encounter,
             diagnoses=[(d.code, d.poa) for d in checked_dx],
             procedures=[p.code for p in checked_px if p.system == System.ICD10PCS],
         )
         # Just saved: the saved codes are these, no second grouping.
-        saved_drg = (
-            drg if keep and keep.get("saved") else services.encounter_drg(encounter)
-        )
+        saved_drg = drg if keep and keep.get("saved") else encounter_drg(encounter)
     editable = _editable(request, encounter)
     context: dict[str, Any] = {
         "reviewing": encounter.status == Encounter.Status.IN_REVIEW
@@ -369,11 +410,88 @@ def _panel_context(
         "banner": None,
         "conflict": None,
         "has_errors": bool(row_errors),
+        "live_findings": live_general,
+        "live_counts": _counts(
+            [f for r in (*dx_view, *px_view) for f in r["findings"]] + live_general
+        ),
+        "confirm": None,
     }
     if keep:
         context["banner"] = keep.get("banner")
         context["conflict"] = keep.get("conflict")
+        context["confirm"] = keep.get("confirm")
     return context
+
+
+# Already said on the row by the entry check (its verdict message).
+SAID_BY_THE_ROW = {"code-invalid-on-dos", "code-not-billable"}
+BLOCKING = ("error", "warning")
+
+
+def _live_findings(
+    encounter: Encounter,
+    dx_view: list[dict[str, Any]],
+    px_view: list[dict[str, Any]],
+    dx_checked: dict[int, services.CheckedDiagnosis],
+    px_checked: dict[int, services.CheckedProcedure],
+    *,
+    skip: bool,
+) -> list[Draft]:
+    """Run the audit rules on the rows as entered; put each finding beside the rows
+    whose code it names (and the "use additional code" / "code also" notes beside
+    each diagnosis). Returns the findings that name no row: the encounter's own."""
+    for item in (*dx_view, *px_view):
+        item["findings"], item["prompts"] = [], []
+    if skip or not dx_checked:
+        return []
+    dx_order = sorted(dx_checked)
+    px_order = sorted(px_checked)
+    live = encounter_live_checks(
+        encounter=encounter,
+        diagnoses=[DxLine(dx_checked[n].code, dx_checked[n].poa) for n in dx_order],
+        procedures=[
+            PxLine(
+                px_checked[n].system,
+                px_checked[n].code,
+                px_checked[n].date,
+                tuple(px_checked[n].modifiers),
+                px_checked[n].units,
+            )
+            for n in px_order
+        ],
+    )
+    rows = [
+        (dx_view[n], display_code(System.ICD10CM, dx_checked[n].code)) for n in dx_order
+    ] + [
+        (px_view[n], display_code(px_checked[n].system, px_checked[n].code))
+        for n in px_order
+    ]
+    general = []
+    for finding in live.findings:
+        beside = [item for item, code in rows if code in finding.codes]
+        for item in beside:
+            if not (finding.rule in SAID_BY_THE_ROW and item["message"]):
+                item["findings"].append(finding)
+        if not beside:
+            general.append(finding)
+    for n in dx_order:
+        dx_view[n]["prompts"] = live.prompts.get(dx_checked[n].code, [])
+    for item, _code in rows:
+        # The row's colour says the worst of its entry check and its findings.
+        severities = {f.severity for f in item["findings"]}
+        if "error" in severities and item["level"] != "error":
+            item["level"] = "error"
+        elif "warning" in severities and item["level"] in ("", "ok"):
+            item["level"] = "warn"
+    return general
+
+
+def _counts(findings: list[Draft]) -> dict[str, int]:
+    distinct = set(findings)
+    return {
+        severity: sum(1 for f in distinct if f.severity == severity)
+        for severity in ("error", "warning", "info")
+    }
 
 
 @require_GET

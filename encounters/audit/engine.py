@@ -26,6 +26,7 @@ import hashlib
 import json
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import NamedTuple
@@ -317,6 +318,51 @@ def _drg(encounter: _Row, case: Case) -> dict | None:
     return result.as_dict()
 
 
+def _mce(case: Case) -> None:
+    if case.inpatient and case.diagnoses:
+        display = {d.code: d.display for d in case.diagnoses}
+        case.mce = mce_edits(
+            discharge=case.dos,
+            age=case.age,
+            sex=case.sex,
+            discharge_status=case.discharge_status,
+            diagnoses=[(d.code, d.poa) for d in case.diagnoses],
+            procedures=[p.code for p in case.procedures if p.system == "icd10pcs"],
+            display=display,
+        )
+
+
+def cases_prepare(
+    encounters: Sequence[Encounter | _Row],
+    *,
+    lines: Sequence[tuple[list[Dx], list[Px]]] | None = None,
+) -> list[Case]:
+    """The :class:`Case` of each encounter, ready for ``run_rules``: the releases in
+    force on its date of service, what the rules know of its codes and the POA-exempt
+    list (loaded in bulk), the MCE's edits, the NCCI/MUE rows and the MS-DRG (grouped
+    once: ``case.drg``, and in the stored form ``case.drg_stored``). The audit job and
+    the live checks of the coding form (encounters.audit.selectors) both start here.
+
+    ``lines`` are the codes to judge, one (diagnoses, procedures) per encounter: the
+    stored ones (read here when not given) or the coding form's unsaved rows."""
+    releases = _Releases()
+    rows = [e if isinstance(e, _Row) else _Row.of(e) for e in encounters]
+    if lines is None:
+        stored = _lines([row.id for row in rows])
+        lines = [stored[row.id] for row in rows]
+    cases = [
+        _case(row, releases, case_lines)
+        for row, case_lines in zip(rows, lines, strict=True)
+    ]
+    _load_knowledge(cases)
+    _load_poa_exempt(cases)
+    _edit_tables(cases)
+    for row, case in zip(rows, cases, strict=True):
+        _mce(case)
+        case.drg_stored = _drg(row, case)  # before the rules: they read case.drg
+    return cases
+
+
 def _route(encounter: _Row, drafts: list[Draft], trigger: str, sampled: bool) -> str:
     """The status the encounter moves to ('' = stays)."""
     errors = any(d.severity == "error" for d in drafts)
@@ -565,9 +611,8 @@ def _audit_chunk(
             encounter_id__in=encounter_ids, trigger=trigger, batch=batch
         ).values_list("encounter_id", "encounter_version")
     )
-    releases = _Releases()
     lines = _lines([e.id for e in encounters if (e.id, e.version) not in done])
-    todo = []
+    audited = []
     for encounter in encounters:
         if (encounter.id, encounter.version) in done:
             stats.skipped += 1
@@ -577,10 +622,9 @@ def _audit_chunk(
         ):
             stats.skipped += 1
             continue
-        todo.append((encounter, _case(encounter, releases, lines[encounter.id])))
-    _load_knowledge([case for _e, case in todo])
-    _load_poa_exempt([case for _e, case in todo])
-    _edit_tables([case for _e, case in todo])
+        audited.append(encounter)
+    cases = cases_prepare(audited, lines=[lines[e.id] for e in audited])
+    todo = list(zip(audited, cases, strict=True))
     rates = _sample_rates({e.assigned_to_id for e, _c in todo if e.assigned_to_id})
     default_rate = Decimal(str(settings.AUDIT_SAMPLE_RATE))
 
@@ -588,18 +632,7 @@ def _audit_chunk(
     runs, per_run, changes, moves = [], [], [], defaultdict(list)
     now = timezone.now()
     for encounter, case in todo:
-        if case.inpatient and case.diagnoses:
-            display = {d.code: d.display for d in case.diagnoses}
-            case.mce = mce_edits(
-                discharge=case.dos,
-                age=case.age,
-                sex=case.sex,
-                discharge_status=case.discharge_status,
-                diagnoses=[(d.code, d.poa) for d in case.diagnoses],
-                procedures=[p.code for p in case.procedures if p.system == "icd10pcs"],
-                display=display,
-            )
-        drg = _drg(encounter, case)  # before the rules: they read case.drg
+        drg = case.drg_stored
         drafts = run_rules(case)
         key = coding_key(case)
         # A finding a supervisor dismissed on these very codes routes nowhere.

@@ -28,6 +28,7 @@ RULE_NOTE_KINDS = (
     "code_first",
     "use_additional_code",
     "seventh_character",
+    "code_also",  # the coding form's prompts (encounters.audit.selectors)
 )
 
 

@@ -78,6 +78,9 @@ class Case:
     # The MS-DRG, computed once by the engine before the rules run (inpatient with
     # a grouper version for the date); None otherwise.
     drg: DrgResult | None = None
+    # The same in the form kept with the encounter (AuditRun.drg): the result's dict,
+    # or {"drg": None, "message": ...} when no grouper takes the case.
+    drg_stored: dict | None = None
     admit: dt.date | None = None  # Encounter.admit_date
     discharge: dt.date | None = None  # Encounter.discharge_date (None: a visit)
 

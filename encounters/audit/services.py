@@ -17,6 +17,7 @@ from accounts.models import User
 from codesets.models import Release
 from codesets.selectors import release_diff_rows
 from encounters.audit.engine import AuditStats, audit_encounters
+from encounters.drg import encounter_drg_stored
 from encounters.models import (
     AuditBatch,
     AuditRun,
@@ -24,16 +25,13 @@ from encounters.models import (
     Encounter,
     Finding,
 )
+from encounters.selectors import encounter_last_change
 from encounters.services import (
     CodingConflict,
     DiagnosisInput,
     NotEditable,
     ProcedureInput,
-    _bump,
-    _last_change,
-    _locked,
     coding_snapshot,
-    encounter_drg_stored,
     encounter_save_coding,
 )
 
@@ -208,9 +206,9 @@ def finding_resolve(
 
 
 def _review_locked(user: User, encounter_id: int, version: int) -> Encounter:
-    encounter = _locked(encounter_id)
+    encounter = Encounter.objects.locked(encounter_id)
     if encounter.version != version:
-        raise CodingConflict(encounter, _last_change(encounter))
+        raise CodingConflict(encounter, encounter_last_change(encounter=encounter))
     if not user.has_perm("accounts.review_audits"):
         raise NotEditable("Only a supervisor may decide on an audited encounter.")
     if encounter.status != Encounter.Status.IN_REVIEW:
@@ -239,7 +237,7 @@ def _review_decide(
         resolved_at=timezone.now(),
         resolution=resolution[:500],
     )
-    _bump(encounter, status=status)
+    encounter.bump(status=status)
     CodingChange.objects.create(
         encounter=encounter,
         action=action,

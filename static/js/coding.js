@@ -2,6 +2,7 @@
 // In a code box: type, ↓/↑ move through the suggestions, Enter takes the highlighted
 // one (or just checks what was typed), Esc closes the list. Alt+↑/↓ moves the row,
 // Alt+Delete removes it, Alt+D / Alt+P add a diagnosis / procedure, Alt+S saves.
+// When Submit lists what is still open, Esc there means "Keep coding".
 // Enter never submits the form by itself: that would press the first button.
 (() => {
   const form = () => document.getElementById("coding-form");
@@ -55,6 +56,12 @@
     if (!f || !f.contains(event.target)) return;
     const target = event.target;
     const row = target.closest(".code-row");
+    const confirm = target.closest(".confirm-submit");
+    if (confirm && event.key === "Escape") {
+      event.preventDefault();
+      clickIn(confirm, "[data-testid=keep-coding]");
+      return;
+    }
     if (event.altKey) {
       const key = event.key.toLowerCase();
       const actions = { d: "[data-testid=add-dx]", p: "[data-testid=add-px]", s: "[data-testid=save]" };

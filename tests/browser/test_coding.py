@@ -133,15 +133,15 @@ def test_keys_pressed_while_the_drg_is_recomputed_are_not_lost(
 ):
     """A fast coder does not wait for the live recheck: the POA typed and the row
     added (Alt+D) while its reply is out land in the form that replaces the panel."""
-    from encounters import services
+    from encounters import views
 
-    grouped = services.encounter_drg
+    grouped = views.encounter_drg
 
     def slow_drg(*args, **kwargs):
         time.sleep(0.8)  # the recheck is out while the coder keeps typing
         return grouped(*args, **kwargs)
 
-    monkeypatch.setattr(services, "encounter_drg", slow_drg)
+    monkeypatch.setattr(views, "encounter_drg", slow_drg)
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("Username").fill(coder.username)
     page.get_by_label("Password").fill(password)
@@ -190,3 +190,105 @@ def test_keys_pressed_while_the_drg_is_recomputed_are_not_lost(
     expect(page.locator("#dx-1-code")).to_have_value("E87.1")
     # All of it through htmx: never a native form post (the page stays the chart).
     assert page.url.endswith(f"/encounters/{uncoded_pneumonia.id}/")
+
+
+def _enter_code(page, field: str, code: str) -> None:
+    """Type a code into the focused box and press Enter (check what was typed)."""
+    page.keyboard.type(code, delay=15)
+    page.keyboard.press("Enter")
+    page.locator(f"#{field}-code[value='{code}']").wait_for()
+
+
+def test_coder_sees_excludes1_and_poa_findings_while_coding_before_submit(
+    page, live_server, screenshot, coder, password, uncoded_pneumonia
+):
+    """Diabetic polyneuropathy coded as E11.42 and G63 together (G63: Excludes1
+    "E08-E13 with .42") and hypertension without its POA: both findings show beside
+    their rows on the rechecks, before Submit; the checks API says the same."""
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Username").fill(coder.username)
+    page.get_by_label("Password").fill(password)
+    page.keyboard.press("Enter")
+    page.get_by_test_id("claim-next").focus()
+    page.keyboard.press("Enter")
+    page.get_by_test_id("document").wait_for()
+
+    page.locator("#dx-0-code").focus()
+    _enter_code(page, "dx-0", "J18.9")
+    page.get_by_test_id("drg").filter(has_text="DRG 195").wait_for()
+    page.keyboard.press("Tab")
+    page.keyboard.press("y")
+    expect(page.locator("#dx-0-poa")).to_have_value("Y")
+    # Picking E11.42 shows its "use additional code" prompt (insulin, oral drugs).
+    page.keyboard.press("Alt+d")
+    page.locator("#dx-1-code").wait_for()
+    _enter_code(page, "dx-1", "E11.42")
+    rows = page.get_by_test_id("dx-row")
+    rows.nth(1).get_by_test_id("row-prompt").first.wait_for()
+    assert "Use additional code" in rows.nth(1).inner_text()
+    page.keyboard.press("Tab")
+    page.keyboard.press("y")
+    page.keyboard.press("Alt+d")
+    page.locator("#dx-2-code").wait_for()
+    _enter_code(page, "dx-2", "G63")
+    page.keyboard.press("Tab")
+    page.keyboard.press("y")
+    # Hypertension, POA left empty.
+    page.keyboard.press("Alt+d")
+    page.locator("#dx-3-code").wait_for()
+    _enter_code(page, "dx-3", "I10")
+
+    excludes1 = "[data-testid=live-finding][data-rule=excludes1]"
+    poa = "[data-testid=live-finding][data-rule=poa-missing]"
+    rows.nth(3).locator(poa).wait_for()
+    rows.nth(1).locator(excludes1).wait_for()
+    rows.nth(2).locator(excludes1).wait_for()
+    assert rows.nth(0).locator(excludes1).count() == 0
+    assert "G63" in rows.nth(1).locator(excludes1).inner_text()
+    assert "I10" in rows.nth(3).locator(poa).inner_text()
+    summary = page.get_by_test_id("checks-summary").inner_text()
+    assert "warning" in summary
+    screenshot("live-checks-01-while-coding")
+    encounter = Encounter.objects.get(id=uncoded_pneumonia.id)
+    assert encounter.status == "in_progress"  # nothing submitted yet
+    on_page = {
+        el.get_attribute("data-rule")
+        for el in page.locator("[data-testid=live-finding]").all()
+    }
+    assert {"excludes1", "poa-missing"} <= on_page
+
+    # Submit: what is still open is listed first. An error holds it (the audit
+    # would return it at once): "Keep coding" has the focus.
+    page.get_by_test_id("submit").focus()
+    page.keyboard.press("Enter")
+    dialog = page.get_by_test_id("confirm-submit")
+    dialog.wait_for()
+    assert dialog.locator(excludes1).count() == 1
+    assert dialog.locator(poa).count() == 1
+    assert page.get_by_test_id("submit-anyway").count() == 0
+    expect(page.get_by_test_id("keep-coding")).to_be_focused()
+    screenshot("live-checks-02-submit-held-by-an-error")
+    assert Encounter.objects.get(id=uncoded_pneumonia.id).status == "in_progress"
+
+    # The codes are saved: the checks API runs the same rules on them.
+    response = page.request.get(
+        f"{live_server.url}/api/v1/encounters/{uncoded_pneumonia.id}/checks/"
+    )
+    assert response.status == 200
+    assert {f["rule"] for f in response.json()["findings"]} == on_page
+
+    # The coder gives I10 its POA; the warnings remain: "Submit anyway" has the focus.
+    page.keyboard.press("Escape")  # Keep coding
+    dialog.wait_for(state="detached")
+    page.locator("#dx-3-poa").focus()
+    page.keyboard.press("y")
+    rows.nth(3).locator(poa).wait_for(state="detached")
+    page.get_by_test_id("submit").focus()
+    page.keyboard.press("Enter")
+    page.get_by_test_id("submit-anyway").wait_for()
+    expect(page.get_by_test_id("submit-anyway")).to_be_focused()
+    assert dialog.locator(poa).count() == 0
+    screenshot("live-checks-03-submit-asks-about-warnings")
+    page.keyboard.press("Enter")  # Submit anyway
+    page.get_by_test_id("queue-empty").or_(page.get_by_test_id("queue")).wait_for()
+    assert Encounter.objects.get(id=uncoded_pneumonia.id).status == "submitted"

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from codesets.importers.base import ImportFormatError
 from codesets.models import MueEdit, PtpEdit, Release
-from codesets.selectors import coverage_on, mue_on, ptp_pairs_on
+from codesets.selectors import coverage_on, mue_on, mues_on, ptp_pairs_on
 from codesets.services import (
     DuplicateRelease,
     release_activate,
@@ -194,6 +194,13 @@ def test_mue_of_a_code_on_a_date_by_variant(django_assert_num_queries):
         mue_on(code="96372", day=dt.date(2025, 12, 31), variant="practitioner") is None
     )
     assert mue_on(code="96372", day=dt.date(2026, 5, 1), variant="dme") is None
+    with django_assert_num_queries(1):
+        many = mues_on(
+            codes=["96372", "j9999", "99999"],
+            day=dt.date(2026, 5, 1),
+            variant="practitioner",
+        )
+    assert {code: m.max_units for code, m in many.items()} == {"96372": 6, "J9999": 0}
 
 
 def test_part_files_import_into_one_release(tmp_path, capsys):

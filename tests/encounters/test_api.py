@@ -373,3 +373,111 @@ def test_encounters_created_through_the_api_carry_cms_grouper_drgs(
             claim["cms_mdc"],
             claim["cms_return_code"],
         ), claim["id"]
+
+
+def test_checks_runs_the_audit_rules_now_without_storing_or_routing(
+    code_sets, supervisor, coder
+):
+    """Diabetic polyneuropathy coded twice (G63 excludes "E08-E13 with .42") and
+    hypertension without POA: the findings the audit would raise, while the
+    encounter stays with its coder."""
+    encounter_id = _create(
+        supervisor,
+        diagnoses=[
+            {"code": "E11.42", "poa": "Y"},
+            {"code": "G63", "poa": "Y"},
+            {"code": "I10", "poa": ""},
+        ],
+    )["id"]
+    encounter_claim(user=coder, encounter_id=encounter_id)
+    version = Encounter.objects.get(id=encounter_id).version
+
+    response = _api(coder).get(f"/api/v1/encounters/{encounter_id}/checks/")
+
+    assert response.status_code == 200
+    findings = response.json()["findings"]
+    by_rule = {f["rule"]: f for f in findings}
+    assert sorted(by_rule["excludes1"]["codes"]) == ["E11.42", "G63"]
+    assert by_rule["excludes1"]["severity"] == "warning"
+    assert "Excludes1" in by_rule["excludes1"]["reference"]
+    assert by_rule["poa-missing"]["codes"] == ["I10"]
+    assert set(findings[0]) == {
+        "rule",
+        "severity",
+        "message",
+        "codes",
+        "reference",
+        "status",
+    }
+    assert {f["status"] for f in findings} == {"open"}
+    severities = [f["severity"] for f in findings]
+    assert severities == sorted(
+        severities, key=["error", "warning", "info"].index
+    )  # errors first
+    encounter = Encounter.objects.get(id=encounter_id)
+    assert (encounter.status, encounter.version) == ("in_progress", version)
+    assert not encounter.findings.exists()
+    assert not encounter.audit_runs.exists()
+    assert ChartAccess.objects.filter(
+        user=coder, encounter_id=encounter_id, via="api"
+    ).exists()
+
+
+def test_checks_of_a_clean_encounter_are_empty(code_sets, supervisor, coder):
+    encounter_id = _create(supervisor)["id"]
+    encounter_claim(user=coder, encounter_id=encounter_id)
+    response = _api(coder).get(f"/api/v1/encounters/{encounter_id}/checks/")
+    assert response.json() == {"findings": []}
+
+
+def test_checks_of_another_coders_encounter_are_404(
+    code_sets, supervisor, coder, other_coder, outsider
+):
+    encounter_id = _create(supervisor)["id"]
+    encounter_claim(user=other_coder, encounter_id=encounter_id)
+    url = f"/api/v1/encounters/{encounter_id}/checks/"
+    assert _api(coder).get(url).status_code == 404
+    assert _api(coder).get("/api/v1/encounters/999999/checks/").status_code == 404
+    assert _api(outsider).get(url).status_code == 403  # no coding role at all
+    assert _api(other_coder).get(url).status_code == 200
+    assert _api(supervisor).get(url).status_code == 200
+
+
+def test_checks_cost_no_query_per_procedure_line(
+    code_sets, supervisor, coder, outsider
+):
+    """NCCI and MUE rows are read in bulk, as the audit job reads them."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for name in ("ptp_practitioner.txt", "mue_practitioner.csv"):
+        release_import_now(
+            path=FIXTURES / "ncci" / name,
+            activate=True,
+            effective_from=dt.date(1996, 1, 1),
+        )
+    counts = []
+    for n, lines in enumerate(
+        (["11042", "97597"], ["11042", "97597", "93000", "93005", "36415", "99213"])
+    ):
+        encounter_id = _create(
+            supervisor,
+            type="professional",
+            admit_date="2026-05-10",
+            discharge_date=None,
+            patient={**pneumonia_payload()["patient"], "mrn": f"P{n}"},
+            diagnoses=[{"code": "J18.9"}],
+            procedures=[
+                {"system": "cpt", "code": code, "date": "2026-05-10", "units": 2}
+                for code in lines
+            ],
+        )["id"]
+        encounter_claim(user=coder, encounter_id=encounter_id)
+        client = _api(coder)
+        client.get(f"/api/v1/encounters/{encounter_id}/checks/")  # warm caches
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(f"/api/v1/encounters/{encounter_id}/checks/")
+        rules = {f["rule"] for f in response.json()["findings"]}
+        assert {"ncci-ptp", "mue-units"} <= rules
+        counts.append(len(queries))
+    assert counts[0] == counts[1]

@@ -423,3 +423,90 @@ def test_codes_for_the_other_sex_are_suggested_last(
     assert other, codes
     assert all(i > codes.index(first) for i in other)
     assert all(last_note in item for item in items[min(other) :])
+
+
+def _panel(client, encounter_id: int, data: dict) -> str:
+    response = client.post(
+        f"/encounters/{encounter_id}/coding/", data, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _row(panel: str, index: int) -> str:
+    """The HTML of diagnosis row ``index`` of the panel."""
+    start = panel.rindex(
+        '<li class="code-row', 0, panel.index(f'data-kind="dx" data-index="{index}"')
+    )
+    end = panel.find('<li class="code-row', start + 1)
+    return panel[start : end if end > 0 else None]
+
+
+def test_every_recheck_shows_the_audit_findings_beside_their_rows(
+    code_sets, supervisor, coder, coder_client
+):
+    """Unsaved rows: diabetic polyneuropathy coded twice (G63 says Excludes1
+    "E08-E13 with .42") and hypertension without POA."""
+    encounter_id = _create(supervisor)
+    encounter = encounter_claim(user=coder, encounter_id=encounter_id)
+    panel = _panel(
+        coder_client,
+        encounter_id,
+        _form(encounter, [("J18.9", "Y"), ("E11.42", "Y"), ("G63", "Y"), ("I10", "")]),
+    )
+    assert 'data-rule="excludes1"' not in _row(panel, 0)
+    assert 'data-rule="excludes1"' in _row(panel, 1)
+    assert 'data-rule="excludes1"' in _row(panel, 2)
+    assert 'data-rule="poa-missing"' in _row(panel, 3)
+    assert 'data-rule="poa-missing"' not in _row(panel, 0)
+    assert "level-ok" in _row(panel, 0)
+    assert "level-warn" in _row(panel, 1)  # the row's colour follows its findings
+    assert "level-error" in _row(panel, 3)
+    assert 'data-testid="checks-summary"' in panel
+    # E11 asks for the insulin/oral drug codes: the prompt shows when it is picked.
+    assert "Use additional code" in _row(panel, 1)
+    encounter.refresh_from_db()
+    assert encounter.version == 2  # a recheck writes nothing
+    assert not encounter.findings.exists()
+
+
+def test_submit_with_open_warnings_asks_first_and_submit_anyway_sends_it(
+    code_sets, supervisor, coder, coder_client
+):
+    encounter_id = _create(supervisor)
+    encounter = encounter_claim(user=coder, encounter_id=encounter_id)
+    rows = [("J18.9", "Y"), ("E11.42", "Y"), ("G63", "Y")]
+    panel = _panel(coder_client, encounter_id, _form(encounter, rows, action="submit"))
+    assert 'data-testid="confirm-submit"' in panel
+    assert 'data-testid="submit-anyway"' in panel
+    confirm = panel[panel.index('data-testid="confirm-submit"') :]
+    assert 'data-rule="excludes1"' in confirm
+    encounter.refresh_from_db()
+    assert encounter.status == "in_progress"  # held, but the codes are saved
+    assert [d.code for d in encounter.diagnoses.all()] == ["J189", "E1142", "G63"]
+
+    response = coder_client.post(
+        f"/encounters/{encounter_id}/coding/",
+        _form(encounter, rows, action="submit-anyway"),
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.headers["HX-Redirect"] == "/encounters/queue/"
+    encounter.refresh_from_db()
+    assert encounter.status == "submitted"
+
+
+def test_submit_with_an_open_error_is_held_without_submit_anyway(
+    code_sets, supervisor, coder, coder_client
+):
+    encounter_id = _create(supervisor)
+    encounter = encounter_claim(user=coder, encounter_id=encounter_id)
+    rows = [("J18.9", "Y"), ("E87.1", "Y"), ("E87.1", "Y")]  # duplicate-code: error
+    for action in ("submit", "submit-anyway"):
+        panel = _panel(
+            coder_client, encounter_id, _form(encounter, rows, action=action)
+        )
+        assert 'data-testid="confirm-submit"' in panel
+        assert 'data-testid="submit-anyway"' not in panel
+        assert 'data-rule="duplicate-code"' in panel
+        encounter.refresh_from_db()
+        assert encounter.status == "in_progress"
