@@ -307,6 +307,7 @@ def demo_encounters_create(
             normalize_code(c) for c in (scenario.principal, *dict(scenario.secondaries))
         )
         codes["icd10pcs"].update(normalize_code(c) for c in scenario.procedures)
+    codes["icd10cm"].update(normalize_code(c) for c in COMBINED)
     scenario_codes = codes["icd10cm"] | codes["icd10pcs"]
     # The headers the deliberate mistakes use (E87.1 -> E87).
     codes["icd10cm"].update(
@@ -445,6 +446,27 @@ def _blank_poa_on_exempt_codes(batch: list[dict], encounters: list[Encounter]) -
             ]
 
 
+# Combination codes the guidelines presume (I.C.9.a hypertension with heart failure
+# or CKD, I.A.15 diabetes "with" CKD): drawn secondaries are combined the way a coder
+# must, so the demo's only mistakes are the deliberate ones (MISTAKE_RATE).
+COMBINED = ("I12.9", "I13.0")
+
+
+def _combined(diagnoses: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    codes = {c for c, _ in diagnoses}
+    ckd = any(c.startswith("N18") for c in codes)
+    failure = any(c.startswith("I50") for c in codes)
+    replace = {}
+    if ckd:
+        replace = {"I10": "I13.0" if failure else "I12.9", "I11.0": "I13.0"}
+    elif failure:
+        replace = {"I10": "I11.0"}
+    out = [(replace.get(c, c), poa) for c, poa in diagnoses]
+    if "E11.22" in codes and not ckd:
+        out.append(("N18.30", out[0][1]))
+    return list(dict.fromkeys(out))
+
+
 def _one(
     rng: random.Random,
     number: int,
@@ -463,9 +485,10 @@ def _one(
     birth = discharge - dt.timedelta(days=age * 365 + rng.randint(0, 364))
     coded = rng.random() < coded_share
     poa = "Y" if inpatient else ""
-    diagnoses = [(scenario.principal, poa)] + [
-        (c, poa) for c, p in scenario.secondaries if rng.random() < p
-    ]
+    diagnoses = _combined(
+        [(scenario.principal, poa)]
+        + [(c, poa) for c, p in scenario.secondaries if rng.random() < p]
+    )
     # Proposed codes carry the mistakes real ones do, now and then: a missing POA,
     # a category header instead of the code, a code entered twice.
     if len(diagnoses) > 1 and rng.random() < MISTAKE_RATE:
