@@ -18,8 +18,9 @@ Reported per system: top-1 (an accepted code is the first hit; counted only for
 queries marked "first") and top-5 (an accepted code is among the first five; every
 query). Then, in the same run, the speed figures of bench/search_codes.py (selector,
 API, naive icontains over the codes in force on 2026-05-01). ``--no-speed`` skips
-them; ``--misses`` lists every query that fails. Figures go to stdout and
-bench/results/lookup_accuracy.json.
+them; ``--misses`` lists every query that fails; ``--queries PATH`` reads another
+file in the same format (e.g. bench/lookup_heldout.tsv). Figures go to stdout and
+bench/results/lookup_accuracy.json (lookup_accuracy_<file stem>.json for another file).
 """
 
 from __future__ import annotations
@@ -136,12 +137,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-speed", action="store_true")
     parser.add_argument("--misses", action="store_true")
+    parser.add_argument(
+        "--queries",
+        type=Path,
+        default=QUERIES,
+        metavar="PATH",
+        help="queries file in the lookup_queries.tsv format (default: %(default)s)",
+    )
     args = parser.parse_args()
     skipped = ensure_data()
-    queries = read_queries()
+    queries = read_queries(args.queries)
     started = time.perf_counter()
     tally, misses = evaluate(queries)
     results: dict = {
+        "queries_file": str(args.queries),
         "queries": len(queries),
         "skipped_files": skipped,
         "accuracy": tally,
@@ -163,7 +172,10 @@ def main() -> None:
         print(json.dumps(results["speed"], indent=2))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "lookup_accuracy.json").write_text(
+    name = "lookup_accuracy"
+    if args.queries.resolve() != QUERIES.resolve():  # keep the main figures apart
+        name += "_" + args.queries.stem
+    (out / f"{name}.json").write_text(
         json.dumps({**results, "misses": misses}, indent=2)
     )
 
