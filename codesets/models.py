@@ -71,6 +71,13 @@ def release_kind_label(value: str) -> str:
     return dict(RELEASE_KINDS)[value]
 
 
+def is_cpt_modifier(modifier: str) -> bool:
+    """Two digits (25, 59, 76...): a CPT (Level I) modifier, part of the AMA's code
+    set, not of the HCPCS Level II modifier list; judged only where a CPT file with
+    modifiers is loaded, never against the HCPCS list."""
+    return len(modifier) == 2 and modifier.isdigit()
+
+
 def display_code(system: str, code: str) -> str:
     """A code as coders write it: ICD-10-CM gets its dot after the category."""
     if system == System.ICD10CM and len(code) > 3 and "-" not in code:

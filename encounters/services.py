@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from codesets.models import Release, System, normalize_code
+from codesets.models import Release, System, is_cpt_modifier, normalize_code
 from codesets.selectors import CodeVerdict, codes_check, modifier_list
 from encounters.drg import encounter_drg_stored
 from encounters.models import (
@@ -232,7 +232,9 @@ def coding_check(
         unknown = [
             m
             for m in modifiers
-            if modifiers_valid is not None and m not in modifiers_valid
+            if modifiers_valid is not None
+            and m not in modifiers_valid
+            and not is_cpt_modifier(m)
         ]
         if unknown:
             remarks.append(

@@ -574,6 +574,11 @@ PNEUMONIA = "J12-J18"
 SYMPTOMS: tuple[Symptom, ...] = (
     symptom("chest-pain-acute-coronary", CHEST_PAIN, "I20.-, I21.-, I22.-, I24.-, "
             "I25.11-", "chest pain in angina or myocardial infarction"),
+    # Reflux is the commonest non-cardiac cause of chest pain, but chest pain is not
+    # part of every reflux: only the principal-diagnosis edit. As its own row it also
+    # keeps "chest pain, GERD versus angina" quiet (two rows: Section II.D).
+    symptom("chest-pain-reflux", CHEST_PAIN, "K21.-", "chest pain in "
+            "gastro-oesophageal reflux", integral=False),
     symptom("abdominal-pain-appendicitis", ABDOMINAL_PAIN, "K35.-",
             "abdominal pain in appendicitis"),
     symptom("abdominal-pain-pancreatitis", UPPER_ABDOMINAL_PAIN, "K85.-",

@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-from codesets.models import display_code
+from codesets.models import display_code, is_cpt_modifier
 from codesets.selectors import PoaExemptList
 from encounters.audit import guideline_edits, knowledge
 from encounters.audit.mce import MceFinding, sex_of_code
@@ -243,6 +243,8 @@ def modifiers_invalid_on_dos(case: Case) -> Iterator[Draft]:
         if p.system == "icd10pcs":
             continue
         for modifier in p.modifiers:
+            if is_cpt_modifier(modifier):
+                continue
             found = knowledge.node(release, modifier) if release else None
             if (
                 found is not None

@@ -407,6 +407,16 @@ def test_invalid_modifier_is_code_invalid_on_dos(hcpcs):
     assert "code-invalid-on-dos" not in _rules(fine)
 
 
+def test_cpt_modifiers_are_not_judged_against_the_hcpcs_list(hcpcs):
+    # 59 and 25 are CPT (Level I) modifiers: the HCPCS Level II file never lists them,
+    # so they must not read as "not in the HCPCS modifier list" (the case book's
+    # PR01/PR04 caught this on the commonest NCCI bypass modifier).
+    visit = _encounter(
+        [("J18.9", "")], [("hcpcs", "G0101", ["59", "25", "TC"])], type="outpatient"
+    )
+    assert "code-invalid-on-dos" not in _rules(visit)
+
+
 def test_cpt_or_hcpcs_code_on_a_date_no_release_covers(hcpcs):
     # No CPT release is loaded; HCPCS is in force from 2026-01-01 only.
     rules = _rules(

@@ -37,6 +37,8 @@ FY2024 = dt.date(2023, 10, 1)
 FY2025 = dt.date(2024, 10, 1)
 FY2026 = dt.date(2025, 10, 1)
 ALWAYS = dt.date(1996, 1, 1)
+STAND_IN = dt.date(2025, 1, 1)
+STAND_IN_END = dt.date(2026, 12, 31)
 CODE_SETS = [
     # (file, effective from); imported and activated in this order
     (CASEBOOK / "icd10cm_codes_fy2024.txt", FY2024),
@@ -44,8 +46,10 @@ CODE_SETS = [
     (CASEBOOK / "icd10cm_tabular_fy2026_april.xml", FY2026),
     (CASEBOOK / "icd10pcs_tables_fy2026.xml", FY2026),
     (CASEBOOK / "table5_fy2026_excerpt.txt", FY2026),
-    (CASEBOOK / "HCPC2020_ANWEB_cut.txt", dt.date(2020, 1, 1)),
-    (CASEBOOK / "cpt_madeup.csv", dt.date(2015, 1, 1)),
+    # The newest HCPCS file here is 2020's, and the CPT file is made up: both stand in
+    # for the releases a site would have in force on the cases' dates (2025-2026).
+    (CASEBOOK / "HCPC2020_ANWEB_cut.txt", STAND_IN),
+    (CASEBOOK / "cpt_madeup.csv", STAND_IN),
     (FIXTURES / "ncci" / "ptp_practitioner.txt", ALWAYS),
     (FIXTURES / "ncci" / "ptp_hospital.txt", ALWAYS),
     (FIXTURES / "ncci" / "mue_practitioner.csv", ALWAYS),
@@ -66,16 +70,16 @@ def casebook_code_sets(django_db_setup, django_db_blocker):
     outer._from_testcase = True  # type: ignore[attr-defined]
     with django_db_blocker.unblock(), outer:
         for path, effective in CODE_SETS:
-            release_import_now(path=path, activate=True, effective_from=effective)
-        poa_exempt_loaded = True
-        try:
-            with transaction.atomic():
-                release_import_now(
-                    path=POA_EXEMPT[0], activate=True, effective_from=POA_EXEMPT[1]
-                )
-        except Exception:  # the importer is another helper's work: maybe absent
-            poa_exempt_loaded = False
-        yield {"poa_exempt": poa_exempt_loaded}
+            release_import_now(
+                path=path,
+                activate=True,
+                effective_from=effective,
+                effective_to=STAND_IN_END if effective == STAND_IN else None,
+            )
+        release_import_now(
+            path=POA_EXEMPT[0], activate=True, effective_from=POA_EXEMPT[1]
+        )
+        yield {"poa_exempt": True}
         transaction.set_rollback(True)
 
 

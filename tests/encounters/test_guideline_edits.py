@@ -171,6 +171,7 @@ COMBINATION_CASES: dict[str, tuple[list[str], list[str], str, list[str]]] = {
 # row key -> (symptom, the definitive diagnosis that explains it)
 SYMPTOM_CASES: dict[str, tuple[str, str]] = {
     "chest-pain-acute-coronary": ("R07.9", "I21.4"),
+    "chest-pain-reflux": ("R07.9", "K21.9"),
     "abdominal-pain-appendicitis": ("R10.31", "K35.80"),
     "abdominal-pain-pancreatitis": ("R10.13", "K85.90"),
     "abdominal-pain-cholecystitis": ("R10.11", "K81.0"),
@@ -359,6 +360,9 @@ def test_a_symptom_first_listed_in_the_emergency_department(code_sets):
         pytest.param(["R10.11", "K80.20"], id="gallstones-without-cholecystitis"),
         pytest.param(
             ["R06.02", "I50.23", "J44.1"], id="contrasting-diagnoses-section-ii-e"
+        ),
+        pytest.param(
+            ["R07.9", "K21.9", "I20.9"], id="chest-pain-gerd-versus-angina-ii-d"
         ),
         pytest.param([("R50.9", "Y"), ("J18.9", "N")], id="pneumonia-not-poa"),
     ],
