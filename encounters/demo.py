@@ -312,8 +312,10 @@ def demo_encounters_create(
     # The headers the deliberate mistakes use (E87.1 -> E87).
     codes["icd10cm"].update(
         normalize_code(c.split(".")[0])
-        for scenario in (*INPATIENT, *OUTPATIENT)
-        for c in dict(scenario.secondaries)
+        for c in (
+            *COMBINED,
+            *(c for s in (*INPATIENT, *OUTPATIENT) for c in dict(s.secondaries)),
+        )
     )
     verdicts = _verdicts(releases, codes)
     problems = {
