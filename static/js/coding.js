@@ -1,6 +1,7 @@
 // Keyboard use of the coding form.
 // In a code box: type, ↓/↑ move through the suggestions, Enter takes the highlighted
-// one (or just checks what was typed), Esc closes the list. Alt+↑/↓ moves the row,
+// one (with none highlighted: the first, when words were typed and the list answers
+// them; otherwise it just checks what was typed), Esc closes the list. Alt+↑/↓ moves the row,
 // Alt+Delete removes it, Alt+D / Alt+P add a diagnosis / procedure, Alt+S saves.
 // When Submit lists what is still open, Esc there means "Keep coding".
 // Enter never submits the form by itself: that would press the first button.
@@ -23,6 +24,13 @@
     items.forEach((item, i) => item.setAttribute("aria-selected", i === active ? "true" : "false"));
     input.setAttribute("aria-activedescendant", items[active].id);
     items[active].scrollIntoView({ block: "nearest" });
+  }
+
+  // What the server reads as a code (codesets.search.looks_like_code): letters and
+  // digits with at least one digit, no space; anything else is words.
+  function looksLikeCode(text) {
+    const plain = text.trim().replace(/\./g, "");
+    return /^[A-Za-z0-9]{1,7}$/.test(plain) && /[0-9]/.test(plain);
   }
 
   function current(input) {
@@ -96,6 +104,13 @@
         const index = current(target);
         if (index >= 0) {
           pick(target, items[index]);
+          return;
+        }
+        // Words, not a code, and the list answers exactly what is typed: Enter takes
+        // the best suggestion, as an encoder does ("pneumonia" Enter -> J18.9).
+        const list = items.length ? items[0].closest(".suggest-list") : null;
+        if (list && list.dataset.query === target.value.trim() && !looksLikeCode(target.value)) {
+          pick(target, items[0]);
           return;
         }
         close(target);
