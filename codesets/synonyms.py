@@ -2979,8 +2979,14 @@ CHART_SHORTHAND: tuple[Synonym, ...] = (
         "J1650 Injection, enoxaparin sodium",
         HCPCS,
     ),
-    _s("inj", "injection", "J-codes: 'Injection, <drug>, <dose>'", HCPCS),
-    _s("shot", "injection", "J-codes: 'Injection, <drug>, <dose>'", HCPCS),
+    _s(
+        "infusion",
+        ("infusion", "injection"),
+        "J0129 Injection, abatacept, 10 mg (an IV infusion); J7030 Infusion, normal saline",
+        HCPCS,
+    ),
+    _s("inj", "injection", "HCPCS J-codes: 'Injection, <drug>, <dose>'", HCPCS),
+    _s("shot", "injection", "HCPCS J-codes: 'Injection, <drug>, <dose>'", HCPCS),
     # --- HCPCS: brand -> the generic the J-code titles print -------------------------
     _s(
         "depo-provera",
@@ -3217,6 +3223,11 @@ CHART_SHORTHAND: tuple[Synonym, ...] = (
         "J3480 Injection, potassium chloride, per 2 meq",
         HCPCS,
     ),
+    _s("mefoxin", "cefoxitin", "J0694 Injection, cefoxitin sodium, 1 gm", HCPCS),
+    _s(
+        "arixtra", "fondaparinux", "J1652 Injection, fondaparinux sodium, 0.5 mg", HCPCS
+    ),
+    _s("orencia", "abatacept", "J0129 Injection, abatacept, 10 mg", HCPCS),
     _s("epi", "epinephrine", "J0171 Injection, adrenalin, epinephrine, 0.1 mg", HCPCS),
     _s(
         "morphine sulfate",
