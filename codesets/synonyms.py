@@ -2819,13 +2819,6 @@ CHART_SHORTHAND: tuple[Synonym, ...] = (
         CM,
     ),
     _s(
-        "prom",
-        "premature rupture membranes",
-        "O42.90 Premature rupture of membranes, unspecified ...",
-        CM,
-    ),
-    # --- musculoskeletal --------------------------------------------------------------
-    _s(
         "oa",
         "osteoarthritis",
         "M19.90 Unspecified osteoarthritis, unspecified site; Index: Osteoarthritis",
@@ -3112,7 +3105,7 @@ CHART_SHORTHAND: tuple[Synonym, ...] = (
     _s("kefzol", "cefazolin", "J0690 Injection, cefazolin sodium, 500 mg", HCPCS),
     _s(
         "unasyn",
-        "ampicillin sulbactam",
+        "ampicillin",
         "J0295 Injection, ampicillin sodium/sulbactam sodium, per 1.5 gm",
         HCPCS,
     ),
@@ -3228,7 +3221,6 @@ CHART_SHORTHAND: tuple[Synonym, ...] = (
         "arixtra", "fondaparinux", "J1652 Injection, fondaparinux sodium, 0.5 mg", HCPCS
     ),
     _s("orencia", "abatacept", "J0129 Injection, abatacept, 10 mg", HCPCS),
-    _s("epi", "epinephrine", "J0171 Injection, adrenalin, epinephrine, 0.1 mg", HCPCS),
     _s(
         "morphine sulfate",
         "morphine",
