@@ -2563,6 +2563,36 @@ CHART_SHORTHAND: tuple[Synonym, ...] = (
         "K80.20 Calculus of gallbladder ...; Index: Stone(s) - see also Calculus",
         CM,
     ),
+    _s(
+        "hx of dvt",
+        "personal history venous thrombosis",
+        "Z86.718 Personal history of other venous thrombosis and embolism; Index: History, personal, thrombosis, venous",
+        CM,
+    ),
+    _s(
+        "h/o dvt",
+        "personal history venous thrombosis",
+        "Z86.718 Personal history of other venous thrombosis and embolism",
+        CM,
+    ),
+    _s(
+        "history of dvt",
+        "personal history venous thrombosis",
+        "Z86.718 Personal history of other venous thrombosis and embolism",
+        CM,
+    ),
+    _s(
+        "hx of pe",
+        "personal history pulmonary embolism",
+        "Z86.711 Personal history of pulmonary embolism",
+        CM,
+    ),
+    _s(
+        "history of pe",
+        "personal history pulmonary embolism",
+        "Z86.711 Personal history of pulmonary embolism",
+        CM,
+    ),
     # --- cardiovascular ---------------------------------------------------------------
     _s(
         "aecopd",
