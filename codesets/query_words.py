@@ -190,6 +190,49 @@ STOP_WORDS = frozenset(
     }
 )
 NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
+# Doses as a MAR writes them ("toradol 30 mg IM", "rocephin 1gm", "foley 16 fr"): the
+# dose is not a word a code must have (J-code titles print the billing unit, "per 15
+# mg"), so a number with its unit, or a unit alone, is optional; the ranking still
+# prefers a title printing the same number (search.QueryTraits.numbers). The short
+# units ("g", "u", "l") count only after a number ("l" alone is the left side).
+DOSE_UNITS = frozenset(
+    {
+        "mg",
+        "mgs",
+        "mcg",
+        "gm",
+        "gms",
+        "gram",
+        "grams",
+        "ml",
+        "cc",
+        "meq",
+        "fr",
+        "french",
+    }
+    | {"units", "iu", "mmhg", "lpm", "liters", "liter"}
+)
+AFTER_NUMBER_UNITS = frozenset({"g", "u", "l", "unit", "french", "mm"})
+DOSE = re.compile(r"^[0-9]+(?:\.[0-9]+)?(?:mg|mcg|gm|g|ml|cc|meq|fr|u|units|iu|l|lpm)$")
+
+
+def dose_tokens(tokens: list[str]) -> set[int]:
+    """Positions of the tokens that write a dose: a unit, the number before a unit, a
+    number glued to its unit ("30mg")."""
+    out: set[int] = set()
+    for n, token in enumerate(tokens):
+        after_number = n > 0 and bool(NUMBER.match(tokens[n - 1]))
+        if (
+            DOSE.match(token)
+            or token in DOSE_UNITS
+            or (token in AFTER_NUMBER_UNITS and after_number)
+        ):
+            out.add(n)
+        if n in out and n and NUMBER.match(tokens[n - 1]) and not DOSE.match(token):
+            out.add(n - 1)
+    return out
+
+
 MAX_PHRASE = 5  # words of the longest synonym phrase
 MAX_VARIANTS = 6  # phrasings of a query tried as a whole term (search.HEAD_SQL)
 
@@ -294,9 +337,18 @@ def parse_query(query: str, systems: list[str] | None = None) -> ParsedQuery:
     wanted = systems or list(synonyms.ALL)
     tables = [synonyms.synonyms_for(s) for s in wanted]
     tokens = typed_words(query)[: MAX_WORDS * 2]
+    doses = dose_tokens(tokens)
     slots: list[Slot] = []
     i = 0
     while i < len(tokens) and len(slots) < MAX_WORDS:
+        if i in doses:
+            slots.append(
+                Slot(
+                    typed=(tokens[i],), alternatives=(), phrasings=("",), optional=True
+                )
+            )
+            i += 1
+            continue
         found = None
         for size in range(min(MAX_PHRASE, len(tokens) - i), 0, -1):
             key = tuple(tokens[i : i + size])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import connection
@@ -271,6 +272,9 @@ POOL = 20
 # those codes ranked after any full match.
 RELAX_MAX_SLOTS = 5
 RELAX_LIMIT = 10
+# Still nothing: the codes with two of the words (then one), ranked by words covered.
+PARTIAL_LIMIT = 40
+PARTIAL_ALTERNATIVES = 48
 
 # Codes the query names as a whole term, in one round trip:
 # * a billable code whose title reads as the term: "Pneumonia, unspecified organism",
@@ -547,6 +551,9 @@ def ranked_search(
                     _word_search(cursor, rest, release_ids, day, RELAX_LIMIT),
                     dropped=1,
                 )
+    traits = QueryTraits.of(parsed)
+    if not found and len(required) >= 2:
+        _take_partial(cursor, required, traits, release_ids, day, take)
     wanted = set(variants)
     notes = [r for r in rows if r[5] == "note" and title_head(r[2]) in wanted]
     take(
@@ -569,11 +576,57 @@ def ranked_search(
             default = _default_below(node, [r for r in below if r[0] == system])
             if default is not None:
                 take([default], head=True, full=True)
-    traits = QueryTraits.of(parsed)
     ranked = sorted(
         found.values(), key=lambda c: rank(c, traits, population_last=population_last)
     )
     return [c.row for c in ranked[:limit]]
+
+
+def _take_partial(
+    cursor: CursorWrapper,
+    required: list[Slot],
+    traits: QueryTraits,
+    release_ids: list[int],
+    day: dt.date,
+    take: Callable[..., None],
+) -> None:
+    """When no code has every word, nor every word but one: the codes holding at
+    least two of the words (then any one), ranked by how many words their title
+    covers, so that one word the code sets do not print ("DJD knee crepitus") never
+    leaves the coder with nothing. One query per round (at most two)."""
+    alternatives = [list(slot.alternatives) for slot in required]
+    rounds: list[list[tuple[tuple[str, str], ...]]] = []
+    if len(required) >= 3:
+        pairs = [
+            a + b
+            for i in range(len(required))
+            for j in range(i + 1, len(required))
+            for a in alternatives[i]
+            for b in alternatives[j]
+        ]
+        rounds.append(pairs[:PARTIAL_ALTERNATIVES])
+    rounds.append([a for alts in alternatives for a in alts][:PARTIAL_ALTERNATIVES])
+    for alts in rounds:
+        if not alts:
+            continue
+        anyof = Slot(typed=(), alternatives=tuple(alts), phrasings=())
+        rows = _word_search(cursor, [anyof], release_ids, day, PARTIAL_LIMIT)
+        for row in rows:
+            words = _title_words(row[2].lower())
+            covered = sum(
+                any(
+                    all(any(t.startswith(s) for t in words) for s in alternative)
+                    for alternative in slot
+                )
+                for slot in traits.slot_stems
+            )
+            take([row], dropped=max(1, len(required) - covered))
+        if rows:
+            return
+
+
+def _title_words(lower: str) -> list[str]:
+    return lower.replace("(", " ").replace(")", " ").replace(",", " ").split()
 
 
 def _stem(word: str) -> str:
@@ -593,6 +646,24 @@ APPROACH_TYPED = re.compile(
 )
 
 
+# The side a typed word names (chart shorthand, codesets/synonyms.py): a code whose
+# title prints that side ranks before the unspecified side, which ranks before the
+# other side ("OA R knee": M17.11 right, then M17.10, then M17.12 left).
+SIDES = ("right", "left", "bilateral")
+SIDE_TYPED = {
+    **dict.fromkeys(
+        ("r", "rt", "right", "od", "rle", "rue", "rul", "rll", "rml"), "right"
+    ),
+    **dict.fromkeys(
+        ("l", "lt", "left", "os", "lle", "lue", "lul", "lll", "lingula"), "left"
+    ),
+    **dict.fromkeys(
+        ("bilat", "bil", "b/l", "bilateral", "ou", "ble", "bue"), "bilateral"
+    ),
+}
+LEADING_NUMBER = re.compile(r"^[0-9]+(?:\.[0-9]+)?(?=[a-z]*$)")
+
+
 @dataclass(frozen=True)
 class QueryTraits:
     """What ``rank`` needs of the query, worked out once per search."""
@@ -606,6 +677,8 @@ class QueryTraits:
     asks_intent: bool
     diabetes_untyped: bool
     names_approach: bool
+    sides: frozenset[str] = frozenset()  # right / left / bilateral, as typed
+    numbers: frozenset[str] = frozenset()  # numbers typed (doses: "30 mg", "125mg")
 
     @classmethod
     def of(cls, parsed: ParsedQuery) -> QueryTraits:
@@ -626,6 +699,12 @@ class QueryTraits:
             diabetes_untyped=bool(DIABETES_TYPED.search(typed))
             and not DIABETES_TYPE.search(typed),
             names_approach=bool(APPROACH_TYPED.search(typed)),
+            sides=frozenset(SIDE_TYPED[w] for w in parsed.typed if w in SIDE_TYPED),
+            numbers=frozenset(
+                m.group(0).lstrip("0") or "0"
+                for w in parsed.typed
+                if (m := LEADING_NUMBER.match(w))
+            ),
         )
 
 
@@ -726,6 +805,14 @@ def rank(cand: Candidate, traits: QueryTraits, *, population_last: bool) -> tupl
             and ("autologous" not in typed)
         ):
             score -= 3
+    if traits.sides:
+        printed = {side for side in SIDES if side in words}
+        if printed & traits.sides:
+            score += 6
+        elif printed:
+            score -= 8
+    if traits.numbers and traits.numbers & {w.replace(",", "") for w in words}:
+        score += 2  # the dose typed is the title's ("up to 125 mg")
     population = population_last and bool(population_of(system, code))
     return (population, not billable, -score, len(title), code)
 

@@ -183,3 +183,87 @@ class TestLearnedPrior:
         )
         assert response.status_code in (302, 403)
         assert not AcceptedSuggestion.objects.exists()
+
+
+@pytest.fixture
+def hcpcs_2020(request):
+    """HCPCS Level II (the 2020 file's cut), in force from 2026-01-01 here, beside
+    the code sets of the encounter tests."""
+    request.getfixturevalue("code_sets")
+    from codesets.services import release_import_now
+    from tests.encounters.conftest import FIXTURES
+
+    return release_import_now(
+        path=FIXTURES / "hcpcs" / "HCPC2020_ANWEB_w_disclaimer_cut.txt",
+        system="hcpcs",
+        activate=True,
+        effective_from=dt.date(2026, 1, 1),
+    )
+
+
+def _titles(query: str, system: str) -> list[str]:
+    hits = code_search(query=query, day=DOS, systems=[system], limit=8).hits
+    return [hit.title.lower() for hit in hits]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("code_sets")
+class TestChartShorthand:
+    """Chart abbreviations, sides and sites, doses and routes (synonyms.CHART_SHORTHAND,
+    query_words.dose_tokens, search.QueryTraits.sides, search._take_partial)."""
+
+    @pytest.mark.parametrize(
+        ("query", "first"),
+        [
+            ("AECOPD", "J44.1"),
+            ("BPH w/ LUTS", "N40.1"),
+            ("LLL PNA", "J18.1"),
+        ],
+    )
+    def test_chart_abbreviations_find_the_code(self, query, first):
+        assert _codes(query, System.ICD10CM)[0] == first
+
+    @pytest.mark.parametrize("right", ["R", "rt", "right"])
+    def test_the_side_typed_comes_first(self, right):
+        titles = _titles(f"fx neck of femur {right}", System.ICD10CM)
+        assert titles and "right" in titles[0]
+        assert all("left" not in t.split() for t in titles[:3])
+
+    @pytest.mark.parametrize("left", ["L", "lt"])
+    def test_left_side_shorthand(self, left):
+        titles = _titles(f"femur neck fx {left}", System.ICD10CM)
+        assert titles and "left" in titles[0]
+
+    def test_a_query_with_words_no_code_has_still_finds_the_words_that_match(self):
+        # Two words no title holds: leaving one out is not enough; the codes holding
+        # the rest come back rather than nothing.
+        found = _codes("pneumonia zzqx qxzz", System.ICD10CM)
+        assert found and found[0].startswith("J18")
+        assert _codes("zzqx qxzz", System.ICD10CM) == []
+
+    def test_the_shorthand_block_holds_no_phrase_of_the_list_above(self):
+        from codesets.synonyms import CHART_SHORTHAND
+
+        above = {
+            (e.phrase, s) for e in SYNONYMS[: -len(CHART_SHORTHAND)] for s in e.systems
+        }
+        assert not [
+            e for e in CHART_SHORTHAND if any((e.phrase, s) in above for s in e.systems)
+        ]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("hcpcs_2020")
+class TestDrugsAsTheMarWritesThem:
+    @pytest.mark.parametrize(
+        ("query", "code"),
+        [
+            ("arixtra 2.5 mg subq", "J1652"),
+            ("fondaparinux 2.5mg SQ", "J1652"),
+            ("cefoxitin 2 gm IV", "J0694"),
+            ("mefoxin 1 g IVPB", "J0694"),
+            ("orencia 500 mg infusion", "J0129"),
+        ],
+    )
+    def test_brand_dose_and_route_do_not_stop_the_match(self, query, code):
+        assert _codes(query, System.HCPCS)[0] == code
