@@ -39,9 +39,10 @@ device whose label starts the labels of others ("Synthetic Substitute" before
 "Synthetic Substitute, Unicondylar Medial"), then the rest; then the code.
 
 Only the PCS release in force on the date judges: the Index and Definitions
-releases in force on the date are read, and only codes of the tables release in
-force are returned. The Index of an earlier year still leads to the codes of its
-tables that remain valid.
+releases in force on the date are read (when none is, the latest that came into
+force before it: the Index of an earlier year still leads to the codes of its
+tables that remain valid), and only codes of the tables release in force are
+returned.
 
 **Reads.** One query a lookup: the releases in force and the Index rows of the words
 together (RELEASES_INDEX_SQL; a second one only when the terms found are "use" or
@@ -162,12 +163,20 @@ LIMIT %s
 # are read only when there are none.
 RELEASES_INDEX_SQL = """
 WITH r AS (
-    SELECT max(id) FILTER (WHERE system = %s) AS tables,
-           max(id) FILTER (WHERE system = %s) AS idx,
-           max(id) FILTER (WHERE system = %s) AS defs
-    FROM codesets_release
-    WHERE system IN (%s, %s, %s) AND state IN (%s, %s)
-      AND effective_from <= %s AND (effective_to IS NULL OR effective_to >= %s)
+    SELECT (SELECT id FROM codesets_release
+            WHERE system = %s AND state IN (%s, %s) AND effective_from <= %s
+              AND (effective_to IS NULL OR effective_to >= %s)
+            ORDER BY id DESC LIMIT 1) AS tables,
+           (SELECT id FROM codesets_release
+            WHERE system = %s AND state IN (%s, %s) AND effective_from <= %s
+              AND (%s OR effective_to IS NULL OR effective_to >= %s)
+            ORDER BY (effective_to IS NULL OR effective_to >= %s) DESC,
+                     effective_from DESC, id DESC LIMIT 1) AS idx,
+           (SELECT id FROM codesets_release
+            WHERE system = %s AND state IN (%s, %s) AND effective_from <= %s
+              AND (%s OR effective_to IS NULL OR effective_to >= %s)
+            ORDER BY (effective_to IS NULL OR effective_to >= %s) DESC,
+                     effective_from DESC, id DESC LIMIT 1) AS defs
 )
 SELECT r.tables, r.idx, r.defs, t.path, t.title, t.see, t.use, t.code, t.mask
 FROM r LEFT JOIN LATERAL (
@@ -256,22 +265,28 @@ def _index_sql(template: str, words: list[str]) -> tuple[str, list[int | str]]:
 
 
 def _releases_and_index(
-    day: dt.date, words: list[str]
+    day: dt.date, words: list[str], *, latest: bool = False
 ) -> tuple[tuple[int | None, int | None, int | None], list[tuple[str, ...]]]:
     """The ids of the tables, Index and Definitions releases in force on ``day``, and
-    the Index rows holding any of ``words`` (INDEX_SQL's rows): one query."""
+    the Index rows holding any of ``words`` (INDEX_SQL's rows): one query. With
+    ``latest``, when no Index or Definitions release is in force on ``day``, the
+    latest that came into force before it."""
     words = list(dict.fromkeys(words))[:MAX_WORDS]
     sql, params = _index_sql(RELEASES_INDEX_SQL, words)
     states = [Release.State.ACTIVE, Release.State.RETIRED]
+    # The Index and Definitions releases: (kind, states, day, latest, day, day) each.
+    later: list[str | bool | dt.date] = []
+    for kind in RELEASE_KINDS[1:]:
+        later += [kind, *states, day, latest, day, day]
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
             [
-                *RELEASE_KINDS,
-                *RELEASE_KINDS,
+                System.ICD10PCS,
                 *states,
                 day,
                 day,
+                *later,
                 (1 << len(words)) - 1,  # the mask of the rows holding every word
                 *params,  # every
                 INDEX_ROWS,
@@ -528,8 +543,18 @@ def _pointer_order(rows: list[tuple], words: list[str]) -> list[tuple]:
     return sorted(rows, key=key)
 
 
-def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
-    """PCS codes valid on ``day`` that the Index leads to from the words of ``query``."""
+def pcs_lookup(
+    *,
+    query: str,
+    day: dt.date,
+    limit: int = 20,
+    refine: tuple[str, ...] = (),
+    latest: bool = False,
+) -> PcsLookup:
+    """PCS codes valid on ``day`` that the Index leads to from the words of ``query``;
+    ``refine``: more words that choose among the codes without being looked up in
+    the Index (the device and qualifier words of an abbreviation, pcs_phrases.py);
+    ``latest``: read the latest Index when none is in force on ``day``."""
     words = _words(query)
     if not words:
         return PcsLookup(hits=[])
@@ -541,9 +566,10 @@ def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
     rest = rest or words
     # Refiners stay out of the Index search unless they are all there is.
     refiners = [w for w in words if _is_refiner(w)] if terms else []
+    refiners += [w for w in refine if w not in refiners]
     # One query: the releases in force and the Index rows of the words.
     (tables_id, index_id, definitions_id), found = _releases_and_index(
-        day, terms or rest
+        day, terms or rest, latest=latest
     )
     if tables_id is None or index_id is None:
         return PcsLookup(hits=[])
@@ -569,7 +595,7 @@ def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
     if definitions_id is not None:
         approaches, device_keys = _definitions(definitions_id)
         approach_definition = approaches.get(approach, "")
-        typed = set(words)
+        typed = set(words) | set(refine)
         devices = {
             title
             for word in typed
@@ -647,7 +673,20 @@ def lead_with_index_hits(
 ) -> list[SearchHit]:
     """The code search's hits with the codes the Index leads to: first when the
     search is for ICD-10-PCS alone, else after the others (within ``limit``)."""
-    found = pcs_lookup(query=query, day=day, limit=limit).hits
+    from codesets.pcs_phrases import expand
+
+    expanded = expand(query)
+    if expanded is not None:
+        # Shorthand read as the Index words it stands for (pcs_phrases.py).
+        found = pcs_lookup(
+            query=expanded[0], day=day, limit=limit, refine=expanded[1], latest=True
+        ).hits
+        pcs_only = pcs_only or bool(found)
+    else:
+        found = pcs_lookup(query=query, day=day, limit=limit).hits
+        if not found and not any(h.system == System.ICD10PCS for h in hits):
+            # Nothing else found: the latest Index, when none is in force.
+            found = pcs_lookup(query=query, day=day, limit=limit, latest=True).hits
     if not found:
         return hits
     first, then = (found, hits) if pcs_only else (hits, found)

@@ -1,0 +1,385 @@
+"""Op-note and order shorthand for ICD-10-PCS (THA, ORIF, PCI, LHC, EGD, NSVD ...),
+read as the Index words a coder would look up and the words that then choose the
+device and qualifier in the table (codesets/pcs_lookup.py).
+
+Each entry: the abbreviation or eponym (one typed word) -> (Index words, refining
+words, what it stands for: the Index entry or the table). The Index words name the
+root operation and body part as the Index files them ("Replacement > Joint > Hip >
+Right 0SR9"); the refining words are read in the labels of the remaining characters
+("drug eluting" -> "Intraluminal Device, Drug-eluting"). The typed words around it
+(sides, sites, numbers) are read too: "R"/"rt" mean right, "x2"/"2" mean two, "RCA"
+a coronary artery, "72 hours" of ventilation the 24-96 hours duration.
+"""
+
+from __future__ import annotations
+
+import re
+
+from codesets.pcs_lookup import _approach_of
+
+# abbreviation -> (Index words, refining words, source: Index entry or table)
+ABBREVIATIONS: dict[str, tuple[str, str, str]] = {
+    # Joints (Replacement 0SR lower joints, 0RR upper joints)
+    "tha": (
+        "replacement hip joint",
+        "synthetic substitute",
+        "Replacement > Joint > Hip 0SR9/0SRB",
+    ),
+    "thr": (
+        "replacement hip joint",
+        "synthetic substitute",
+        "Replacement > Joint > Hip 0SR9/0SRB",
+    ),
+    "tka": (
+        "replacement knee joint",
+        "synthetic substitute",
+        "Replacement > Joint > Knee 0SRC/0SRD",
+    ),
+    "tkr": (
+        "replacement knee joint",
+        "synthetic substitute",
+        "Replacement > Joint > Knee 0SRC/0SRD",
+    ),
+    "tsa": (
+        "replacement shoulder joint",
+        "synthetic substitute",
+        "Replacement > Joint > Shoulder 0RRJ/0RRK",
+    ),
+    "rtsa": (
+        "replacement shoulder joint",
+        "reverse ball socket",
+        "table 0RR: Synthetic Substitute, Reverse Ball and Socket",
+    ),
+    "hemiarthroplasty": (
+        "replacement hip femoral surface",
+        "synthetic substitute",
+        "Hemiarthroplasty: see Replacement; Replacement > Joint > Hip > Femoral Surface 0SRR/0SRS",
+    ),
+    "orif": (
+        "reposition open",
+        "internal fixation device",
+        "Reduction, fracture: see Reposition; table 0QS/0PS device Internal Fixation Device",
+    ),
+    "crpp": (
+        "reposition percutaneous",
+        "internal fixation device",
+        "Reposition, table 0PS/0QS, Percutaneous, Internal Fixation Device",
+    ),
+    # Heart and vessels
+    "cabg": (
+        "bypass coronary artery open",
+        "",
+        "Coronary artery bypass graft (CABG): see Bypass, Heart and Great Vessels 021",
+    ),
+    "pci": (
+        "dilation coronary artery percutaneous",
+        "",
+        "Percutaneous coronary intervention: see Dilation, Heart and Great Vessels 027",
+    ),
+    "ptca": (
+        "dilation coronary artery percutaneous",
+        "",
+        "PTCA: see Dilation, Heart and Great Vessels 027",
+    ),
+    "des": (
+        "dilation coronary artery percutaneous",
+        "intraluminal device drug eluting",
+        "table 027: Intraluminal Device, Drug-eluting",
+    ),
+    "bms": (
+        "dilation coronary artery percutaneous",
+        "intraluminal device",
+        "table 027: Intraluminal Device",
+    ),
+    "lhc": (
+        "measurement cardiac percutaneous",
+        "sampling pressure left heart",
+        "Catheterization, heart: see Measurement, Cardiac 4A02; 4A023N7",
+    ),
+    "rhc": (
+        "measurement cardiac percutaneous",
+        "sampling pressure right heart",
+        "Catheterization, heart: see Measurement, Cardiac 4A02; 4A023N6",
+    ),
+    "dccv": ("cardioversion", "", "Cardioversion 5A2204Z"),
+    "cvc": (
+        "insertion superior vena cava percutaneous",
+        "infusion device",
+        "Central venous catheter: Insertion of Infusion Device, Superior Vena Cava 02HV33Z",
+    ),
+    "picc": (
+        "insertion superior vena cava percutaneous",
+        "infusion device",
+        "Peripherally inserted central catheter: 02HV33Z",
+    ),
+    "port": (
+        "insertion subcutaneous tissue chest",
+        "vascular access device totally implantable",
+        "Port-a-cath: Insertion of Vascular Access Device, Totally Implantable, Subcutaneous Tissue and Fascia, Chest 0JH6",
+    ),
+    "ecmo": (
+        "extracorporeal oxygenation",
+        "",
+        "ECMO: see Performance, Circulatory 5A15",
+    ),
+    # Digestive
+    "egd": (
+        "esophagogastroduodenoscopy",
+        "",
+        "Esophagogastroduodenoscopy (EGD) 0DJ08ZZ",
+    ),
+    "ercp": (
+        "extirpation common bile duct endoscopic",
+        "",
+        "ERCP with stone removal: Extirpation, Common Bile Duct 0FC9",
+    ),
+    "peg": (
+        "insertion stomach percutaneous",
+        "feeding device",
+        "PEG (percutaneous endoscopic gastrostomy) 0DH63UZ",
+    ),
+    "appy": ("appendectomy", "", "Appendectomy: see Resection, Appendix 0DTJ"),
+    "chole": (
+        "cholecystectomy",
+        "",
+        "Cholecystectomy: see Resection, Gallbladder 0FT4",
+    ),
+    "sleeve": (
+        "excision stomach",
+        "vertical",
+        "Sleeve gastrectomy: Excision, Stomach, qualifier Vertical 0DB6..3",
+    ),
+    # Nervous system
+    "lp": (
+        "drainage spinal canal percutaneous",
+        "",
+        "Lumbar puncture: see Drainage, Spinal Canal 009U",
+    ),
+    "evd": (
+        "drainage cerebral ventricle percutaneous",
+        "drainage device",
+        "Ventriculostomy, external drainage: Drainage, Cerebral Ventricle 0096",
+    ),
+    "ctr": (
+        "release median nerve",
+        "",
+        "Carpal tunnel release: Release, Median Nerve 01N5",
+    ),
+    "tlif": (
+        "fusion lumbar vertebral joint",
+        "interbody fusion device posterior approach anterior column",
+        "Fusion, Lumbar Vertebral 0SG0, Interbody Fusion Device, Posterior Approach, Anterior Column",
+    ),
+    "plif": (
+        "fusion lumbar vertebral joint",
+        "interbody fusion device posterior approach anterior column",
+        "Fusion, Lumbar Vertebral 0SG0, Interbody Fusion Device, Posterior Approach, Anterior Column",
+    ),
+    "alif": (
+        "fusion lumbar vertebral joint",
+        "interbody fusion device anterior approach anterior column",
+        "Fusion, Lumbar Vertebral 0SG0, Interbody Fusion Device, Anterior Approach, Anterior Column",
+    ),
+    "acdf": (
+        "fusion cervical vertebral joint",
+        "interbody fusion device anterior approach anterior column",
+        "Fusion, Cervical Vertebral 0RG1, Interbody Fusion Device, Anterior Approach, Anterior Column",
+    ),
+    # Obstetrics and gynecology
+    "nsvd": ("delivery products conception", "", "Delivery, manually assisted 10E0XZZ"),
+    "svd": ("delivery products conception", "", "Delivery, manually assisted 10E0XZZ"),
+    "ltcs": (
+        "extraction products conception",
+        "low",
+        "Cesarean section: see Extraction, Products of Conception 10D0; Low 10D00Z1",
+    ),
+    "tlh": (
+        "resection uterus laparoscopic",
+        "",
+        "Hysterectomy, total: see Resection, Uterus 0UT9 (and Cervix 0UTC)",
+    ),
+    "tah": (
+        "resection uterus open",
+        "",
+        "Hysterectomy, total: see Resection, Uterus 0UT9 (and Cervix 0UTC)",
+    ),
+    "lavh": (
+        "resection uterus",
+        "assistance",
+        "Resection, Uterus 0UT9F: Via Natural or Artificial Opening With Percutaneous Endoscopic Assistance",
+    ),
+    "bso": (
+        "resection ovary bilateral",
+        "",
+        "Salpingo-oophorectomy: see Resection; Ovaries, Bilateral 0UT2",
+    ),
+    # Urinary and male
+    "turp": (
+        "resection prostate transurethral",
+        "",
+        "TURP: see Resection, Prostate 0VT0",
+    ),
+    "turbt": (
+        "excision bladder transurethral",
+        "",
+        "Transurethral resection of bladder tumor: Excision, Bladder 0TBB",
+    ),
+    "cysto": ("cystoscopy", "", "Cystoscopy 0TJB8ZZ"),
+    "crrt": (
+        "hemofiltration continuous",
+        "",
+        "Hemofiltration, continuous: Performance, Urinary 5A1D90Z",
+    ),
+    "cvvh": (
+        "hemofiltration continuous",
+        "",
+        "Hemofiltration, continuous: Performance, Urinary 5A1D90Z",
+    ),
+    "hd": ("hemodialysis", "", "Hemodialysis: see Performance, Urinary 5A1D"),
+    # Respiratory, blood, skin, eye
+    "trach": (
+        "bypass trachea",
+        "tracheostomy device cutaneous",
+        "Tracheostomy: see Bypass, Respiratory System 0B1; Trachea 0B11..F4",
+    ),
+    "bal": (
+        "drainage lung endoscopic",
+        "diagnostic",
+        "Bronchoalveolar lavage: see Drainage, Lung 0B9 with qualifier Diagnostic",
+    ),
+    "prbc": (
+        "transfusion red blood cells",
+        "nonautologous peripheral vein",
+        "Transfusion: see Administration, Circulatory 302; 30233N1",
+    ),
+    "prbcs": (
+        "transfusion red blood cells",
+        "nonautologous peripheral vein",
+        "Transfusion: see Administration, Circulatory 302; 30233N1",
+    ),
+    "iandd": ("drainage", "", "Incision, abscess: see Drainage"),
+    "phaco": (
+        "replacement lens percutaneous",
+        "synthetic substitute",
+        "Phacoemulsification with IOL: Replacement, Lens 08RJ/08RK 3JZ",
+    ),
+    "iol": (
+        "replacement lens percutaneous",
+        "synthetic substitute",
+        "Intraocular lens: Replacement, Lens 08RJ/08RK 3JZ",
+    ),
+    "ihr": (
+        "repair inguinal region",
+        "synthetic substitute",
+        "Herniorrhaphy, inguinal: see Repair / Supplement, Inguinal Region 0YQ5/0YU5",
+    ),
+    "bka": (
+        "detachment lower leg",
+        "",
+        "Amputation, below knee: see Detachment, Lower Leg 0Y6H/0Y6J",
+    ),
+    "aka": (
+        "detachment upper leg",
+        "",
+        "Amputation, above knee: see Detachment, Upper Leg 0Y6C/0Y6D",
+    ),
+    "dandc": (
+        "extraction endometrium",
+        "",
+        "Dilation and curettage: see Extraction, Endometrium 0UDB",
+    ),
+}
+# Words that stand for others wherever an abbreviation was read: sides, sites.
+WORD_SYNONYMS: dict[str, str] = {
+    "r": "right",
+    "rt": "right",
+    "l": "left",
+    "lt": "left",
+    "bilat": "bilateral",
+    "rca": "one",
+    "lad": "one",
+    "lcx": "one",
+    "svg": "autologous venous tissue",
+    "saphenous": "autologous venous tissue",
+    "lima": "internal mammary left",
+    "rima": "internal mammary right",
+    "x1": "one",
+    "x2": "two",
+    "x3": "three",
+    "x4": "four",
+    "mesh": "synthetic substitute",
+    "stent": "intraluminal device",
+    "stents": "intraluminal device",
+}
+# Abbreviations that leave the body part to the other typed words (looked up in
+# the Index with them); the others name it, and the typed words only refine.
+OPEN_ENDED = frozenset({"orif", "crpp", "iandd", "egd", "cysto", "hemiarthroplasty"})
+# Chart words for the Index's body-part words (the Definitions' body-part keys:
+# "Thigh: use Upper Leg"), phrases first.
+BODY_WORDS: dict[str, str] = {
+    "femoral neck": "upper femur",
+    "distal radius": "radius",
+    "thigh": "upper leg",
+    "forearm": "lower arm",
+    "ij": "internal jugular vein",
+    "central venous catheter": "cvc",
+    "central line": "cvc",
+}
+# Words of the note that name neither operation nor body part.
+NOISE = frozenset(
+    {
+        "abscess",
+        "fracture",
+        "lesion",
+        "placement",
+        "guided",
+        "us",
+        "graft",
+        "grafts",
+        "unit",
+        "units",
+        "transfuse",
+        "with",
+        "of",
+        "to",
+        "and",
+        "the",
+        "a",
+        "eye",
+    }
+)
+NUMBERS = {"1": "one", "2": "two", "3": "three", "4": "four"}
+JOINED = re.compile(r"\b([a-z])\s*&\s*([a-z])\b")
+WORD = re.compile(r"[a-z0-9]+")
+
+
+def expand(query: str) -> tuple[str, tuple[str, ...]] | None:
+    """The Index words and refining words of a query that holds an abbreviation of
+    ABBREVIATIONS ("R THA" -> "replacement hip joint right", ("synthetic",
+    "substitute")), or None when it holds none."""
+    text = " " + " ".join(WORD.findall(JOINED.sub(r"\1and\2", query.lower()))) + " "
+    for phrase, meant in BODY_WORDS.items():
+        text = text.replace(f" {phrase} ", f" {meant} ")
+    words = text.split()
+    if not any(w in ABBREVIATIONS for w in words):
+        return None
+    index: list[str] = []
+    refine: list[str] = []
+    open_ended = any(w in OPEN_ENDED for w in words)
+    for i, word in enumerate(words):
+        if word in ABBREVIATIONS:
+            looked, chosen, _source = ABBREVIATIONS[word]
+            index += looked.split()
+            refine += chosen.split()
+        elif word in WORD_SYNONYMS:
+            refine += WORD_SYNONYMS[word].split()
+        elif word in NUMBERS and i + 1 < len(words) and words[i + 1] != "hours":
+            refine.append(NUMBERS[word])
+        elif word in NOISE:
+            continue
+        elif open_ended or _approach_of([word])[0]:
+            # An approach word ("lap") is read by the lookup from the Index words.
+            index.append(word)
+        else:
+            refine.append(word)
+    return " ".join(index), tuple(dict.fromkeys(refine))
