@@ -377,9 +377,24 @@ def _names_device(definition_title: str, label: str) -> bool:
     )
 
 
+# Endings of the words that name an operation on a body part ("thyroidectomy",
+# "splenectomy", "tonsillectomy"): what comes before names the body part.
+OPERATION_ENDINGS = re.compile(
+    r"(ectomy|ectomies|otomy|ostomy|oscopy|oplasty|opexy|orrhaphy|ocentesis|olysis)$"
+)
+
+
+def _body_word(word: str) -> str:
+    """The body-part word of a typed word: itself, or the first four letters of what
+    comes before an operation ending ("thyroidectomy" -> "thyr", "splenectomy" ->
+    "sple")."""
+    stem = OPERATION_ENDINGS.sub("", word)
+    return stem[:4] if stem != word and len(stem) >= 4 else word
+
+
 def _names_body_part(words: list[str], detail: tuple[Value, ...]) -> bool:
     return any(
-        _starts_a_word(word, value.label)
+        _starts_a_word(_body_word(word), value.label)
         for value in detail
         if value.axis == "Body Part"
         for word in words
@@ -500,6 +515,7 @@ def _rank(
     approach: str,
     leftover: list[str],
     devices: set[str],
+    typed: tuple[str, ...] = (),
 ) -> tuple:
     chosen = detail[len(pointer) - 3 :]  # the characters after the code start
     # Leftover words are read in the labels of the characters the code start leaves
@@ -522,7 +538,17 @@ def _rank(
             and any(_names_device(d, value.label) for d in devices)
         )
     generic = sum(value.penalty for value in chosen)
-    return (approach_miss, -said, generic)
+    # A body part the code start leaves open: the one whose label says least beyond
+    # the typed words ("Thyroid Gland" before "Thyroid Gland Lobe, Left").
+    beyond = sum(
+        1
+        for value in chosen
+        if value.axis == "Body Part"
+        for label_word in WORD.findall(value.label.lower())
+        if label_word not in STOP_WORDS
+        and not any(label_word.startswith(_body_word(w)) for w in typed)
+    )
+    return (approach_miss, -said, beyond, generic)
 
 
 def _pointer_order(rows: list[tuple], words: list[str]) -> list[tuple]:
@@ -603,6 +629,7 @@ def pcs_lookup(
             if key <= typed
         }
     paths = {e.code: e.path for e in entries}
+    typed_words = tuple(dict.fromkeys([*words, *refine]))
     ranked: list[tuple] = []
     for order, pointer in enumerate(pointers):
         codes = _pointer_codes(tables_id, pointer)
@@ -617,6 +644,7 @@ def pcs_lookup(
                 approach=approach,
                 leftover=left_of[pointer],
                 devices=devices,
+                typed=typed_words,
             )
             ranked.append(((len(pointer) <= 3, *score), order, code))
     ranked.sort()
@@ -684,8 +712,9 @@ def lead_with_index_hits(
         pcs_only = pcs_only or bool(found)
     else:
         found = pcs_lookup(query=query, day=day, limit=limit).hits
-        if not found and not any(h.system == System.ICD10PCS for h in hits):
-            # Nothing else found: the latest Index, when none is in force.
+        if not found and not _has_pcs_synonym(query):
+            # No Index in force and no curated phrase (the code search reads those
+            # as the code set's words): the latest Index leads.
             found = pcs_lookup(query=query, day=day, limit=limit, latest=True).hits
     if not found:
         return hits
@@ -697,3 +726,18 @@ def lead_with_index_hits(
             seen.add((hit.system, hit.code))
             merged.append(hit)
     return merged[:limit]
+
+
+def _has_pcs_synonym(query: str) -> bool:
+    """Whether the query holds a curated ICD-10-PCS phrase (codesets/synonyms.py):
+    then the code search already reads it as the code set's words."""
+    from codesets import synonyms
+    from codesets.query_words import typed_words
+
+    synonyms.load()
+    words = tuple(typed_words(query))
+    return any(
+        words[i : i + len(phrase)] == phrase
+        for phrase in synonyms.synonyms_for(System.ICD10PCS)
+        for i in range(len(words) - len(phrase) + 1)
+    )
