@@ -520,7 +520,9 @@ def _rank(
     chosen = detail[len(pointer) - 3 :]  # the characters after the code start
     # Leftover words are read in the labels of the characters the code start leaves
     # open, and in the Index path that gave it ("Replacement > Joint > Knee > Right").
-    said_in = [value.label for value in chosen] + [path]
+    # ("No Device" says no device: "device" is not read in it.)
+    said_in = [value.label for value in chosen if not value.label.startswith("No ")]
+    said_in.append(path)
     approach_miss = 0
     if approach:
         labels = [value.label for value in detail if value.axis == "Approach"]

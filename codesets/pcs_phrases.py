@@ -166,22 +166,22 @@ ABBREVIATIONS: dict[str, tuple[str, str, str]] = {
         "Carpal tunnel release: Release, Median Nerve 01N5",
     ),
     "tlif": (
-        "fusion lumbar vertebral joint",
+        "fusion lumbar vertebral",
         "interbody fusion device posterior approach anterior column",
         "Fusion, Lumbar Vertebral 0SG0, Interbody Fusion Device, Posterior Approach, Anterior Column",
     ),
     "plif": (
-        "fusion lumbar vertebral joint",
+        "fusion lumbar vertebral",
         "interbody fusion device posterior approach anterior column",
         "Fusion, Lumbar Vertebral 0SG0, Interbody Fusion Device, Posterior Approach, Anterior Column",
     ),
     "alif": (
-        "fusion lumbar vertebral joint",
+        "fusion lumbar vertebral",
         "interbody fusion device anterior approach anterior column",
         "Fusion, Lumbar Vertebral 0SG0, Interbody Fusion Device, Anterior Approach, Anterior Column",
     ),
     "acdf": (
-        "fusion cervical vertebral joint",
+        "fusion cervical vertebral",
         "interbody fusion device anterior approach anterior column",
         "Fusion, Cervical Vertebral 0RG1, Interbody Fusion Device, Anterior Approach, Anterior Column",
     ),
@@ -257,16 +257,22 @@ ABBREVIATIONS: dict[str, tuple[str, str, str]] = {
         "nonautologous peripheral vein",
         "Transfusion: see Administration, Circulatory 302; 30233N1",
     ),
-    "iandd": ("drainage", "", "Incision, abscess: see Drainage"),
+    "iandd": (
+        "drainage subcutaneous tissue",
+        "",
+        "Incision, abscess: see Drainage; Drainage > Subcutaneous Tissue and Fascia 0J9",
+    ),
     "phaco": (
-        "replacement lens percutaneous",
+        "phacoemulsification lens implant percutaneous",
         "synthetic substitute",
-        "Phacoemulsification with IOL: Replacement, Lens 08RJ/08RK 3JZ",
+        "Phacoemulsification, lens > With IOL implant: see Replacement, Eye 08R; "
+        "Lens, Right/Left 08RJ3JZ/08RK3JZ",
     ),
     "iol": (
-        "replacement lens percutaneous",
+        "phacoemulsification lens implant percutaneous",
         "synthetic substitute",
-        "Intraocular lens: Replacement, Lens 08RJ/08RK 3JZ",
+        "Phacoemulsification, lens > With IOL implant: see Replacement, Eye 08R; "
+        "Lens, Right/Left 08RJ3JZ/08RK3JZ",
     ),
     "ihr": (
         "repair inguinal region",
@@ -324,7 +330,53 @@ BODY_WORDS: dict[str, str] = {
     "ij": "internal jugular vein",
     "central venous catheter": "cvc",
     "central line": "cvc",
+    "ureteral": "ureter",
+    "gastric": "stomach",
+    "duodenal": "duodenum",
+    "esophageal": "esophagus",
+    "colonic": "colon",
+    "bronchial": "bronchus",
+    "renal": "kidney",
+    "hepatic": "liver",
 }
+# Scopes ("EGD", "colonoscopy"): the approach, Via Natural or Artificial Opening
+# Endoscopic, and the body part looked at when no other is typed. With an operation
+# word ("EGD with biopsy"), the operation is that word's (SCOPE_OPERATIONS), not
+# the Inspection the scope alone is (Index: "EGD (esophagogastroduodenoscopy)
+# 0DJ08ZZ", "Colonoscopy 0DJD8ZZ").
+SCOPES: dict[str, str] = {
+    "egd": "stomach",
+    "esophagogastroduodenoscopy": "stomach",
+    "colonoscopy": "colon",
+    "sigmoidoscopy": "sigmoid colon",
+    "bronchoscopy": "bronchus",
+    "bronch": "bronchus",
+    "cystoscopy": "bladder",
+    "cysto": "bladder",
+    "hysteroscopy": "uterus",
+    "ureteroscopy": "ureter",
+}
+# Operation words said with a scope -> (the root operation's Index word, refining
+# words), from the Index: "Biopsy: see Excision with qualifier Diagnostic",
+# "Polypectomy, gastrointestinal: see Excision", "Stent placement: see Dilation
+# (intraluminal device)", "Lithotripsy: see Fragmentation", "Removal of foreign
+# body / stone: see Extirpation", "Cauterization: see Destruction".
+SCOPE_OPERATIONS: dict[str, tuple[str, str]] = {
+    "biopsy": ("excision", "diagnostic"),
+    "biopsies": ("excision", "diagnostic"),
+    "bx": ("excision", "diagnostic"),
+    "polypectomy": ("excision", ""),
+    "stent": ("dilation", "intraluminal device"),
+    "stents": ("dilation", "intraluminal device"),
+    "dilation": ("dilation", ""),
+    "dilatation": ("dilation", ""),
+    "lithotripsy": ("fragmentation", ""),
+    "stone": ("extirpation", ""),
+    "stones": ("extirpation", ""),
+    "cauterization": ("destruction", ""),
+    "ablation": ("destruction", ""),
+}
+SIDES = frozenset({"right", "left", "bilateral"})
 # Words of the note that name neither operation nor body part.
 NOISE = frozenset(
     {
@@ -361,6 +413,9 @@ def expand(query: str) -> tuple[str, tuple[str, ...]] | None:
     for phrase, meant in BODY_WORDS.items():
         text = text.replace(f" {phrase} ", f" {meant} ")
     words = text.split()
+    scoped = _scope_operation(words)
+    if scoped is not None:
+        return scoped
     if not any(w in ABBREVIATIONS for w in words):
         return None
     index: list[str] = []
@@ -382,4 +437,33 @@ def expand(query: str) -> tuple[str, tuple[str, ...]] | None:
             index.append(word)
         else:
             refine.append(word)
-    return " ".join(index), tuple(dict.fromkeys(refine))
+    if "mesh" in words:
+        # A hernia repair with mesh is Supplement with Synthetic Substitute (Index:
+        # "Herniorrhaphy, with synthetic substitute: see Supplement").
+        index = ["supplement" if w == "repair" else w for w in index]
+    return " ".join(dict.fromkeys(index)), tuple(dict.fromkeys(refine))
+
+
+def _scope_operation(words: list[str]) -> tuple[str, tuple[str, ...]] | None:
+    """A scope with an operation word ("EGD with biopsy of duodenum"): the
+    operation, the typed body part (else the scope's), endoscopic; else None."""
+    scope = next((w for w in words if w in SCOPES), None)
+    operation = next((w for w in words if w in SCOPE_OPERATIONS), None)
+    if scope is None or operation is None:
+        return None
+    looked, chosen = SCOPE_OPERATIONS[operation]
+    refine = chosen.split()
+    body: list[str] = []
+    for word in words:
+        if word in SCOPES or word in SCOPE_OPERATIONS or word in NOISE:
+            continue
+        if word in WORD_SYNONYMS:
+            refine += WORD_SYNONYMS[word].split()
+        elif word in SIDES:
+            refine.append(word)
+        elif word in ABBREVIATIONS or _approach_of([word])[0]:
+            continue
+        else:
+            body.append(word)
+    index = [looked, *(body or SCOPES[scope].split()), "endoscopic"]
+    return " ".join(dict.fromkeys(index)), tuple(dict.fromkeys(refine))
