@@ -703,7 +703,7 @@ def lead_with_index_hits(
 ) -> list[SearchHit]:
     """The code search's hits with the codes the Index leads to: first when the
     search is for ICD-10-PCS alone, else after the others (within ``limit``)."""
-    from codesets.pcs_phrases import expand
+    from codesets.pcs_phrases import expand, normalize
 
     expanded = expand(query)
     if expanded is not None:
@@ -717,7 +717,9 @@ def lead_with_index_hits(
         if not found and not _has_pcs_synonym(query):
             # No Index in force and no curated phrase (the code search reads those
             # as the code set's words): the latest Index leads.
-            found = pcs_lookup(query=query, day=day, limit=limit, latest=True).hits
+            found = pcs_lookup(
+                query=normalize(query), day=day, limit=limit, latest=True
+            ).hits
     if not found:
         return hits
     first, then = (found, hits) if pcs_only else (hits, found)

@@ -338,6 +338,7 @@ BODY_WORDS: dict[str, str] = {
     "bronchial": "bronchus",
     "renal": "kidney",
     "hepatic": "liver",
+    "laceration": "skin",
 }
 # Scopes ("EGD", "colonoscopy"): the approach, Via Natural or Artificial Opening
 # Endoscopic, and the body part looked at when no other is typed. With an operation
@@ -400,6 +401,13 @@ NOISE = frozenset(
         "eye",
     }
 )
+SIDE_WORDS = {
+    "r": "right",
+    "rt": "right",
+    "l": "left",
+    "lt": "left",
+    "bilat": "bilateral",
+}
 NUMBERS = {"1": "one", "2": "two", "3": "three", "4": "four"}
 JOINED = re.compile(r"\b([a-z])\s*&\s*([a-z])\b")
 WORD = re.compile(r"[a-z0-9]+")
@@ -467,3 +475,14 @@ def _scope_operation(words: list[str]) -> tuple[str, tuple[str, ...]] | None:
             body.append(word)
     index = [looked, *(body or SCOPES[scope].split()), "endoscopic"]
     return " ".join(dict.fromkeys(index)), tuple(dict.fromkeys(refine))
+
+
+def normalize(query: str) -> str:
+    """The query's words as the Index files them, for a query without shorthand:
+    body-part words of BODY_WORDS, sides spelled out, words of NOISE dropped
+    ("US guided paracentesis" -> "paracentesis", "R forearm" -> "right lower arm")."""
+    text = " " + " ".join(WORD.findall(JOINED.sub(r"\1and\2", query.lower()))) + " "
+    for phrase, meant in BODY_WORDS.items():
+        text = text.replace(f" {phrase} ", f" {meant} ")
+    words = [SIDE_WORDS.get(w, w) for w in text.split() if w not in NOISE]
+    return " ".join(words) or query
