@@ -294,6 +294,186 @@ ABBREVIATIONS: dict[str, tuple[str, str, str]] = {
         "",
         "Dilation and curettage: see Extraction, Endometrium 0UDB",
     ),
+    # More shorthand of op notes and orders
+    "exlap": (
+        "inspection peritoneal cavity open",
+        "",
+        "Laparotomy, exploratory: see Inspection, Peritoneal Cavity 0WJG0ZZ",
+    ),
+    "tee": (
+        "ultrasonography heart",
+        "right left none transesophageal",
+        "Echocardiogram: see Ultrasonography, Heart B24; Heart, Right and Left B246ZZ4",
+    ),
+    "tte": (
+        "ultrasonography heart",
+        "right left none",
+        "Echocardiogram: see Ultrasonography, Heart B24; Heart, Right and Left B246ZZZ",
+    ),
+    "echo": (
+        "ultrasonography heart",
+        "right left none",
+        "Echocardiogram: see Ultrasonography, Heart B24; Heart, Right and Left B246ZZZ",
+    ),
+    "ngt": (
+        "insertion stomach",
+        "feeding device natural",
+        "Insertion, Stomach, Feeding Device, Via Natural or Artificial Opening 0DH67UZ",
+    ),
+    "ett": (
+        "insertion trachea",
+        "endotracheal airway natural",
+        "Intubation, airway: see Insertion of device in Trachea 0BH1; 0BH17EZ",
+    ),
+    "foley": (
+        "drainage bladder",
+        "drainage device natural",
+        "Drainage, Bladder with Drainage Device, Via Natural or Artificial Opening 0T9B70Z",
+    ),
+    "vbac": ("delivery products conception", "", "Delivery, manually assisted 10E0XZZ"),
+    "csection": (
+        "extraction products conception open",
+        "low",
+        "Cesarean section: see Extraction, Products of Conception 10D0; Low 10D00Z1",
+    ),
+    "rso": (
+        "resection ovary right",
+        "",
+        "Salpingo-oophorectomy: see Resection; Ovary, Right 0UT0 (Fallopian Tube, Right 0UT5)",
+    ),
+    "lso": (
+        "resection ovary left",
+        "",
+        "Salpingo-oophorectomy: see Resection; Ovary, Left 0UT1 (Fallopian Tube, Left 0UT6)",
+    ),
+    "cea": (
+        "extirpation carotid artery open",
+        "",
+        "Endarterectomy, carotid: see Extirpation, Upper Arteries 03C (Internal/Common Carotid)",
+    ),
+    "evar": (
+        "restriction abdominal aorta percutaneous",
+        "intraluminal device",
+        "Endovascular aneurysm repair: Restriction, Abdominal Aorta, Intraluminal Device 04V0",
+    ),
+    "tavr": (
+        "replacement aortic valve percutaneous",
+        "zooplastic tissue",
+        "Transcatheter aortic valve replacement: Replacement, Aortic Valve 02RF38Z",
+    ),
+    "tavi": (
+        "replacement aortic valve percutaneous",
+        "zooplastic tissue",
+        "Transcatheter aortic valve replacement: Replacement, Aortic Valve 02RF38Z",
+    ),
+    "avr": ("replacement aortic valve open", "", "Replacement, Valve, Aortic 02RF"),
+    "mvr": ("replacement mitral valve open", "", "Replacement, Valve, Mitral 02RG"),
+    "ivcf": (
+        "insertion inferior vena cava percutaneous",
+        "intraluminal device",
+        "Filter, vena cava: Insertion of Intraluminal Device, Inferior Vena Cava 06H03DZ",
+    ),
+    "aicd": (
+        "insertion device subcutaneous tissue chest",
+        "defibrillator generator open",
+        "Defibrillator generator: Insertion of device in Subcutaneous Tissue and Fascia, Chest 0JH608Z",
+    ),
+    "ppm": (
+        "insertion device subcutaneous tissue chest",
+        "pacemaker dual chamber open",
+        "Pacemaker, dual chamber: Insertion of device in Subcutaneous Tissue and Fascia, Chest 0JH606Z",
+    ),
+    "ilr": (
+        "insertion device subcutaneous tissue chest",
+        "monitoring device percutaneous",
+        "Loop recorder, implantable: Insertion of Monitoring Device, Subcutaneous Tissue and Fascia, Chest 0JH632Z",
+    ),
+    "tips": (
+        "bypass portal vein percutaneous",
+        "synthetic substitute lower vein",
+        "TIPS: see Bypass, Portal Vein 0618, Percutaneous, to Lower Vein (06183JY in FY2026)",
+    ),
+    "vp": (
+        "bypass cerebral ventricle open",
+        "synthetic substitute peritoneal cavity",
+        "Ventriculoperitoneal shunt: see Bypass, Cerebral Ventricle 0016 to Peritoneal Cavity",
+    ),
+    "ekg": (
+        "measurement cardiac external",
+        "electrical activity",
+        "Electrocardiogram: Measurement, Cardiac, Electrical Activity 4A02X4Z",
+    ),
+    "ecg": (
+        "measurement cardiac external",
+        "electrical activity",
+        "Electrocardiogram: Measurement, Cardiac, Electrical Activity 4A02X4Z",
+    ),
+    "eeg": (
+        "measurement central nervous external",
+        "electrical activity",
+        "Electroencephalogram: Measurement, Central Nervous, Electrical Activity 4A00X4Z",
+    ),
+    "cxr": (
+        "plain radiography chest",
+        "",
+        "Radiography, chest: Plain Radiography, Chest BW03",
+    ),
+    "tpn": (
+        "introduction central vein percutaneous",
+        "nutritional substance",
+        "Parenteral nutrition: Introduction of Nutritional Substance, Central Vein 3E0436Z",
+    ),
+    "pd": (
+        "irrigation peritoneal cavity",
+        "dialysate",
+        "Peritoneal dialysis: Irrigation, Peritoneal Cavity, Dialysate 3E1M39Z",
+    ),
+    "lar": (
+        "resection rectum",
+        "",
+        "Low anterior resection: see Resection, Rectum 0DTP",
+    ),
+    "nissen": (
+        "restriction esophagogastric junction",
+        "",
+        "Fundoplication, gastroesophageal: see Restriction, Esophagogastric Junction 0DV4",
+    ),
+    "rygb": (
+        "bypass stomach",
+        "jejunum",
+        "Gastric bypass (Roux-en-Y): see Bypass, Stomach 0D16 to Jejunum",
+    ),
+    "pcnl": (
+        "extirpation kidney pelvis percutaneous",
+        "",
+        "Nephrolithotomy, percutaneous: see Extirpation, Kidney Pelvis 0TC3/0TC4",
+    ),
+    "eswl": (
+        "fragmentation kidney pelvis external",
+        "",
+        "Lithotripsy, extracorporeal shock wave: see Fragmentation, Kidney Pelvis 0TF3/0TF4",
+    ),
+    "stsg": (
+        "replacement skin",
+        "autologous tissue substitute partial thickness",
+        "Skin graft, split thickness: Replacement, Skin, Autologous Tissue Substitute, Partial Thickness 0HR",
+    ),
+    "ftsg": (
+        "replacement skin",
+        "autologous tissue substitute full thickness",
+        "Skin graft, full thickness: Replacement, Skin, Autologous Tissue Substitute, Full Thickness 0HR",
+    ),
+    "iabp": (
+        "assistance cardiac balloon pump",
+        "continuous",
+        "Intra-aortic balloon pump: Assistance, Cardiac, Balloon Pump 5A02210",
+    ),
+    "arthroplasty": (
+        "replacement joint",
+        "synthetic substitute",
+        "Arthroplasty: see Replacement, Joint (0SR lower, 0RR upper)",
+    ),
+    "bx": ("excision", "diagnostic", "Biopsy: see Excision with qualifier Diagnostic"),
 }
 # Words that stand for others wherever an abbreviation was read: sides, sites.
 WORD_SYNONYMS: dict[str, str] = {
@@ -316,10 +496,203 @@ WORD_SYNONYMS: dict[str, str] = {
     "mesh": "synthetic substitute",
     "stent": "intraluminal device",
     "stents": "intraluminal device",
+    # More shorthand of op notes and orders
+    "exlap": (
+        "inspection peritoneal cavity open",
+        "",
+        "Laparotomy, exploratory: see Inspection, Peritoneal Cavity 0WJG0ZZ",
+    ),
+    "tee": (
+        "ultrasonography heart",
+        "right left transesophageal",
+        "Echocardiogram: see Ultrasonography, Heart B24; B246ZZ4",
+    ),
+    "tte": (
+        "ultrasonography heart",
+        "right left",
+        "Echocardiogram: see Ultrasonography, Heart B24; B246ZZZ",
+    ),
+    "echo": (
+        "ultrasonography heart",
+        "right left",
+        "Echocardiogram: see Ultrasonography, Heart B24; B246ZZZ",
+    ),
+    "ngt": (
+        "insertion stomach",
+        "feeding device natural",
+        "Insertion, Stomach, Feeding Device, Via Natural or Artificial Opening 0DH67UZ",
+    ),
+    "ett": (
+        "insertion trachea",
+        "endotracheal airway natural",
+        "Intubation, airway: see Insertion of device in Trachea 0BH1; 0BH17EZ",
+    ),
+    "foley": (
+        "drainage bladder",
+        "drainage device natural",
+        "Drainage, Bladder with Drainage Device, Via Natural or Artificial Opening 0T9B70Z",
+    ),
+    "vbac": ("delivery products conception", "", "Delivery, manually assisted 10E0XZZ"),
+    "csection": (
+        "extraction products conception open",
+        "low",
+        "Cesarean section: see Extraction, Products of Conception 10D0; Low 10D00Z1",
+    ),
+    "rso": (
+        "resection ovary right",
+        "",
+        "Salpingo-oophorectomy: see Resection; Ovary, Right 0UT0 (Fallopian Tube, Right 0UT5)",
+    ),
+    "lso": (
+        "resection ovary left",
+        "",
+        "Salpingo-oophorectomy: see Resection; Ovary, Left 0UT1 (Fallopian Tube, Left 0UT6)",
+    ),
+    "cea": (
+        "extirpation carotid artery open",
+        "",
+        "Endarterectomy, carotid: see Extirpation, Upper Arteries 03C (Internal/Common Carotid)",
+    ),
+    "evar": (
+        "restriction abdominal aorta percutaneous",
+        "intraluminal device",
+        "Endovascular aneurysm repair: Restriction, Abdominal Aorta, Intraluminal Device 04V0",
+    ),
+    "tavr": (
+        "replacement aortic valve percutaneous",
+        "zooplastic tissue",
+        "Transcatheter aortic valve replacement: Replacement, Aortic Valve 02RF38Z",
+    ),
+    "tavi": (
+        "replacement aortic valve percutaneous",
+        "zooplastic tissue",
+        "Transcatheter aortic valve replacement: Replacement, Aortic Valve 02RF38Z",
+    ),
+    "avr": ("replacement aortic valve open", "", "Replacement, Valve, Aortic 02RF"),
+    "mvr": ("replacement mitral valve open", "", "Replacement, Valve, Mitral 02RG"),
+    "ivcf": (
+        "insertion inferior vena cava percutaneous",
+        "intraluminal device",
+        "Filter, vena cava: Insertion of Intraluminal Device, Inferior Vena Cava 06H03DZ",
+    ),
+    "aicd": (
+        "insertion subcutaneous tissue chest open",
+        "defibrillator generator",
+        "Defibrillator generator: Insertion, Subcutaneous Tissue and Fascia, Chest 0JH608Z",
+    ),
+    "ppm": (
+        "insertion subcutaneous tissue chest open",
+        "pacemaker dual chamber",
+        "Pacemaker, dual chamber: Insertion, Subcutaneous Tissue and Fascia, Chest 0JH606Z",
+    ),
+    "ilr": (
+        "insertion subcutaneous tissue chest percutaneous",
+        "monitoring device",
+        "Loop recorder, implantable: Insertion of Monitoring Device, Subcutaneous Tissue Chest 0JH632Z",
+    ),
+    "tips": (
+        "bypass portal vein percutaneous",
+        "intraluminal device lower vein",
+        "TIPS (transjugular intrahepatic portosystemic shunt): see Bypass, Portal Vein 06183DY",
+    ),
+    "vp": (
+        "bypass cerebral ventricle open",
+        "synthetic substitute peritoneal cavity",
+        "Ventriculoperitoneal shunt: see Bypass, Cerebral Ventricle 0016 to Peritoneal Cavity",
+    ),
+    "ekg": (
+        "measurement cardiac external",
+        "electrical activity",
+        "Electrocardiogram: Measurement, Cardiac, Electrical Activity 4A02X4Z",
+    ),
+    "ecg": (
+        "measurement cardiac external",
+        "electrical activity",
+        "Electrocardiogram: Measurement, Cardiac, Electrical Activity 4A02X4Z",
+    ),
+    "eeg": (
+        "measurement central nervous external",
+        "electrical activity",
+        "Electroencephalogram: Measurement, Central Nervous, Electrical Activity 4A00X4Z",
+    ),
+    "cxr": (
+        "plain radiography chest",
+        "",
+        "Radiography, chest: Plain Radiography, Chest BW03",
+    ),
+    "tpn": (
+        "introduction central vein",
+        "nutritional substance",
+        "Parenteral nutrition: Introduction of Nutritional Substance, Central Vein 3E0436Z",
+    ),
+    "pd": (
+        "irrigation peritoneal cavity",
+        "dialysate",
+        "Peritoneal dialysis: Irrigation, Peritoneal Cavity, Dialysate 3E1M39Z",
+    ),
+    "lar": (
+        "resection rectum",
+        "",
+        "Low anterior resection: see Resection, Rectum 0DTP",
+    ),
+    "nissen": (
+        "restriction esophagogastric junction",
+        "",
+        "Fundoplication, gastroesophageal: see Restriction, Esophagogastric Junction 0DV4",
+    ),
+    "rygb": (
+        "bypass stomach",
+        "jejunum",
+        "Gastric bypass (Roux-en-Y): see Bypass, Stomach 0D16 to Jejunum",
+    ),
+    "pcnl": (
+        "extirpation kidney pelvis percutaneous",
+        "",
+        "Nephrolithotomy, percutaneous: see Extirpation, Kidney Pelvis 0TC3/0TC4",
+    ),
+    "eswl": (
+        "fragmentation kidney pelvis external",
+        "",
+        "Lithotripsy, extracorporeal shock wave: see Fragmentation, Kidney Pelvis 0TF3/0TF4",
+    ),
+    "stsg": (
+        "replacement skin",
+        "autologous tissue substitute partial thickness",
+        "Skin graft, split thickness: Replacement, Skin, Autologous Tissue Substitute, Partial Thickness 0HR",
+    ),
+    "ftsg": (
+        "replacement skin",
+        "autologous tissue substitute full thickness",
+        "Skin graft, full thickness: Replacement, Skin, Autologous Tissue Substitute, Full Thickness 0HR",
+    ),
+    "iabp": (
+        "assistance cardiac balloon pump",
+        "continuous",
+        "Intra-aortic balloon pump: Assistance, Cardiac, Balloon Pump 5A02210",
+    ),
+    "arthroplasty": (
+        "replacement joint",
+        "synthetic substitute",
+        "Arthroplasty: see Replacement, Joint (0SR lower, 0RR upper)",
+    ),
+    "bx": ("biopsy", "", "Biopsy: see Excision with qualifier Diagnostic"),
 }
 # Abbreviations that leave the body part to the other typed words (looked up in
 # the Index with them); the others name it, and the typed words only refine.
-OPEN_ENDED = frozenset({"orif", "crpp", "iandd", "egd", "cysto", "hemiarthroplasty"})
+OPEN_ENDED = frozenset(
+    {
+        "orif",
+        "crpp",
+        "iandd",
+        "egd",
+        "cysto",
+        "hemiarthroplasty",
+        "arthroplasty",
+        "bx",
+        "stsg",
+        "ftsg",
+    }
+)
 # Chart words for the Index's body-part words (the Definitions' body-part keys:
 # "Thigh: use Upper Leg"), phrases first.
 BODY_WORDS: dict[str, str] = {
@@ -330,6 +703,11 @@ BODY_WORDS: dict[str, str] = {
     "ij": "internal jugular vein",
     "central venous catheter": "cvc",
     "central line": "cvc",
+    "ex lap": "exlap",
+    "c section": "csection",
+    "ivc filter": "ivcf",
+    "loop recorder": "ilr",
+    "ng tube": "ngt",
     "ureteral": "ureter",
     "gastric": "stomach",
     "duodenal": "duodenum",
@@ -401,6 +779,7 @@ NOISE = frozenset(
         "eye",
     }
 )
+BIOPSY_WORDS = frozenset({"biopsy", "biopsies", "bx"})
 SIDE_WORDS = {
     "r": "right",
     "rt": "right",
@@ -485,4 +864,7 @@ def normalize(query: str) -> str:
     for phrase, meant in BODY_WORDS.items():
         text = text.replace(f" {phrase} ", f" {meant} ")
     words = [SIDE_WORDS.get(w, w) for w in text.split() if w not in NOISE]
+    if any(w in BIOPSY_WORDS for w in words):
+        # "Biopsy: see Excision with qualifier Diagnostic" (the Index).
+        words = [*("excision" if w in BIOPSY_WORDS else w for w in words), "diagnostic"]
     return " ".join(words) or query
