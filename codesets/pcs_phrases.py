@@ -474,6 +474,31 @@ ABBREVIATIONS: dict[str, tuple[str, str, str]] = {
         "Arthroplasty: see Replacement, Joint (0SR lower, 0RR upper)",
     ),
     "bx": ("excision", "diagnostic", "Biopsy: see Excision with qualifier Diagnostic"),
+    "vent": (
+        "mechanical ventilation",
+        "",
+        "Mechanical ventilation: see Performance, Respiratory 5A19 (duration: 5A1935Z/5A1945Z/5A1955Z)",
+    ),
+    "ventilation": (
+        "mechanical ventilation",
+        "",
+        "Mechanical ventilation: see Performance, Respiratory 5A19 (duration: 5A1935Z/5A1945Z/5A1955Z)",
+    ),
+    "platelets": (
+        "transfusion platelets peripheral vein",
+        "nonautologous",
+        "Transfusion: see Administration, Circulatory 302; Platelets 30233R1",
+    ),
+    "chesttube": (
+        "drainage pleural cavity percutaneous",
+        "drainage device",
+        "Thoracostomy tube: Drainage, Pleural Cavity with Drainage Device 0W9930Z/0W9B30Z",
+    ),
+    "bmbx": (
+        "extraction bone marrow iliac percutaneous",
+        "diagnostic",
+        "Biopsy, bone marrow: see Extraction, Bone Marrow 07D; Iliac 07DR3ZX",
+    ),
 }
 # Words that stand for others wherever an abbreviation was read: sides, sites.
 WORD_SYNONYMS: dict[str, str] = {
@@ -523,6 +548,13 @@ BODY_WORDS: dict[str, str] = {
     "ij": "internal jugular vein",
     "central venous catheter": "cvc",
     "central line": "cvc",
+    "open reduction internal fixation": "orif",
+    "hip fracture": "upper femur",
+    "chest tube": "chesttube",
+    "bone marrow biopsy": "bmbx",
+    "bone marrow bx": "bmbx",
+    "mechanical ventilation": "ventilation",
+    "mech vent": "ventilation",
     "ex lap": "exlap",
     "c section": "csection",
     "ivc filter": "ivcf",
@@ -612,6 +644,25 @@ JOINED = re.compile(r"\b([a-z])\s*&\s*([a-z])\b")
 WORD = re.compile(r"[a-z0-9]+")
 
 
+DURATION = re.compile(r" (\d+) ?(hours|hour|hrs|hr|h|days|day|d) ")
+
+
+def _durations(text: str) -> str:
+    """A duration of ventilation in the words of the table's labels: "48 hrs" ->
+    "24 96 consecutive hours" (24-96 Consecutive Hours), "5 days" -> "greater 96
+    consecutive hours", "12 hours" -> "less 24 consecutive hours"."""
+
+    def words(match: re.Match[str]) -> str:
+        hours = int(match.group(1)) * (24 if match.group(2).startswith("d") else 1)
+        if hours < 24:
+            return " less 24 consecutive hours "
+        if hours <= 96:
+            return " 24 96 consecutive hours "
+        return " greater 96 consecutive hours "
+
+    return DURATION.sub(words, text)
+
+
 def expand(query: str) -> tuple[str, tuple[str, ...]] | None:
     """The Index words and refining words of a query that holds an abbreviation of
     ABBREVIATIONS ("R THA" -> "replacement hip joint right", ("synthetic",
@@ -619,7 +670,7 @@ def expand(query: str) -> tuple[str, tuple[str, ...]] | None:
     text = " " + " ".join(WORD.findall(JOINED.sub(r"\1and\2", query.lower()))) + " "
     for phrase, meant in BODY_WORDS.items():
         text = text.replace(f" {phrase} ", f" {meant} ")
-    words = text.split()
+    words = _durations(text).split()
     scoped = _scope_operation(words)
     if scoped is not None:
         return scoped
@@ -683,7 +734,7 @@ def normalize(query: str) -> str:
     text = " " + " ".join(WORD.findall(JOINED.sub(r"\1and\2", query.lower()))) + " "
     for phrase, meant in BODY_WORDS.items():
         text = text.replace(f" {phrase} ", f" {meant} ")
-    words = [SIDE_WORDS.get(w, w) for w in text.split() if w not in NOISE]
+    words = [SIDE_WORDS.get(w, w) for w in _durations(text).split() if w not in NOISE]
     if any(w in BIOPSY_WORDS for w in words):
         # "Biopsy: see Excision with qualifier Diagnostic" (the Index).
         words = [*("excision" if w in BIOPSY_WORDS else w for w in words), "diagnostic"]
