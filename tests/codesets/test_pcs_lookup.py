@@ -342,3 +342,10 @@ def test_shorthand_reads_the_latest_index_when_none_is_in_force():
     assert pcs_search("R TKA cemented", day=later)[0] == "0SRC0J9"
     # A phrase no curated entry covers is read through the latest Index too.
     assert pcs_search("laparoscopic appendectomy", day=later)[0] == "0DTJ4ZZ"
+
+
+def test_a_ventilation_time_in_hours_or_days_chooses_the_duration(pcs):
+    # 5A19: Less than 24 / 24-96 / Greater than 96 Consecutive Hours.
+    assert pcs_search("mech vent 48 hrs")[0] == "5A1945Z"
+    assert pcs_search("vent 5 days")[0] == "5A1955Z"
+    assert pcs_search("mechanical ventilation 12 hours")[0] == "5A1935Z"
