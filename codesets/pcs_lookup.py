@@ -610,6 +610,15 @@ def pcs_lookup(
             rows, _left = _index_lookup(index_id, leftover + _words(refer))
     rows = [r for r in rows if r[4]]
     rows = _pointer_order(rows, words)
+    if len(rows) > MAX_POINTERS and refiners:
+        # More terms than are read: of the whole codes the Index gives, those whose
+        # path says more of the refining words first ("Heart > Right and Left >
+        # Transesophageal" B246ZZ4 for a TEE); code starts keep their places.
+        rows.sort(
+            key=lambda r: (
+                (len(r[4]) == 7) * -sum(1 for w in refiners if _starts_a_word(w, r[0]))
+            )
+        )
     pointers: list[str] = []
     entries: list[PcsIndexEntry] = []
     left_of: dict[str, list[str]] = {}
