@@ -548,6 +548,10 @@ BODY_WORDS: dict[str, str] = {
     "ij": "internal jugular vein",
     "central venous catheter": "cvc",
     "central line": "cvc",
+    "triple lumen catheter": "cvc",
+    "triple lumen": "cvc",
+    "tunneled dialysis catheter": "cvc",
+    "dialysis catheter": "cvc",
     "open reduction internal fixation": "orif",
     "hip fracture": "upper femur",
     "chest tube": "chesttube",
@@ -639,6 +643,8 @@ SIDE_WORDS = {
     "lt": "left",
     "bilat": "bilateral",
 }
+CORONARY = frozenset({"pci", "ptca", "des", "bms", "cabg"})
+COUNTS = frozenset({"one", "two", "three", "four"})
 NUMBERS = {"1": "one", "2": "two", "3": "three", "4": "four"}
 JOINED = re.compile(r"\b([a-z])\s*&\s*([a-z])\b")
 WORD = re.compile(r"[a-z0-9]+")
@@ -695,6 +701,9 @@ def expand(query: str) -> tuple[str, tuple[str, ...]] | None:
             index.append(word)
         else:
             refine.append(word)
+    if any(w in CORONARY for w in words) and not any(w in COUNTS for w in refine):
+        # No count of arteries typed: one ("PCI of the LAD" -> One Artery).
+        refine.append("one")
     if "mesh" in words:
         # A hernia repair with mesh is Supplement with Synthetic Substitute (Index:
         # "Herniorrhaphy, with synthetic substitute: see Supplement").
