@@ -711,7 +711,12 @@ def lead_with_index_hits(
     pcs_only: bool,
 ) -> list[SearchHit]:
     """The code search's hits with the codes the Index leads to: first when the
-    search is for ICD-10-PCS alone, else after the others (within ``limit``)."""
+    search is for ICD-10-PCS alone, else after the others (within ``limit``).
+
+    Op-note shorthand ("R THA", "EGD with biopsy", codesets/pcs_phrases.py) is read
+    as the Index words it stands for, through the latest Index when none is in force,
+    and its codes lead. A query no curated PCS phrase covers (codesets/synonyms.py)
+    is read through the latest Index when none is in force."""
     from codesets.pcs_phrases import expand, normalize
 
     expanded = expand(query)
