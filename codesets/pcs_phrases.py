@@ -499,6 +499,16 @@ ABBREVIATIONS: dict[str, tuple[str, str, str]] = {
         "diagnostic",
         "Biopsy, bone marrow: see Extraction, Bone Marrow 07D; Iliac 07DR3ZX",
     ),
+    "arthrocentesis": (
+        "drainage joint percutaneous",
+        "",
+        "Arthrocentesis: see Drainage, Lower Joints 0S9 / Upper Joints 0R9",
+    ),
+    "fasciotomy": (
+        "division subcutaneous tissue fascia",
+        "",
+        "Fasciotomy: see Division, Subcutaneous Tissue and Fascia 0J8",
+    ),
 }
 # Words that stand for others wherever an abbreviation was read: sides, sites.
 WORD_SYNONYMS: dict[str, str] = {
@@ -536,6 +546,8 @@ OPEN_ENDED = frozenset(
         "bx",
         "stsg",
         "ftsg",
+        "arthrocentesis",
+        "fasciotomy",
     }
 )
 # Chart words for the Index's body-part words (the Definitions' body-part keys:
@@ -548,6 +560,7 @@ BODY_WORDS: dict[str, str] = {
     "ij": "internal jugular vein",
     "central venous catheter": "cvc",
     "central line": "cvc",
+    "rotator cuff": "tendon shoulder",
     "triple lumen catheter": "cvc",
     "triple lumen": "cvc",
     "tunneled dialysis catheter": "cvc",
