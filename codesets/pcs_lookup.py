@@ -39,9 +39,10 @@ device whose label starts the labels of others ("Synthetic Substitute" before
 "Synthetic Substitute, Unicondylar Medial"), then the rest; then the code.
 
 Only the PCS release in force on the date judges: the Index and Definitions
-releases in force on the date are read, and only codes of the tables release in
-force are returned. The Index of an earlier year still leads to the codes of its
-tables that remain valid.
+releases in force on the date are read (when none is, the latest that came into
+force before it: the Index of an earlier year still leads to the codes of its
+tables that remain valid), and only codes of the tables release in force are
+returned.
 
 **Reads.** One query a lookup: the releases in force and the Index rows of the words
 together (RELEASES_INDEX_SQL; a second one only when the terms found are "use" or
@@ -162,12 +163,20 @@ LIMIT %s
 # are read only when there are none.
 RELEASES_INDEX_SQL = """
 WITH r AS (
-    SELECT max(id) FILTER (WHERE system = %s) AS tables,
-           max(id) FILTER (WHERE system = %s) AS idx,
-           max(id) FILTER (WHERE system = %s) AS defs
-    FROM codesets_release
-    WHERE system IN (%s, %s, %s) AND state IN (%s, %s)
-      AND effective_from <= %s AND (effective_to IS NULL OR effective_to >= %s)
+    SELECT (SELECT id FROM codesets_release
+            WHERE system = %s AND state IN (%s, %s) AND effective_from <= %s
+              AND (effective_to IS NULL OR effective_to >= %s)
+            ORDER BY id DESC LIMIT 1) AS tables,
+           (SELECT id FROM codesets_release
+            WHERE system = %s AND state IN (%s, %s) AND effective_from <= %s
+              AND (%s OR effective_to IS NULL OR effective_to >= %s)
+            ORDER BY (effective_to IS NULL OR effective_to >= %s) DESC,
+                     effective_from DESC, id DESC LIMIT 1) AS idx,
+           (SELECT id FROM codesets_release
+            WHERE system = %s AND state IN (%s, %s) AND effective_from <= %s
+              AND (%s OR effective_to IS NULL OR effective_to >= %s)
+            ORDER BY (effective_to IS NULL OR effective_to >= %s) DESC,
+                     effective_from DESC, id DESC LIMIT 1) AS defs
 )
 SELECT r.tables, r.idx, r.defs, t.path, t.title, t.see, t.use, t.code, t.mask
 FROM r LEFT JOIN LATERAL (
@@ -256,22 +265,28 @@ def _index_sql(template: str, words: list[str]) -> tuple[str, list[int | str]]:
 
 
 def _releases_and_index(
-    day: dt.date, words: list[str]
+    day: dt.date, words: list[str], *, latest: bool = False
 ) -> tuple[tuple[int | None, int | None, int | None], list[tuple[str, ...]]]:
     """The ids of the tables, Index and Definitions releases in force on ``day``, and
-    the Index rows holding any of ``words`` (INDEX_SQL's rows): one query."""
+    the Index rows holding any of ``words`` (INDEX_SQL's rows): one query. With
+    ``latest``, when no Index or Definitions release is in force on ``day``, the
+    latest that came into force before it."""
     words = list(dict.fromkeys(words))[:MAX_WORDS]
     sql, params = _index_sql(RELEASES_INDEX_SQL, words)
     states = [Release.State.ACTIVE, Release.State.RETIRED]
+    # The Index and Definitions releases: (kind, states, day, latest, day, day) each.
+    later: list[str | bool | dt.date] = []
+    for kind in RELEASE_KINDS[1:]:
+        later += [kind, *states, day, latest, day, day]
     with connection.cursor() as cursor:
         cursor.execute(
             sql,
             [
-                *RELEASE_KINDS,
-                *RELEASE_KINDS,
+                System.ICD10PCS,
                 *states,
                 day,
                 day,
+                *later,
                 (1 << len(words)) - 1,  # the mask of the rows holding every word
                 *params,  # every
                 INDEX_ROWS,
@@ -362,9 +377,24 @@ def _names_device(definition_title: str, label: str) -> bool:
     )
 
 
+# Endings of the words that name an operation on a body part ("thyroidectomy",
+# "splenectomy", "tonsillectomy"): what comes before names the body part.
+OPERATION_ENDINGS = re.compile(
+    r"(ectomy|ectomies|otomy|ostomy|oscopy|oplasty|opexy|orrhaphy|ocentesis|olysis)$"
+)
+
+
+def _body_word(word: str) -> str:
+    """The body-part word of a typed word: itself, or the first four letters of what
+    comes before an operation ending ("thyroidectomy" -> "thyr", "splenectomy" ->
+    "sple")."""
+    stem = OPERATION_ENDINGS.sub("", word)
+    return stem[:4] if stem != word and len(stem) >= 4 else word
+
+
 def _names_body_part(words: list[str], detail: tuple[Value, ...]) -> bool:
     return any(
-        _starts_a_word(word, value.label)
+        _starts_a_word(_body_word(word), value.label)
         for value in detail
         if value.axis == "Body Part"
         for word in words
@@ -485,11 +515,14 @@ def _rank(
     approach: str,
     leftover: list[str],
     devices: set[str],
+    typed: tuple[str, ...] = (),
 ) -> tuple:
     chosen = detail[len(pointer) - 3 :]  # the characters after the code start
     # Leftover words are read in the labels of the characters the code start leaves
     # open, and in the Index path that gave it ("Replacement > Joint > Knee > Right").
-    said_in = [value.label for value in chosen] + [path]
+    # ("No Device" says no device: "device" is not read in it.)
+    said_in = [value.label for value in chosen if not value.label.startswith("No ")]
+    said_in.append(path)
     approach_miss = 0
     if approach:
         labels = [value.label for value in detail if value.axis == "Approach"]
@@ -507,7 +540,17 @@ def _rank(
             and any(_names_device(d, value.label) for d in devices)
         )
     generic = sum(value.penalty for value in chosen)
-    return (approach_miss, -said, generic)
+    # A body part the code start leaves open: the one whose label says least beyond
+    # the typed words ("Thyroid Gland" before "Thyroid Gland Lobe, Left").
+    beyond = sum(
+        1
+        for value in chosen
+        if value.axis == "Body Part"
+        for label_word in WORD.findall(value.label.lower())
+        if label_word not in STOP_WORDS
+        and not any(label_word.startswith(_body_word(w)) for w in typed)
+    )
+    return (approach_miss, -said, beyond, generic)
 
 
 def _pointer_order(rows: list[tuple], words: list[str]) -> list[tuple]:
@@ -528,8 +571,18 @@ def _pointer_order(rows: list[tuple], words: list[str]) -> list[tuple]:
     return sorted(rows, key=key)
 
 
-def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
-    """PCS codes valid on ``day`` that the Index leads to from the words of ``query``."""
+def pcs_lookup(
+    *,
+    query: str,
+    day: dt.date,
+    limit: int = 20,
+    refine: tuple[str, ...] = (),
+    latest: bool = False,
+) -> PcsLookup:
+    """PCS codes valid on ``day`` that the Index leads to from the words of ``query``;
+    ``refine``: more words that choose among the codes without being looked up in
+    the Index (the device and qualifier words of an abbreviation, pcs_phrases.py);
+    ``latest``: read the latest Index when none is in force on ``day``."""
     words = _words(query)
     if not words:
         return PcsLookup(hits=[])
@@ -541,9 +594,10 @@ def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
     rest = rest or words
     # Refiners stay out of the Index search unless they are all there is.
     refiners = [w for w in words if _is_refiner(w)] if terms else []
+    refiners += [w for w in refine if w not in refiners]
     # One query: the releases in force and the Index rows of the words.
     (tables_id, index_id, definitions_id), found = _releases_and_index(
-        day, terms or rest
+        day, terms or rest, latest=latest
     )
     if tables_id is None or index_id is None:
         return PcsLookup(hits=[])
@@ -556,6 +610,15 @@ def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
             rows, _left = _index_lookup(index_id, leftover + _words(refer))
     rows = [r for r in rows if r[4]]
     rows = _pointer_order(rows, words)
+    if len(rows) > MAX_POINTERS and refiners:
+        # More terms than are read: of the whole codes the Index gives, those whose
+        # path says more of the refining words first ("Heart > Right and Left >
+        # Transesophageal" B246ZZ4 for a TEE); code starts keep their places.
+        rows.sort(
+            key=lambda r: (
+                (len(r[4]) == 7) * -sum(1 for w in refiners if _starts_a_word(w, r[0]))
+            )
+        )
     pointers: list[str] = []
     entries: list[PcsIndexEntry] = []
     left_of: dict[str, list[str]] = {}
@@ -569,7 +632,7 @@ def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
     if definitions_id is not None:
         approaches, device_keys = _definitions(definitions_id)
         approach_definition = approaches.get(approach, "")
-        typed = set(words)
+        typed = set(words) | set(refine)
         devices = {
             title
             for word in typed
@@ -577,6 +640,7 @@ def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
             if key <= typed
         }
     paths = {e.code: e.path for e in entries}
+    typed_words = tuple(dict.fromkeys([*words, *refine]))
     ranked: list[tuple] = []
     for order, pointer in enumerate(pointers):
         codes = _pointer_codes(tables_id, pointer)
@@ -591,6 +655,7 @@ def pcs_lookup(*, query: str, day: dt.date, limit: int = 20) -> PcsLookup:
                 approach=approach,
                 leftover=left_of[pointer],
                 devices=devices,
+                typed=typed_words,
             )
             ranked.append(((len(pointer) <= 3, *score), order, code))
     ranked.sort()
@@ -646,8 +711,29 @@ def lead_with_index_hits(
     pcs_only: bool,
 ) -> list[SearchHit]:
     """The code search's hits with the codes the Index leads to: first when the
-    search is for ICD-10-PCS alone, else after the others (within ``limit``)."""
-    found = pcs_lookup(query=query, day=day, limit=limit).hits
+    search is for ICD-10-PCS alone, else after the others (within ``limit``).
+
+    Op-note shorthand ("R THA", "EGD with biopsy", codesets/pcs_phrases.py) is read
+    as the Index words it stands for, through the latest Index when none is in force,
+    and its codes lead. A query no curated PCS phrase covers (codesets/synonyms.py)
+    is read through the latest Index when none is in force."""
+    from codesets.pcs_phrases import expand, normalize
+
+    expanded = expand(query)
+    if expanded is not None:
+        # Shorthand read as the Index words it stands for (pcs_phrases.py).
+        found = pcs_lookup(
+            query=expanded[0], day=day, limit=limit, refine=expanded[1], latest=True
+        ).hits
+        pcs_only = pcs_only or bool(found)
+    else:
+        found = pcs_lookup(query=query, day=day, limit=limit).hits
+        if not found and not _has_pcs_synonym(query):
+            # No Index in force and no curated phrase (the code search reads those
+            # as the code set's words): the latest Index leads.
+            found = pcs_lookup(
+                query=normalize(query), day=day, limit=limit, latest=True
+            ).hits
     if not found:
         return hits
     first, then = (found, hits) if pcs_only else (hits, found)
@@ -658,3 +744,18 @@ def lead_with_index_hits(
             seen.add((hit.system, hit.code))
             merged.append(hit)
     return merged[:limit]
+
+
+def _has_pcs_synonym(query: str) -> bool:
+    """Whether the query holds a curated ICD-10-PCS phrase (codesets/synonyms.py):
+    then the code search already reads it as the code set's words."""
+    from codesets import synonyms
+    from codesets.query_words import typed_words
+
+    synonyms.load()
+    words = tuple(typed_words(query))
+    return any(
+        words[i : i + len(phrase)] == phrase
+        for phrase in synonyms.synonyms_for(System.ICD10PCS)
+        for i in range(len(words) - len(phrase) + 1)
+    )

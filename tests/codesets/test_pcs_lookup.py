@@ -304,3 +304,51 @@ def test_dry_run_counts_the_index_entries_and_writes_nothing(capsys):
     )
     assert out["table_rows"] == data.count(b"<mainTerm>") + data.count(b"<term level=")
     assert not Release.objects.exists()
+
+
+# --- op-note shorthand, sides, scopes (codesets/pcs_phrases.py) ----------------------
+
+
+def pcs_search(query: str, day: dt.date = DOS) -> list[str]:
+    return [
+        h.code for h in code_search(query=query, day=day, systems=["icd10pcs"]).hits
+    ]
+
+
+def test_joint_shorthand_with_a_one_letter_side_finds_the_replacement(pcs):
+    # TKA: total knee arthroplasty -> Replacement > Joint > Knee > Right 0SRC; "R" is
+    # right, "cemented" the qualifier.
+    assert pcs_search("R TKA cemented")[0] == "0SRC0J9"
+    assert pcs_search("lt TKA cemented")[0] == "0SRD0J9"
+    assert pcs_search("left TKR")[0] == "0SRD0JZ"
+
+
+def test_a_scope_with_a_biopsy_is_an_endoscopic_diagnostic_excision(pcs):
+    # "Biopsy: see Excision with qualifier Diagnostic"; EGD is endoscopic through a
+    # natural opening; the duodenum is the body part typed.
+    assert pcs_search("EGD with biopsy of duodenum")[0] == "0DB98ZX"
+
+
+def test_shorthand_reads_the_latest_index_when_none_is_in_force():
+    # The tables stay in force after the FY2025 Index ends (as on the bench: FY2026
+    # tables with the FY2025 Index): the shorthand still leads through that Index.
+    release_import_now(
+        path=TABLES_2025,
+        activate=True,
+        effective_from=dt.date(2024, 10, 1),
+        effective_to=dt.date(2026, 9, 30),
+    )
+    for path in (INDEX_2025, DEFINITIONS_2025):
+        release_import_now(path=path, activate=True)
+    later = dt.date(2026, 1, 15)
+    assert codes("knee replacement", day=later) == []  # none in force: nothing read
+    assert pcs_search("R TKA cemented", day=later)[0] == "0SRC0J9"
+    # A phrase no curated entry covers is read through the latest Index too.
+    assert pcs_search("laparoscopic appendectomy", day=later)[0] == "0DTJ4ZZ"
+
+
+def test_a_ventilation_time_in_hours_or_days_chooses_the_duration(pcs):
+    # 5A19: Less than 24 / 24-96 / Greater than 96 Consecutive Hours.
+    assert pcs_search("mech vent 48 hrs")[0] == "5A1945Z"
+    assert pcs_search("vent 5 days")[0] == "5A1955Z"
+    assert pcs_search("mechanical ventilation 12 hours")[0] == "5A1935Z"
