@@ -126,13 +126,15 @@ def coding(request: AuthenticatedHttpRequest, encounter_id: int) -> HttpResponse
     encounter = encounter_get_for_user(user=request.user, encounter_id=encounter_id)
     post = coding_post_parse(request.POST, encounter)
     outcome: dict[str, Any] = {}
-    if post.action in ("save", *SUBMITS) and _editable(request, encounter):
-        done = _save(request, encounter, post, outcome)
-        if done is not None:
-            return done
-    context = _panel_context(
-        request, encounter, post=post, keep=outcome, refresh=bool(outcome)
-    )
+    # The rows a save checked are shown checked without a second look-up.
+    with services.coding_check_memo():
+        if post.action in ("save", *SUBMITS) and _editable(request, encounter):
+            done = _save(request, encounter, post, outcome)
+            if done is not None:
+                return done
+        context = _panel_context(
+            request, encounter, post=post, keep=outcome, refresh=bool(outcome)
+        )
     if request.htmx:
         return render(request, "encounters/detail.html#coding-panel", context)
     page = _page_context(request, encounter)
