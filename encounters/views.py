@@ -203,6 +203,7 @@ def _save(
         return None
     post.version = saved.version
     context["saved"] = True
+    context["encounter"] = saved
     context["banner"] = (
         "ok",
         f"Draft saved at {timezone.localtime():%H:%M:%S} (version {saved.version}).",
@@ -277,6 +278,10 @@ def _saved_rows(
     return dx, px
 
 
+# What a save changes on the encounter (attnames, as refreshed below).
+REFRESHED = ["status", "version", "assigned_to_id", "drg", "submitted_at"]
+
+
 def _panel_context(
     request: AuthenticatedHttpRequest,
     encounter: Encounter,
@@ -286,7 +291,12 @@ def _panel_context(
     refresh: bool = False,
 ) -> dict[str, Any]:
     """Rows with their check messages, and the DRG for these rows and the saved ones."""
-    if refresh:
+    saved = keep.get("encounter") if keep else None
+    if refresh and saved is not None:
+        # Just saved: the row the save locked and wrote is the current one.
+        for name in REFRESHED:
+            setattr(encounter, name, getattr(saved, name))
+    elif refresh:
         # What a save or submit changes; the patient (cached, needed by the DRG and
         # the live checks) never changes, so it is not read again.
         encounter.refresh_from_db(
