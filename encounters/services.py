@@ -13,6 +13,9 @@ other person changed, and nothing is written.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -139,6 +142,27 @@ def _systems_loaded() -> set[str]:
     return set(Release.objects.in_force().values_list("system", flat=True).distinct())
 
 
+CodingCheck = tuple[
+    list[CheckedDiagnosis], list[CheckedProcedure], dict[str, list[str]]
+]
+# Results of coding_check for the request being served (see coding_check_memo).
+_check_memo: ContextVar[dict[tuple[Any, ...], CodingCheck] | None] = ContextVar(
+    "coding_check_memo", default=None
+)
+
+
+@contextmanager
+def coding_check_memo() -> Iterator[None]:
+    """Within the block, coding_check of the same rows on the same dates is done
+    once: the coding form's save checks the rows in the service, then again to
+    show them (the code sets do not change in the middle of a request)."""
+    token = _check_memo.set({})
+    try:
+        yield
+    finally:
+        _check_memo.reset(token)
+
+
 def coding_check(
     *,
     encounter_type: str,
@@ -146,7 +170,7 @@ def coding_check(
     discharge_date: dt.date | None,
     diagnoses: list[DiagnosisInput],
     procedures: list[ProcedureInput],
-) -> tuple[list[CheckedDiagnosis], list[CheckedProcedure], dict[str, list[str]]]:
+) -> CodingCheck:
     """Check codes against the releases in force on the date of service.
 
     Returns the checked rows and the errors that make the input unusable, keyed
@@ -154,6 +178,40 @@ def coding_check(
     release has ever had. Codes that exist but are not valid on the date are not
     errors: their verdict carries the message.
     """
+    memo = _check_memo.get()
+    key = (
+        encounter_type,
+        admit_date,
+        discharge_date,
+        tuple((d.code, d.poa) for d in diagnoses),
+        tuple(
+            (p.system, p.code, p.date, tuple(p.modifiers), p.units) for p in procedures
+        ),
+    )
+    if memo is None or key not in memo:
+        checked = _coding_check(
+            encounter_type=encounter_type,
+            admit_date=admit_date,
+            discharge_date=discharge_date,
+            diagnoses=diagnoses,
+            procedures=procedures,
+        )
+        if memo is None:
+            return checked
+        memo[key] = checked
+    checked_dx, checked_px, errors = memo[key]
+    # Copies: a caller may change what it gets.
+    return list(checked_dx), list(checked_px), {k: list(v) for k, v in errors.items()}
+
+
+def _coding_check(
+    *,
+    encounter_type: str,
+    admit_date: dt.date,
+    discharge_date: dt.date | None,
+    diagnoses: list[DiagnosisInput],
+    procedures: list[ProcedureInput],
+) -> CodingCheck:
     day = discharge_date or admit_date
     errors: dict[str, list[str]] = {}
     loaded = _systems_loaded()
@@ -266,10 +324,14 @@ def coding_check(
 
 def coding_snapshot(encounter: Encounter) -> dict[str, Any]:
     """The encounter's codes as shown to people: what history and conflicts compare."""
+    return _snapshot(encounter.diagnoses.all(), encounter.procedures.all())
+
+
+def _snapshot(
+    diagnoses: Iterable[Diagnosis], procedures: Iterable[Procedure]
+) -> dict[str, Any]:
     return {
-        "diagnoses": [
-            {"code": d.display, "poa": d.poa} for d in encounter.diagnoses.all()
-        ],
+        "diagnoses": [{"code": d.display, "poa": d.poa} for d in diagnoses],
         "procedures": [
             {
                 "system": p.system,
@@ -278,7 +340,7 @@ def coding_snapshot(encounter: Encounter) -> dict[str, Any]:
                 "modifiers": list(p.modifiers),
                 "units": p.units,
             }
-            for p in encounter.procedures.all()
+            for p in procedures
         ],
     }
 
@@ -287,10 +349,12 @@ def _write_codes(
     encounter: Encounter,
     checked_dx: list[CheckedDiagnosis],
     checked_px: list[CheckedProcedure],
-) -> None:
+) -> dict[str, Any]:
+    """Replace the encounter's codes; returns their coding_snapshot (from the rows
+    written, in sequence order: the same as reading them back)."""
     encounter.diagnoses.all().delete()
     encounter.procedures.all().delete()
-    Diagnosis.objects.bulk_create(
+    diagnoses = Diagnosis.objects.bulk_create(
         Diagnosis(
             encounter=encounter,
             sequence=n,
@@ -302,7 +366,7 @@ def _write_codes(
         )
         for n, d in enumerate(checked_dx, start=1)
     )
-    Procedure.objects.bulk_create(
+    procedures = Procedure.objects.bulk_create(
         Procedure(
             encounter=encounter,
             sequence=n,
@@ -317,6 +381,7 @@ def _write_codes(
         )
         for n, p in enumerate(checked_px, start=1)
     )
+    return _snapshot(diagnoses, procedures)
 
 
 # --- create ------------------------------------------------------------------
@@ -554,8 +619,7 @@ def encounter_save_coding(
     )
     if errors:
         raise ValidationError(errors)
-    _write_codes(encounter, checked_dx, checked_px)
-    after = coding_snapshot(encounter)
+    after = _write_codes(encounter, checked_dx, checked_px)
     if after == before:
         return encounter
     status = encounter.status

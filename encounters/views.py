@@ -126,13 +126,15 @@ def coding(request: AuthenticatedHttpRequest, encounter_id: int) -> HttpResponse
     encounter = encounter_get_for_user(user=request.user, encounter_id=encounter_id)
     post = coding_post_parse(request.POST, encounter)
     outcome: dict[str, Any] = {}
-    if post.action in ("save", *SUBMITS) and _editable(request, encounter):
-        done = _save(request, encounter, post, outcome)
-        if done is not None:
-            return done
-    context = _panel_context(
-        request, encounter, post=post, keep=outcome, refresh=bool(outcome)
-    )
+    # The rows a save checked are shown checked without a second look-up.
+    with services.coding_check_memo():
+        if post.action in ("save", *SUBMITS) and _editable(request, encounter):
+            done = _save(request, encounter, post, outcome)
+            if done is not None:
+                return done
+        context = _panel_context(
+            request, encounter, post=post, keep=outcome, refresh=bool(outcome)
+        )
     if request.htmx:
         return render(request, "encounters/detail.html#coding-panel", context)
     page = _page_context(request, encounter)
@@ -201,6 +203,7 @@ def _save(
         return None
     post.version = saved.version
     context["saved"] = True
+    context["encounter"] = saved
     context["banner"] = (
         "ok",
         f"Draft saved at {timezone.localtime():%H:%M:%S} (version {saved.version}).",
@@ -275,6 +278,10 @@ def _saved_rows(
     return dx, px
 
 
+# What a save changes on the encounter (attnames, as refreshed below).
+REFRESHED = ["status", "version", "assigned_to_id", "drg", "submitted_at"]
+
+
 def _panel_context(
     request: AuthenticatedHttpRequest,
     encounter: Encounter,
@@ -284,7 +291,12 @@ def _panel_context(
     refresh: bool = False,
 ) -> dict[str, Any]:
     """Rows with their check messages, and the DRG for these rows and the saved ones."""
-    if refresh:
+    saved = keep.get("encounter") if keep else None
+    if refresh and saved is not None:
+        # Just saved: the row the save locked and wrote is the current one.
+        for name in REFRESHED:
+            setattr(encounter, name, getattr(saved, name))
+    elif refresh:
         # What a save or submit changes; the patient (cached, needed by the DRG and
         # the live checks) never changes, so it is not read again.
         encounter.refresh_from_db(
