@@ -324,7 +324,10 @@
       }
       const moved = idAfter(ran, id);
       const el = moved && document.getElementById(moved);
-      if (!el || !f.contains(el) || el.value === held.value) return;
+      if (!el || !f.contains(el)) return;
+      // Equal values: the key landed on the new form between the swap and its
+      // settling (the change was held all the same): it still needs its recheck.
+      if (el.value === held.value && !held.changed) return;
       el.value = held.value;
       if (held.changed) recheck = true;
       else if (el.classList.contains("code-input")) el.dispatchEvent(new Event("input", { bubbles: true }));
