@@ -78,6 +78,7 @@ def test_coder_claims_codes_by_keyboard_sees_the_drg_change_and_submits(
     page.get_by_test_id("claim-next").focus()
     page.keyboard.press("Enter")
     page.get_by_test_id("document").wait_for()
+    page.wait_for_load_state("load")  # htmx wires the form on load
     assert page.url.endswith(f"/encounters/{uncoded_pneumonia.id}/")
     assert "Lee, Ann" in page.get_by_test_id("facts").inner_text()
 
@@ -149,6 +150,7 @@ def test_keys_pressed_while_the_drg_is_recomputed_are_not_lost(
     page.get_by_test_id("claim-next").focus()
     page.keyboard.press("Enter")
     page.get_by_test_id("document").wait_for()
+    page.wait_for_load_state("load")  # htmx wires the form on load
 
     page.locator("#dx-0-code").focus()
     page.keyboard.type("J18.9")
@@ -212,6 +214,7 @@ def test_coder_sees_excludes1_and_poa_findings_while_coding_before_submit(
     page.get_by_test_id("claim-next").focus()
     page.keyboard.press("Enter")
     page.get_by_test_id("document").wait_for()
+    page.wait_for_load_state("load")  # htmx wires the form on load
 
     page.locator("#dx-0-code").focus()
     _enter_code(page, "dx-0", "J18.9")

@@ -58,6 +58,7 @@ def test_words_then_enter_put_the_code_a_coder_accepts_on_the_row(
     page.get_by_test_id("queue").or_(page.get_by_test_id("queue-empty")).wait_for()
     page.goto(f"{live_server.url}/encounters/{uncoded_pneumonia.id}/")
     page.get_by_test_id("document").wait_for()
+    page.wait_for_load_state("load")  # htmx wires the form on load
 
     # "pneumonia", Enter: J18.9 (the index's code for the bare term), not B59.
     _words_then_enter(page, "dx-0", "pneumonia")

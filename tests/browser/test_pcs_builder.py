@@ -226,6 +226,7 @@ def test_coder_builds_0src0j9_into_a_procedure_row_by_keyboard_alone(
     _sign_in(page, live_server, coder, password)
     page.goto(f"{live_server.url}/encounters/{knee_replacement_stay.id}/")
     page.get_by_test_id("document").wait_for()
+    page.wait_for_load_state("load")  # htmx wires the form on load
     page.locator("#dx-0-code").focus()
 
     # Alt+P adds a procedure row (ICD-10-PCS for a stay); Alt+B opens the builder.
