@@ -139,26 +139,11 @@ def _age_on(birth: dt.date, day: dt.date) -> int:
 
 
 def _case(
-    encounter: Encounter | _Row,
+    encounter: _Row,
     releases: _Releases,
-    lines: tuple[list[Dx], list[Px]] | None = None,
+    lines: tuple[list[Dx], list[Px]],
 ) -> Case:
-    """The case of an encounter; its code lines read from the encounter unless the
-    job read them for the whole chunk (``lines``)."""
-    if isinstance(encounter, Encounter):
-        lines = lines or (
-            [
-                Dx(d.code, d.display, d.poa, d.sequence)
-                for d in encounter.diagnoses.all()
-            ],
-            [
-                Px(p.system, p.code, p.display, p.date, list(p.modifiers), p.units)
-                for p in encounter.procedures.all()
-            ],
-        )
-        encounter = _Row.of(encounter)
-    if lines is None:
-        raise ValueError("The job passes the lines it read for the chunk.")
+    """The case of an encounter row with the code lines to judge."""
     # Encounter.date_of_service and Encounter.length_of_stay, on the row.
     day = encounter.discharge_date or encounter.admit_date
     return Case(

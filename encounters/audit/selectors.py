@@ -10,13 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, prefetch_related_objects
-
 from codesets.models import display_code
 from encounters.audit import knowledge
 from encounters.audit.engine import cases_prepare
 from encounters.audit.rules import Draft, Dx, Px, run_rules
-from encounters.models import Diagnosis, Encounter, Procedure
+from encounters.models import Encounter
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
@@ -69,14 +67,8 @@ def encounter_live_checks(
     unsaved rows of the coding form). Call it with an encounter from the access
     choke point (``encounter_get_for_user``); nothing is written.
     """
-    lines = None
-    if diagnoses is None or procedures is None:
-        prefetch_related_objects(
-            [encounter],
-            Prefetch("diagnoses", queryset=Diagnosis.objects.order_by("sequence")),
-            Prefetch("procedures", queryset=Procedure.objects.order_by("sequence")),
-        )
-    else:
+    lines = None  # the saved codes: cases_prepare reads them
+    if diagnoses is not None and procedures is not None:
         lines = [
             (
                 [
