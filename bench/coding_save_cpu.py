@@ -22,6 +22,7 @@ import re
 import statistics
 import sys
 import time
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,7 +88,17 @@ def main() -> None:
     queries: list[str] = []
 
     def record(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
-        queries.append(sql)
+        # Where each query comes from: the innermost frame of the project's code.
+        site = next(
+            (
+                f"{f.filename.removeprefix(str(ROOT) + '/')}:{f.lineno} {f.name}"
+                for f in reversed(traceback.extract_stack()[:-1])
+                if f.filename.startswith(str(ROOT)) and "/.venv/" not in f.filename
+                and not f.filename.endswith("coding_save_cpu.py")
+            ),
+            "?",
+        )
+        queries.append(f"[{site}] {sql}")
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(record):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -37,8 +39,49 @@ def release_list() -> QuerySet[Release]:
     ).order_by("system", "-effective_from", "-created_at")
 
 
+# The releases in force (active or retired, every system), read once for the block of
+# ``releases_memo``: a save of the coding form asks which release judges a date four
+# times (which systems are loaded, the ICD-10-CM release, the live checks' releases,
+# the Table 5), one small table read each time otherwise.
+_in_force_memo: ContextVar[list[Release] | None] = ContextVar(
+    "releases_in_force_memo", default=None
+)
+_in_force_active: ContextVar[bool] = ContextVar("releases_memo_active", default=False)
+
+
+@contextmanager
+def releases_memo() -> Iterator[None]:
+    """Within the block, the releases in force are read from the database once.
+    For one request or one task: an activation that commits meanwhile is seen by the
+    next block (never use it around long-running work)."""
+    active = _in_force_active.set(True)
+    rows = _in_force_memo.set(None)
+    try:
+        yield
+    finally:
+        _in_force_memo.reset(rows)
+        _in_force_active.reset(active)
+
+
+def releases_in_force() -> list[Release]:
+    """Every release in force (active or retired), in the model's order (system, then
+    newest first); one query, or none inside ``releases_memo`` after the first."""
+    rows = _in_force_memo.get()
+    if rows is None:
+        rows = list(
+            Release.objects.in_force().defer(
+                "error", "diff", "stated_counts", "warnings"
+            )
+        )
+        if _in_force_active.get():
+            _in_force_memo.set(rows)
+    return rows
+
+
 def release_in_force(*, system: str, day: dt.date) -> Release | None:
-    return Release.objects.covering(system, day).first()
+    return next(
+        (r for r in releases_in_force() if r.system == system and r.covers(day)), None
+    )
 
 
 def coverage_on(day: dt.date) -> list[tuple[str, Release | None]]:

@@ -25,8 +25,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from codesets.models import Release, System, is_cpt_modifier, normalize_code
-from codesets.selectors import CodeVerdict, codes_check, modifier_list
+from codesets.models import System, is_cpt_modifier, normalize_code
+from codesets.selectors import (
+    CodeVerdict,
+    codes_check,
+    modifier_list,
+    releases_in_force,
+    releases_memo,
+)
 from encounters.drg import encounter_drg_stored
 from encounters.models import (
     ChartAccess,
@@ -139,7 +145,7 @@ class CheckedProcedure:
 
 
 def _systems_loaded() -> set[str]:
-    return set(Release.objects.in_force().values_list("system", flat=True).distinct())
+    return {r.system for r in releases_in_force()}
 
 
 CodingCheck = tuple[
@@ -158,7 +164,8 @@ def coding_check_memo() -> Iterator[None]:
     show them (the code sets do not change in the middle of a request)."""
     token = _check_memo.set({})
     try:
-        yield
+        with releases_memo():
+            yield
     finally:
         _check_memo.reset(token)
 

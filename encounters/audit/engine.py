@@ -37,8 +37,13 @@ from django.db.models import F
 from django.utils import timezone
 from psycopg import sql
 
-from codesets.models import Release, display_code
-from codesets.selectors import mues_on, poa_exempt_by_day, ptp_pairs_on
+from codesets.models import display_code
+from codesets.selectors import (
+    mues_on,
+    poa_exempt_by_day,
+    ptp_pairs_on,
+    releases_in_force,
+)
 from encounters.audit import knowledge
 from encounters.audit.mce import mce_edits
 from encounters.audit.rules import Case, Draft, Dx, Px, candidates, run_rules
@@ -69,11 +74,7 @@ class _Releases:
     """The releases in force, read once per chunk: which one judges a date."""
 
     def __init__(self) -> None:
-        self.rows = list(
-            Release.objects.in_force()
-            .filter(system__in=CODE_SYSTEMS)
-            .only("id", "system", "label", "state", "effective_from", "effective_to")
-        )
+        self.rows = [r for r in releases_in_force() if r.system in CODE_SYSTEMS]
         self.loaded = {r.system for r in self.rows}
 
     def on(self, day: dt.date) -> dict[str, tuple[int, str]]:
