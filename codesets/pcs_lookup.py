@@ -393,13 +393,17 @@ def _body_word(word: str) -> str:
 
 
 def _names_body_part(words: list[str], detail: tuple[Value, ...]) -> bool:
+    stems = _body_words(tuple(w for w in words if len(w) >= 3))
     return any(
-        _starts_a_word(_body_word(word), value.label)
+        _label_names(value.label, stems)
         for value in detail
         if value.axis == "Body Part"
-        for word in words
-        if len(word) >= 3
     )
+
+
+@lru_cache(maxsize=1 << 16)
+def _label_names(label: str, stems: tuple[str, ...]) -> bool:
+    return any(_starts_a_word(stem, label) for stem in stems)
 
 
 def _generic_penalty(label: str, values: list[str]) -> float:
@@ -527,11 +531,11 @@ def _rank(
     if approach:
         labels = [value.label for value in detail if value.axis == "Approach"]
         approach_miss = 0 if approach in labels else 1
-    said = sum(
-        1
-        for word in leftover
-        if any(_starts_a_word(LABEL_WORDS.get(word, word), text) for text in said_in)
-    )
+    words = tuple(leftover)
+    told: set[str] = set()
+    for text in said_in:
+        told |= _words_said(text, words)
+    said = sum(1 for word in leftover if word in told)
     if devices:
         said += sum(
             1
@@ -542,15 +546,40 @@ def _rank(
     generic = sum(value.penalty for value in chosen)
     # A body part the code start leaves open: the one whose label says least beyond
     # the typed words ("Thyroid Gland" before "Thyroid Gland Lobe, Left").
+    stems = _body_words(typed)
     beyond = sum(
-        1
+        _words_beyond(value.label, stems)
         for value in chosen
         if value.axis == "Body Part"
-        for label_word in WORD.findall(value.label.lower())
-        if label_word not in STOP_WORDS
-        and not any(label_word.startswith(_body_word(w)) for w in typed)
     )
     return (approach_miss, -said, beyond, generic)
+
+
+# _rank reads the same labels for every code of a table (a lookup ranks hundreds to
+# thousands of codes): what a label says of the words is kept per process (pure
+# functions of their arguments; labels and words are short strings).
+@lru_cache(maxsize=1 << 16)
+def _words_said(text: str, words: tuple[str, ...]) -> frozenset[str]:
+    """Which of ``words`` ``text`` says (a word of it starts with the word, or with
+    the label word it stands for, LABEL_WORDS)."""
+    return frozenset(w for w in words if _starts_a_word(LABEL_WORDS.get(w, w), text))
+
+
+@lru_cache(maxsize=1 << 12)
+def _body_words(typed: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_body_word(w) for w in typed)
+
+
+@lru_cache(maxsize=1 << 16)
+def _words_beyond(label: str, stems: tuple[str, ...]) -> int:
+    """How many words of a body-part label go beyond the typed words (their body
+    words, ``stems``)."""
+    return sum(
+        1
+        for label_word in WORD.findall(label.lower())
+        if label_word not in STOP_WORDS
+        and not any(label_word.startswith(stem) for stem in stems)
+    )
 
 
 def _pointer_order(rows: list[tuple], words: list[str]) -> list[tuple]:
@@ -727,13 +756,21 @@ def lead_with_index_hits(
         ).hits
         pcs_only = pcs_only or bool(found)
     else:
-        found = pcs_lookup(query=query, day=day, limit=limit).hits
-        if not found and not _has_pcs_synonym(query):
-            # No Index in force and no curated phrase (the code search reads those
-            # as the code set's words): the latest Index leads.
-            found = pcs_lookup(
-                query=normalize(query), day=day, limit=limit, latest=True
-            ).hits
+        normalized = normalize(query)
+        fallback = not _has_pcs_synonym(query)
+        if fallback and _words(normalized) == _words(query):
+            # The Index in force, else the latest: one look (what the two below
+            # come to when the Index files the words as typed).
+            found = pcs_lookup(query=query, day=day, limit=limit, latest=True).hits
+        else:
+            found = pcs_lookup(query=query, day=day, limit=limit).hits
+            if not found and fallback:
+                # No Index in force, or words the Index files otherwise ("R
+                # forearm"), and no curated phrase (the code search reads those as
+                # the code set's words): the latest Index leads.
+                found = pcs_lookup(
+                    query=normalized, day=day, limit=limit, latest=True
+                ).hits
     if not found:
         return hits
     first, then = (found, hits) if pcs_only else (hits, found)
