@@ -221,11 +221,13 @@ class Alternative:
     option: DrgOption
     mdc: int | None
     note: str  # e.g. the MCE's "questionable admission"
+    diagnosis: str = ""  # the code's title, when the caller knows it
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "principal": self.code,
             "poa": self.poa,
+            "diagnosis": self.diagnosis,
             **self.option.as_dict(),
             "mdc": self.mdc,
             "note": self.note,
@@ -267,6 +269,10 @@ class Tier:
     family_phrases: tuple[str, ...]
     steps: tuple[TierStep, ...]
     statement: str
+
+    @property
+    def rows(self) -> list[tuple[DrgOption, str]]:
+        return list(zip(self.family, self.family_phrases, strict=True))
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -413,9 +419,11 @@ def drg_what_if(
     procedures: Sequence[str],
     current: DrgResult,
     price: Price | None = None,
+    titles: Mapping[str, str] | None = None,
 ) -> WhatIf:
     """The what-if of one stay whose codes (``diagnoses`` as (code, POA), principal
     first) group to ``current`` (``drg_group`` of the same codes). Read-only.
+    ``titles`` (undotted code -> title) label the alternatives.
 
     Raises ``DrgUnavailable`` as ``drg_group`` does (no grouper for the date)."""
     table = drg_weight_table_on(discharge_date)
@@ -429,6 +437,7 @@ def drg_what_if(
         dx,
         now,
         options,
+        titles=titles or {},
         stay={
             "discharge_date": discharge_date,
             "birth_date": birth_date,
@@ -458,6 +467,7 @@ def _alternatives(
     now: DrgOption,
     options: _Options,
     *,
+    titles: Mapping[str, str],
     stay: dict[str, Any],
 ) -> tuple[tuple[Alternative, ...], tuple[Skipped, ...]]:
     skipped: list[tuple[int, Skipped]] = []  # with the position, for the order
@@ -497,7 +507,14 @@ def _alternatives(
             skipped.append((n, Skipped(_cm(code), refusal)))
             continue
         option = options.option(grouping.drg, grouping.title, against=now)
-        found.append((n, Alternative(_cm(code), poa, option, grouping.mdc, note)))
+        found.append(
+            (
+                n,
+                Alternative(
+                    _cm(code), poa, option, grouping.mdc, note, titles.get(code, "")
+                ),
+            )
+        )
     # Heaviest first; equal weights (or none) in the coder's order.
     found.sort(
         key=lambda item: (
@@ -630,7 +647,7 @@ def _statement(
     text += " of " + "/".join(f"{m.drg:03d}" for m in family)
     if member.also and not {c.level for c in current.cc_mcc} & member.admits:
         text += f" (reached here by {member.also.lower()}, not by a CC or MCC)"
-    changes = []
+    changes: list[str] = []
     for step in steps:
         target = f"{step.option.drg:03d}"
         if step.option.weight is not None:
@@ -676,16 +693,20 @@ def encounter_what_if(
     procedures: Sequence[str] | None = None,
     current: DrgResult | None = None,
     price: Price | None = None,
+    titles: Mapping[str, str] | None = None,
 ) -> WhatIf | str | None:
     """The what-if of an inpatient encounter for the given codes (default: the saved
-    ones); ``current`` is their DRG when the caller has grouped them already.
+    ones, titled as saved); ``current`` is their DRG when the caller has grouped
+    them already.
 
     None for other encounter types or without a principal diagnosis; a message
     string when no grouper covers the discharge date. Never writes."""
     if not encounter.is_inpatient or encounter.discharge_date is None:
         return None
     if diagnoses is None:
-        diagnoses = [(d.code, d.poa) for d in encounter.diagnoses.all()]
+        saved = list(encounter.diagnoses.all())
+        diagnoses = [(d.code, d.poa) for d in saved]
+        titles = {d.code: d.title for d in saved} if titles is None else titles
     if procedures is None:
         procedures = [
             p.code for p in encounter.procedures.all() if p.system == System.ICD10PCS
@@ -710,6 +731,7 @@ def encounter_what_if(
             procedures=procedures,
             current=current,
             price=price,
+            titles=titles,
         )
     except DrgUnavailable as exc:
         return str(exc)
