@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
@@ -403,9 +404,7 @@ def test_the_api_gives_the_what_if_of_the_saved_codes(code_sets, supervisor, cod
     assert body["hacs"] == []
     # Supervisors see every encounter.
     assert (
-        _api(supervisor)
-        .get(f"/api/v1/encounters/{encounter.id}/what-if/")
-        .status_code
+        _api(supervisor).get(f"/api/v1/encounters/{encounter.id}/what-if/").status_code
         == 200
     )
 
@@ -523,7 +522,7 @@ def test_the_coding_form_shows_the_what_if_of_the_rows_as_entered(
     assert 'data-testid="whatif"' in page
     assert "Each secondary diagnosis as principal" in page
     assert 'data-code="A41.9" data-drg="871"' in page
-    assert "Z87.891</span> (unacceptable as principal diagnosis (MCE))" in page
+    assert "Z87.891</span>: unacceptable as principal diagnosis (MCE)" in page
     assert "Not for resequencing." in page
     assert "MS-DRG 193 is the “with MCC” tier of 193/194/195" in page
     assert '<details class="whatif" id="drg-whatif" data-testid="whatif">' in page
@@ -556,7 +555,29 @@ def test_the_supervisors_case_shows_the_what_if_and_a_hac(
     assert 'data-testid="whatif-hac" data-code="L89.153"' in page
     assert "HAC 04" in page
     assert "Had it been present on admission: DRG <span" in page
-    assert "L89.153</span> (not present on admission (POA N))" in page
+    assert "L89.153</span>: not present on admission (POA N)" in page
+
+
+def test_the_section_shows_payment_once_the_what_if_is_priced(table5):
+    def price(drg, weight):
+        return {"amount": None if weight is None else f"{weight * 6000:.2f}"}
+
+    html = render_to_string(
+        "encounters/_drg_whatif.html",
+        {
+            "what_if": what_if(("J18.9", "Y"), ("A41.9", "Y"), price=price),
+            "whatif_open": True,
+        },
+    )
+    assert '<th scope="col" class="num">Payment</th>' in html
+    assert "$7886.40" in html  # 193 as coded
+    assert "$11655.00" in html and "+$3768.60" in html  # 871, and the difference
+    unpriced = render_to_string(
+        "encounters/_drg_whatif.html",
+        {"what_if": what_if(("J18.9", "Y"), ("A41.9", "Y")), "whatif_open": True},
+    )
+    assert "Payment" not in unpriced and "$" not in unpriced
+    assert "1.9425" in unpriced
 
 
 def test_an_outpatient_form_has_no_what_if(code_sets, supervisor, supervisor_client):
