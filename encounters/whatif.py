@@ -648,14 +648,15 @@ def _statement(
     if member.also and not {c.level for c in current.cc_mcc} & member.admits:
         text += f" (reached here by {member.also.lower()}, not by a CC or MCC)"
     changes: list[str] = []
-    for step in steps:
+    levels = [step.level for step in steps]
+    if len(steps) == 2 and steps[0].option.drg == steps[1].option.drg:
+        levels, steps = ["CC or MCC"], steps[:1]  # a "with CC/MCC" tier
+    for level, step in zip(levels, steps, strict=True):
         target = f"{step.option.drg:03d}"
         if step.option.weight is not None:
             target += f" (weight {step.option.weight})"
         lead = "an" if changes else "a documented"
-        changes.append(
-            f"{lead} {step.level} {'' if changes else 'would make it '}{target}"
-        )
+        changes.append(f"{lead} {level} {'' if changes else 'would make it '}{target}")
     if "" in member.admits and "CC" in member.admits:
         changes.append("a CC would not change it")
     if not changes:

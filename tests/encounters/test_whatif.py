@@ -208,6 +208,13 @@ def test_payment_comes_from_the_price_callable_each_drg_priced_once(table5):
             "MS-DRG 469 is the “with MCC” tier of 469/470: the highest tier of its "
             "family.",
         ),
+        # A total ankle replacement takes the stay to 469 without any MCC.
+        (
+            [("M19.071", "Y")],
+            ["0SRF0JZ"],
+            "MS-DRG 469 is the “with MCC” tier of 469/470 (reached here by total "
+            "ankle replacement, not by a CC or MCC): the highest tier of its family.",
+        ),
         # A hip replacement unrelated to pneumonia: the surgical 981-983 family.
         (
             [("J18.9", "Y")],
@@ -235,6 +242,34 @@ def test_the_tier_lists_the_family_with_weights_and_the_steps(table5):
     assert data["tier"] == "without CC/MCC"
     assert (data["with_cc"]["drg"], data["with_cc"]["weight_delta"]) == (194, 0.1774)
     assert (data["with_mcc"]["drg"], data["with_mcc"]["weight_delta"]) == (193, 0.6859)
+
+
+def test_a_with_cc_mcc_tier_is_one_step_for_a_cc_or_an_mcc(settings, tmp_path):
+    # The excerpt has no "with CC/MCC" family: a Table 5 of its header and the two
+    # rows of 600/601 (verbatim from the FY2026 final rule).
+    settings.MEDIA_ROOT = tmp_path / "media"
+    head = b"".join(TABLE5.read_bytes().splitlines(keepends=True)[:3])
+    rows = (
+        b"600\tNo\tNo\t09\tMED\tNON-MALIGNANT BREAST DISORDERS WITH CC/MCC\t"
+        b"1.0416\t1.0416\t3.2\t4.0\r\n"
+        b"601\tNo\tNo\t09\tMED\tNON-MALIGNANT BREAST DISORDERS WITHOUT CC/MCC\t"
+        b"0.6050\t0.6050\t2.3\t2.6\r\n"
+    )
+    table = tmp_path / "table5_breast.txt"
+    table.write_bytes(head + rows)
+    release_import_now(path=table, activate=True, effective_from=FY2026)
+
+    cyst = what_if(("N60.01", "Y"))  # solitary cyst of the right breast
+    assert cyst.tier.statement == (
+        "MS-DRG 601 is the “without CC/MCC” tier of 600/601: a documented CC or MCC "
+        "would make it 600 (weight 1.0416)."
+    )
+    assert cyst.tier.as_dict()["with_cc"]["drg"] == 600
+    assert cyst.tier.as_dict()["with_mcc"]["drg"] == 600
+    assert what_if(("N60.01", "Y"), ("E87.1", "Y")).tier.statement == (
+        "MS-DRG 600 is the “with CC/MCC” tier of 600/601: the highest tier of its "
+        "family."
+    )
 
 
 def test_a_drg_without_tiers_says_so(table5):
