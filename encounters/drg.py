@@ -661,8 +661,15 @@ def drg_group_sequences(
         return [Grouping(None, "", None, INVALID_AGE, "")] * len(sequences)
     grouper = _get_grouper()
     out = []
+    # The sequences are mostly the same codes in other orders: each normalized once.
+    normalized: dict[tuple[str, str], tuple[str, str]] = {}
     for sequence in sequences:
-        dx = [(normalize_code(code), _poa_for_grouper(poa)) for code, poa in sequence]
+        dx = []
+        for code, poa in sequence:
+            key = (code, poa)
+            if key not in normalized:
+                normalized[key] = (normalize_code(code), _poa_for_grouper(poa))
+            dx.append(normalized[key])
         if not dx or not dx[0][0]:
             out.append(Grouping(None, "", None, NO_PRINCIPAL, ""))
             continue
