@@ -155,7 +155,9 @@ def _same_family(run_base: str, base: str) -> str | None:
     return None
 
 
-def _close(run: list[FamilyMember], families: dict[int, tuple[FamilyMember, ...]]):
+def _close(
+    run: list[FamilyMember], families: dict[int, tuple[FamilyMember, ...]]
+) -> None:
     family = tuple(run)
     for member in family:
         families[member.drg] = family
@@ -620,9 +622,7 @@ def _tier(
     return Tier(
         drg=current.drg,
         phrase=_phrase(member),
-        family=tuple(
-            now if m.drg == current.drg else options.option(m.drg) for m in family
-        ),
+        family=tuple(options.option(m.drg) for m in family),  # Table 5 titles
         family_phrases=tuple(_phrase(m) for m in family),
         steps=tuple(steps),
         statement=_statement(current, member, family, steps),
