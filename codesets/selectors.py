@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -380,6 +380,15 @@ def drg_weights_release_on(day: dt.date) -> tuple[int, str] | None:
 def drg_weight_on(*, drg: int, day: dt.date) -> DrgWeight | None:
     """The MS-DRG's weight and mean lengths of stay from the Table 5 in force on ``day``
     (the discharge date)."""
+    table = drg_weight_table_on(day)
+    return None if table is None else table.get(drg)
+
+
+def drg_weight_table_on(day: dt.date) -> Mapping[int, DrgWeight] | None:
+    """Every row of the Table 5 in force on ``day``, by MS-DRG number; read once per
+    release and process. The same mapping object comes back until the release in
+    force changes (or the cache is cleared): callers may key what they derive from
+    it (the what-if's DRG families) on its identity. Read-only."""
     release = drg_weights_release_on(day)
     if release is None:
         return None
@@ -395,7 +404,7 @@ def drg_weight_on(*, drg: int, day: dt.date) -> DrgWeight | None:
         if len(_DRG_WEIGHTS) >= 8:
             _DRG_WEIGHTS.clear()
         _DRG_WEIGHTS[release_id] = table
-    return table.get(drg)
+    return table
 
 
 def drg_weight_page(

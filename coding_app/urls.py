@@ -32,6 +32,11 @@ api_v1 = [
         encounters_api.EncounterChecksApi.as_view(),
         name="encounter-checks",
     ),
+    path(
+        "encounters/<int:encounter_id>/what-if/",
+        encounters_api.EncounterWhatIfApi.as_view(),
+        name="encounter-what-if",
+    ),
     path("me/", accounts_api.MeApi.as_view(), name="me"),
     path("ping/", accounts_api.WorkerPingApi.as_view(), name="worker-ping"),
     path("codes/search/", codesets_api.CodeSearchApi.as_view(), name="code-search"),

