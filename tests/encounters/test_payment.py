@@ -1,0 +1,254 @@
+"""The payment estimate (DESIGN.md "Payment estimate"), computed by hand to the cent.
+
+Every case uses the rates of "General" for FY2026 set below:
+    operating 6,800.00, capital 510.00, wage index 1.05, labor share 0.676, GAF 1.034
+so the base of every MS-DRG (its payment at weight 1) is
+    6800.00 x (0.676 x 1.05 + 1 - 0.676) = 6800.00 x 1.0338 = 7029.84
+  +  510.00 x 1.034                                         =  527.34
+  = 7557.18
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from codesets.models import PaymentRate, PaymentRateChange
+from codesets.services import payment_rate_set
+from encounters.payment import payment_estimate
+
+pytestmark = pytest.mark.django_db
+
+DISCHARGE = dt.date(2026, 5, 14)  # FY2026
+
+
+@pytest.fixture
+def rates(db):
+    return payment_rate_set(
+        facility="General",
+        fiscal_year=2026,
+        operating=Decimal("6800.00"),
+        capital=Decimal("510.00"),
+        wage_index=Decimal("1.05"),
+        labor_share=Decimal("0.676"),
+        gaf=Decimal("1.034"),
+    ).rate
+
+
+def _estimate(
+    *,
+    drg=194,
+    weight="0.8059",
+    gmlos="2.8",
+    los=4,
+    status="01",
+    post_acute=True,
+    special_pay=False,
+    facility="General",
+    discharge=DISCHARGE,
+):
+    return payment_estimate(
+        facility=facility,
+        discharge_date=discharge,
+        admit_date=discharge - dt.timedelta(days=los),
+        discharge_status=status,
+        drg=drg,
+        weight=None if weight is None else Decimal(weight),
+        gmlos=None if gmlos is None else Decimal(gmlos),
+        post_acute=post_acute,
+        special_pay=special_pay,
+    ).as_dict()
+
+
+def test_a_routine_discharge_is_paid_the_full_drg_amount(rates):
+    # MS-DRG 194, weight 0.8059: 0.8059 x 7557.18 = 6090.331362 -> 6090.33
+    # per diem 6090.33 / GMLOS 2.8 = 2175.1178... -> 2175.12
+    payment = _estimate(status="01", los=4)
+    assert payment == {
+        "amount": "6090.33",
+        "full_amount": "6090.33",
+        "per_diem": "2175.12",
+        "transfer": False,
+        "explanation": payment["explanation"],
+    }
+    assert payment["explanation"].startswith("Full MS-DRG payment: weight 0.8059")
+
+
+def test_an_acute_to_acute_transfer_under_the_gmlos_is_paid_per_diem(rates):
+    # status 02, LOS 1: 1 + 1 = 2 days < GMLOS 2.8
+    # paid 2175.12 x 2 = 4350.24 (full 6090.33; 1740.09 less)
+    payment = _estimate(status="02", los=1, post_acute=False)
+    assert payment["amount"] == "4350.24"
+    assert payment["full_amount"] == "6090.33"
+    assert payment["per_diem"] == "2175.12"
+    assert payment["transfer"] is True
+    assert "acute-care transfer (42 CFR 412.4(b))" in payment["explanation"]
+    assert "$1,740.09 less" in payment["explanation"]
+
+
+def test_a_same_day_transfer_is_paid_two_per_diems(rates):
+    # LOS 0 counts as 1 day, + 1 for the first day: 2175.12 x 2 = 4350.24
+    assert _estimate(status="66", los=0)["amount"] == "4350.24"
+
+
+def test_a_post_acute_transfer_under_the_gmlos_is_paid_per_diem(rates):
+    # MS-DRG 193 (post-acute), weight 1.3144: 1.3144 x 7557.18 = 9933.157392 -> 9933.16
+    # per diem 9933.16 / 3.9 = 2546.9641... -> 2546.96; to a SNF (03) after LOS 2:
+    # 2 + 1 = 3 days < 3.9, paid 2546.96 x 3 = 7640.88
+    payment = _estimate(drg=193, weight="1.3144", gmlos="3.9", los=2, status="03")
+    assert payment["amount"] == "7640.88"
+    assert payment["full_amount"] == "9933.16"
+    assert payment["per_diem"] == "2546.96"
+    assert payment["transfer"] is True
+    assert "post-acute-care transfer (42 CFR 412.4(c))" in payment["explanation"]
+
+
+def test_a_post_acute_transfer_over_the_gmlos_is_paid_in_full(rates):
+    # LOS 4: 2546.96 x 5 = 12734.80 > full 9933.16 -> capped at 9933.16
+    payment = _estimate(drg=193, weight="1.3144", gmlos="3.9", los=4, status="03")
+    assert payment["amount"] == "9933.16"
+    assert payment["full_amount"] == "9933.16"
+    assert payment["transfer"] is True
+    assert "paid in full" in payment["explanation"]
+
+
+def test_a_post_acute_status_does_not_reduce_a_drg_table5_does_not_mark(rates):
+    payment = _estimate(
+        drg=193, weight="1.3144", gmlos="3.9", los=2, status="03", post_acute=False
+    )
+    assert (payment["amount"], payment["transfer"]) == ("9933.16", False)
+
+
+def test_a_special_pay_drg_gets_half_the_full_amount_and_half_the_per_diem(rates):
+    # MS-DRG 481 (post-acute, special pay), weight 2.0945:
+    # 2.0945 x 7557.18 = 15828.51351 -> 15828.51; per diem 15828.51 / 4.3 = 3681.0488
+    # -> 3681.05; to a SNF after LOS 1 (2 days):
+    # 15828.51 / 2 + 3681.05 x 2 / 2 = 7914.255 + 3681.05 = 11595.305 -> 11595.31
+    payment = _estimate(
+        drg=481, weight="2.0945", gmlos="4.3", los=1, status="03", special_pay=True
+    )
+    assert payment["amount"] == "11595.31"
+    assert payment["full_amount"] == "15828.51"
+    assert payment["per_diem"] == "3681.05"
+    assert "42 CFR 412.4(f)(2)" in payment["explanation"]
+
+
+def test_an_acute_transfer_of_a_special_pay_drg_is_paid_plain_per_diem(rates):
+    # 412.4(f)(2) is for post-acute transfers: to another hospital (02) the same
+    # stay is paid 3681.05 x 2 = 7362.10
+    payment = _estimate(
+        drg=481, weight="2.0945", gmlos="4.3", los=1, status="02", special_pay=True
+    )
+    assert payment["amount"] == "7362.10"
+
+
+def test_without_rates_for_the_facility_and_year_there_is_no_amount(rates):
+    # Discharged 2026-10-01: FY2027, for which General has no rates.
+    payment = _estimate(discharge=dt.date(2026, 10, 1))
+    assert payment["amount"] is None
+    assert payment["full_amount"] is None
+    assert "no IPPS rates for General in FY2027" in payment["explanation"]
+    other = _estimate(facility="Elsewhere")
+    assert other["amount"] is None
+    assert "no IPPS rates for Elsewhere in FY2026" in other["explanation"]
+
+
+def test_an_ungroupable_drg_has_no_weight_and_no_amount(rates):
+    payment = _estimate(drg=998, weight=None, gmlos=None)
+    assert payment == {
+        "amount": None,
+        "full_amount": None,
+        "per_diem": None,
+        "transfer": False,
+        "explanation": "No estimate: MS-DRG 998 has no relative weight (ungroupable).",
+    }
+
+
+# --- manage.py payment_rates -----------------------------------------------------------
+
+
+def test_the_command_sets_rates_with_the_rules_defaults(capsys):
+    call_command(
+        "payment_rates",
+        "--facility=General",
+        "--fiscal-year=2026",
+        "--operating=6952.49",
+        "--capital=507.59",
+    )
+    rate = PaymentRate.objects.get(facility="General", fiscal_year=2026)
+    assert rate.wage_index == Decimal("1.0000")
+    assert rate.labor_share == Decimal("0.6200")  # wage index <= 1
+    assert rate.gaf == Decimal("1.0000")
+    out = capsys.readouterr().out
+    assert "Created: General FY2026: operating 6952.49, capital 507.59" in out
+    assert "defaults: wage index, labor share, gaf" in out
+
+
+def test_the_command_replaces_the_years_rates_and_keeps_the_history(capsys):
+    call_command(
+        "payment_rates",
+        "--facility=General",
+        "--fiscal-year=2026",
+        "--operating=6952.49",
+        "--capital=507.59",
+    )
+    call_command(
+        "payment_rates",
+        "--facility=General",
+        "--fiscal-year=FY2026",
+        "--operating=7000",
+        "--capital=510",
+        "--wage-index=1.2",
+    )
+    rate = PaymentRate.objects.get(facility="General", fiscal_year=2026)
+    assert rate.operating == Decimal("7000.00")
+    assert rate.labor_share == Decimal("0.6760")  # wage index > 1
+    assert rate.gaf == Decimal("1.1330")  # 1.2 ^ 0.6848 = 1.13298...
+    changes = list(PaymentRateChange.objects.order_by("id"))
+    assert [c.before.get("operating") for c in changes] == [None, "6952.49"]
+    assert changes[1].after["operating"] == "7000.00"
+    assert "Updated: General FY2026" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--operating=6,9x2"], "--operating: '6,9x2' is not a decimal number"),
+        (["--capital=abc"], "--capital: 'abc' is not a decimal number"),
+        (["--wage-index=-1"], "--wage-index: Must be above 0."),
+        (["--labor-share=67.6"], "--labor-share:"),
+        (["--fiscal-year=26"], "--fiscal-year: '26' is not a year such as 2026"),
+        (["--operating=0"], "--operating: The operating amount must be above 0."),
+    ],
+)
+def test_the_command_refuses_bad_figures_and_writes_nothing(args, message):
+    base = {
+        "--facility": "General",
+        "--fiscal-year": "2026",
+        "--operating": "6952.49",
+        "--capital": "507.59",
+    }
+    for arg in args:
+        name, value = arg.split("=", 1)
+        base[name] = value
+    with pytest.raises(CommandError) as refused:
+        call_command("payment_rates", *(f"{k}={v}" for k, v in base.items()))
+    assert message in str(refused.value)
+    assert not PaymentRate.objects.exists()
+    assert not PaymentRateChange.objects.exists()
+
+
+def test_a_dry_run_writes_nothing(capsys):
+    call_command(
+        "payment_rates",
+        "--facility=General",
+        "--fiscal-year=2026",
+        "--operating=6952.49",
+        "--capital=507.59",
+        "--dry-run",
+    )
+    assert "Dry run: nothing was written." in capsys.readouterr().out
+    assert not PaymentRate.objects.exists()
