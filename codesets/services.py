@@ -1107,5 +1107,7 @@ def payment_rate_set(
 def _payment_rates_changed() -> None:
     from codesets.selectors import payment_rate_cache_clear
 
-    # This process sees the change at once; the others within PAYMENT_RATE_TTL.
+    # This process sees the change at once (now, and again once committed, in case
+    # a read in between cached the old figures); the others within PAYMENT_RATE_TTL.
+    payment_rate_cache_clear()
     transaction.on_commit(payment_rate_cache_clear)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -444,3 +446,56 @@ def grouper_coverage(*, today: dt.date) -> GrouperCoverage:
         versions=tuple(v for _, _, v in GROUPER_VERSIONS),
         days_left=(last - today).days,
     )
+
+
+def encounter_drg_shift(*, encounter: Encounter) -> dict[str, Any] | None:
+    """What the supervisor's corrections since the last submit did to the MS-DRG:
+    from the coder's DRG (the first shift's ``from``) to the current one (the last
+    shift's ``to``), with the deltas and the last correction's reason, author and
+    time. None when no correction since the submit changed the DRG. One query.
+    The API's ``drg_shift`` and the supervisor's case page show it."""
+    from encounters.models import DrgShift
+
+    shifts = DrgShift.objects.filter(encounter=encounter).select_related("changed_by")
+    if encounter.submitted_at is not None:
+        shifts = shifts.filter(changed_at__gte=encounter.submitted_at)
+    rows = list(shifts.order_by("changed_at", "id"))
+    if not rows:
+        return None
+    first, last = rows[0], rows[-1]
+
+    def side(drg: dict[str, Any], payment: Decimal | None) -> dict[str, Any]:
+        return {
+            "drg": drg.get("drg"),
+            "title": drg.get("title", ""),
+            "weight": _decimal_text(drg.get("weight")),
+            "payment": None if payment is None else str(payment),
+        }
+
+    weights = [first.from_drg.get("weight"), last.to_drg.get("weight")]
+    weight_delta = (
+        str(Decimal(str(weights[1])) - Decimal(str(weights[0])))
+        if None not in weights
+        else None
+    )
+    payment_delta = (
+        str(last.to_payment - first.from_payment)
+        if first.from_payment is not None and last.to_payment is not None
+        else None
+    )
+    by = last.changed_by
+    return {
+        "from": side(first.from_drg, first.from_payment),
+        "to": side(last.to_drg, last.to_payment),
+        "weight_delta": weight_delta,
+        "payment_delta": payment_delta,
+        "reason": last.reason,
+        "by": by.username if by else None,
+        "by_name": (by.get_full_name() or by.username) if by else None,
+        "at": last.changed_at.isoformat(),
+        "corrections": len(rows),
+    }
+
+
+def _decimal_text(value: Any) -> str | None:
+    return None if value is None else str(Decimal(str(value)))

@@ -19,6 +19,8 @@ from django.core.management import CommandError, call_command
 from codesets.models import PaymentRate, PaymentRateChange
 from codesets.services import payment_rate_set
 from encounters.payment import payment_estimate
+from tests.encounters.conftest import code_sets  # noqa: F401  (fixture)
+from tests.encounters.test_audit_views import in_review  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -252,3 +254,121 @@ def test_a_dry_run_writes_nothing(capsys):
     )
     assert "Dry run: nothing was written." in capsys.readouterr().out
     assert not PaymentRate.objects.exists()
+
+
+# --- on the encounter API ----------------------------------------------------------------
+
+
+def _api(user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_the_encounter_api_shows_the_payment_the_stay_and_the_status_label(
+    code_sets, rates, supervisor
+):
+    from tests.encounters.conftest import pneumonia_payload
+
+    created = _api(supervisor).post(
+        "/api/v1/encounters/", pneumonia_payload(), format="json"
+    )
+    body = _api(supervisor).get(f"/api/v1/encounters/{created.json()['id']}/").json()
+    assert body["discharge_status"] == "01"
+    assert body["discharge_status_label"] == (
+        "01 — Discharged to home or self-care (routine discharge)"
+    )
+    assert body["drg"]["drg"] == 194
+    # 0.8059 x 7557.18 = 6090.33 (see the module docstring); 6090.33 / 2.8 = 2175.12
+    assert body["drg"]["payment"] == {
+        "amount": "6090.33",
+        "full_amount": "6090.33",
+        "per_diem": "2175.12",
+        "transfer": False,
+        "explanation": body["drg"]["payment"]["explanation"],
+    }
+    # 2026-05-10 to 2026-05-14: 4 days, longer than DRG 194's mean stay of 3.4
+    assert body["drg"]["stay"] == {
+        "los": 4,
+        "gmlos": "2.8",
+        "amlos": "3.4",
+        "long_stay": True,
+    }
+    assert body["drg_shift"] is None
+
+
+def test_an_outpatient_encounter_has_no_payment(code_sets, rates, supervisor):
+    from tests.encounters.conftest import pneumonia_payload
+
+    created = _api(supervisor).post(
+        "/api/v1/encounters/",
+        pneumonia_payload(type="outpatient", discharge_date=None, discharge_status=""),
+        format="json",
+    )
+    body = _api(supervisor).get(f"/api/v1/encounters/{created.json()['id']}/").json()
+    assert body["drg"] is None
+    assert body["drg_shift"] is None
+
+
+def test_a_supervisor_correction_that_changes_the_drg_is_kept_as_a_shift(
+    in_review, rates, supervisor
+):
+    from django.db import DatabaseError, transaction
+
+    from encounters.audit.services import encounter_review_correct
+    from encounters.models import DrgShift
+    from encounters.services import DiagnosisInput
+
+    before = _api(supervisor).get(f"/api/v1/encounters/{in_review.id}/").json()
+    assert before["drg"]["drg"] == 195
+    assert before["drg_shift"] is None
+    encounter_review_correct(
+        user=supervisor,
+        encounter_id=in_review.id,
+        version=in_review.version,
+        diagnoses=[DiagnosisInput("J18.9", "Y"), DiagnosisInput("E87.1", "Y")],
+        procedures=None,
+        comment="G63 not documented; hyponatremia is",
+    )
+    shift = (
+        _api(supervisor).get(f"/api/v1/encounters/{in_review.id}/").json()["drg_shift"]
+    )
+    # 195: 0.6285 x 7557.18 = 4749.687630 -> 4749.69; 194: 6090.33 (above)
+    # weight 0.8059 - 0.6285 = 0.1774; payment 6090.33 - 4749.69 = 1340.64
+    assert shift["from"] == {
+        "drg": 195,
+        "title": shift["from"]["title"],
+        "weight": "0.6285",
+        "payment": "4749.69",
+    }
+    assert (shift["to"]["drg"], shift["to"]["weight"], shift["to"]["payment"]) == (
+        194,
+        "0.8059",
+        "6090.33",
+    )
+    assert shift["weight_delta"] == "0.1774"
+    assert shift["payment_delta"] == "1340.64"
+    assert shift["reason"] == "G63 not documented; hyponatremia is"
+    assert shift["by"] == supervisor.username
+    # The history of shifts cannot be rewritten.
+    with pytest.raises(DatabaseError), transaction.atomic():
+        DrgShift.objects.filter(encounter=in_review).update(reason="changed")
+
+
+def test_a_correction_that_keeps_the_drg_records_no_shift(in_review, rates, supervisor):
+    from encounters.audit.services import encounter_review_correct
+    from encounters.services import DiagnosisInput
+
+    encounter_review_correct(
+        user=supervisor,
+        encounter_id=in_review.id,
+        version=in_review.version,
+        diagnoses=[DiagnosisInput("J18.9", "Y")],
+        procedures=None,
+        comment="G63 removed",
+    )
+    body = _api(supervisor).get(f"/api/v1/encounters/{in_review.id}/").json()
+    assert body["drg"]["drg"] == 195
+    assert body["drg_shift"] is None
