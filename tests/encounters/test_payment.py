@@ -15,11 +15,16 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import DatabaseError, transaction
+from rest_framework.test import APIClient
 
 from codesets.models import PaymentRate, PaymentRateChange
 from codesets.services import payment_rate_set
+from encounters.audit.services import encounter_review_correct
+from encounters.models import DrgShift
 from encounters.payment import payment_estimate
-from tests.encounters.conftest import code_sets  # noqa: F401  (fixture)
+from encounters.services import DiagnosisInput
+from tests.encounters.conftest import pneumonia_payload
 from tests.encounters.test_audit_views import in_review  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -260,8 +265,6 @@ def test_a_dry_run_writes_nothing(capsys):
 
 
 def _api(user):
-    from rest_framework.test import APIClient
-
     client = APIClient()
     client.force_authenticate(user)
     return client
@@ -270,8 +273,6 @@ def _api(user):
 def test_the_encounter_api_shows_the_payment_the_stay_and_the_status_label(
     code_sets, rates, supervisor
 ):
-    from tests.encounters.conftest import pneumonia_payload
-
     created = _api(supervisor).post(
         "/api/v1/encounters/", pneumonia_payload(), format="json"
     )
@@ -300,8 +301,6 @@ def test_the_encounter_api_shows_the_payment_the_stay_and_the_status_label(
 
 
 def test_an_outpatient_encounter_has_no_payment(code_sets, rates, supervisor):
-    from tests.encounters.conftest import pneumonia_payload
-
     created = _api(supervisor).post(
         "/api/v1/encounters/",
         pneumonia_payload(type="outpatient", discharge_date=None, discharge_status=""),
@@ -313,14 +312,10 @@ def test_an_outpatient_encounter_has_no_payment(code_sets, rates, supervisor):
 
 
 def test_a_supervisor_correction_that_changes_the_drg_is_kept_as_a_shift(
-    in_review, rates, supervisor
+    in_review,  # noqa: F811
+    rates,
+    supervisor,
 ):
-    from django.db import DatabaseError, transaction
-
-    from encounters.audit.services import encounter_review_correct
-    from encounters.models import DrgShift
-    from encounters.services import DiagnosisInput
-
     before = _api(supervisor).get(f"/api/v1/encounters/{in_review.id}/").json()
     assert before["drg"]["drg"] == 195
     assert before["drg_shift"] is None
@@ -357,10 +352,11 @@ def test_a_supervisor_correction_that_changes_the_drg_is_kept_as_a_shift(
         DrgShift.objects.filter(encounter=in_review).update(reason="changed")
 
 
-def test_a_correction_that_keeps_the_drg_records_no_shift(in_review, rates, supervisor):
-    from encounters.audit.services import encounter_review_correct
-    from encounters.services import DiagnosisInput
-
+def test_a_correction_that_keeps_the_drg_records_no_shift(
+    in_review,  # noqa: F811
+    rates,
+    supervisor,
+):
     encounter_review_correct(
         user=supervisor,
         encounter_id=in_review.id,
