@@ -41,6 +41,7 @@ from encounters.ub04 import ACUTE_TRANSFER_STATUSES, POST_ACUTE_TRANSFER_STATUSE
 
 if TYPE_CHECKING:
     from codesets.models import PaymentRate
+    from encounters.drg import DrgResult
     from encounters.models import Encounter
 
 CENT = Decimal("0.01")
@@ -276,3 +277,105 @@ def encounter_stay(encounter: Encounter, drg: Mapping[str, Any] | None) -> Stay 
         gmlos=_decimal(drg.get("gmlos")) if drg else None,
         amlos=_decimal(drg.get("alos")) if drg else None,
     )
+
+
+def dollars(value: Decimal | None) -> str:
+    """``$6,090.33`` (``delta`` signs a difference: ``+$1,340.64``)."""
+    return "—" if value is None else _dollars(value)
+
+
+def delta(value: Decimal | None) -> str:
+    if value is None:
+        return "—"
+    return f"{_sign(value)}{_dollars(abs(value))}"
+
+
+MINUS = "\N{MINUS SIGN}"
+
+
+def _sign(value: Decimal) -> str:
+    return "+" if value > 0 else MINUS if value < 0 else "\N{PLUS-MINUS SIGN}"
+
+
+def drg_money(
+    encounter: Encounter,
+    drg: DrgResult,
+    *,
+    saved: DrgResult | None = None,
+) -> dict[str, Any] | None:
+    """What the DRG panel shows in dollars for the DRG of the codes as entered:
+    the payment, the stay against the DRG's means, the HAC effect (the payment of
+    the DRG the stay had before the HAC logic against this one), and, when the
+    saved codes group elsewhere, the payment change the save would make.
+    Cheap enough for every save: rates and Table 5 come from the process caches."""
+    stored = drg.as_dict()
+    payment = encounter_payment(encounter, stored)
+    if payment is None:
+        return None
+    money: dict[str, Any] = {
+        "payment": payment,
+        "amount": dollars(payment.amount),
+        "full": dollars(payment.full_amount),
+        "per_diem": dollars(payment.per_diem),
+        "reduction": dollars(payment.reduction) if payment.reduction else "",
+        "stay": encounter_stay(encounter, stored),
+        "hac": None,
+        "change": None,
+    }
+    if drg.hacs and drg.initial_drg and drg.initial_drg != drg.drg:
+        initial = _priced(encounter, drg.initial_drg)
+        money["hac"] = {
+            "initial_drg": drg.initial_drg,
+            "initial_amount": dollars(initial.amount),
+            "effect": delta(_minus(payment.amount, initial.amount)),
+            "hacs": drg.hacs,
+        }
+    if saved is not None and saved.drg and saved.drg != drg.drg:
+        before = encounter_payment(encounter, saved.as_dict())
+        if before is not None:
+            money["change"] = {
+                "drg": saved.drg,
+                "amount": dollars(before.amount),
+                "effect": delta(_minus(payment.amount, before.amount)),
+            }
+    return money
+
+
+def _minus(a: Decimal | None, b: Decimal | None) -> Decimal | None:
+    return None if a is None or b is None else a - b
+
+
+def _priced(encounter: Encounter, drg: int) -> Payment:
+    """The stay's payment had it grouped to ``drg`` (its Table 5 row)."""
+    if encounter.discharge_date is None:
+        raise ValueError("Only a discharged stay has a payment.")
+    row = drg_weight_on(drg=drg, day=encounter.discharge_date)
+    return payment_estimate(
+        facility=encounter.facility,
+        discharge_date=encounter.discharge_date,
+        admit_date=encounter.admit_date,
+        discharge_status=encounter.discharge_status,
+        drg=drg,
+        weight=row.weight if row else None,
+        gmlos=row.gmlos if row else None,
+        post_acute=bool(row and row.post_acute),
+        special_pay=bool(row and row.special_pay),
+    )
+
+
+def shift_display(shift: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``encounter_drg_shift`` with its amounts formatted for a page."""
+    if shift is None:
+        return None
+
+    def money(text: str | None) -> Decimal | None:
+        return None if text is None else Decimal(text)
+
+    weight = money(shift["weight_delta"])
+    return {
+        **shift,
+        "from_amount": dollars(money(shift["from"]["payment"])),
+        "to_amount": dollars(money(shift["to"]["payment"])),
+        "payment_effect": delta(money(shift["payment_delta"])),
+        "weight_effect": "—" if weight is None else f"{_sign(weight)}{abs(weight)}",
+    }
