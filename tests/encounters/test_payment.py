@@ -23,7 +23,7 @@ from codesets.services import payment_rate_set
 from encounters.audit.services import encounter_review_correct
 from encounters.models import DrgShift
 from encounters.payment import payment_estimate
-from encounters.services import DiagnosisInput
+from encounters.services import DiagnosisInput, encounter_claim
 from tests.encounters.conftest import pneumonia_payload
 from tests.encounters.test_audit_views import in_review  # noqa: F401  (fixture)
 
@@ -368,3 +368,89 @@ def test_a_correction_that_keeps_the_drg_records_no_shift(
     body = _api(supervisor).get(f"/api/v1/encounters/{in_review.id}/").json()
     assert body["drg"]["drg"] == 195
     assert body["drg_shift"] is None
+
+
+# --- on the coding form and the supervisor's case -----------------------------------------
+
+
+def _form(encounter, dx, **extra):
+    data = {"version": encounter.version, "dx-count": len(dx), "px-count": 0}
+    for n, (code, poa) in enumerate(dx):
+        data[f"dx-{n}-code"] = code
+        data[f"dx-{n}-poa"] = poa
+    data.update(extra)
+    return data
+
+
+def test_the_coding_form_spells_out_a_transfer_reduction_and_the_stay(
+    code_sets, rates, supervisor, coder, coder_client
+):
+    created = _api(supervisor).post(
+        "/api/v1/encounters/",
+        pneumonia_payload(admit_date="2026-05-13", discharge_status="02"),
+        format="json",
+    )
+    encounter = encounter_claim(user=coder, encounter_id=created.json()["id"])
+    page = coder_client.get(f"/encounters/{encounter.id}/").content.decode()
+    assert (
+        "02 — Discharged/transferred to a short-term general hospital for "
+        "inpatient care" in page
+    )
+    # DRG 194, LOS 1: per diem 2175.12 x 2 days = 4350.24 (tests above)
+    assert "Estimated payment <b" in page and "$4,350.24" in page
+    assert (
+        "Transfer reduction: full payment $6,090.33 − $1,740.09 = $4,350.24 "
+        "(per diem $2,175.12 × 2 days)" in page
+    )
+    assert "LOS <b>1 d</b> · GMLOS 2.8 d · AMLOS 3.4 d" in page
+    assert "long stay" not in page
+
+
+def test_checking_the_form_shows_what_a_new_drg_would_pay(
+    code_sets, rates, supervisor, coder, coder_client
+):
+    created = _api(supervisor).post(
+        "/api/v1/encounters/", pneumonia_payload(), format="json"
+    )
+    encounter = encounter_claim(user=coder, encounter_id=created.json()["id"])
+    panel = coder_client.post(
+        f"/encounters/{encounter.id}/coding/",
+        _form(encounter, [("J18.9", "Y"), ("E87.1", "Y"), ("J96.01", "Y")]),
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    # DRG 193 pays 9933.16, DRG 194 (the saved codes) 6090.33: +3842.83
+    assert (
+        "Payment +$3,842.83: DRG 194 ($6,090.33) with the saved codes → DRG 193 "
+        "($9,933.16) as entered." in panel
+    )
+    # LOS 4 is a long stay for DRG 194 (AMLOS 3.4), not for DRG 193 (AMLOS 4.9).
+    assert "LOS <b>4 d</b> · GMLOS 3.9 d · AMLOS 4.9 d" in panel
+    assert 'data-testid="long-stay"' not in panel
+    encounter.refresh_from_db()
+    assert encounter.version == 2  # nothing saved by the check
+
+
+def test_the_supervisor_sees_the_drg_shift_before_and_after_saving_a_correction(
+    in_review,  # noqa: F811
+    rates,
+    supervisor_client,
+):
+    url = f"/encounters/{in_review.id}/"
+    assert 'data-testid="drg-shift"' not in supervisor_client.get(url).content.decode()
+    correction = _form(in_review, [("J18.9", "Y"), ("E87.1", "Y")])
+    before = supervisor_client.post(
+        f"{url}coding/", correction, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    # 195 -> 194: 6090.33 - 4749.69 = 1340.64
+    assert "Payment +$1,340.64: DRG 195 ($4,749.69) with the saved codes" in before
+    after = supervisor_client.post(
+        f"{url}coding/",
+        {**correction, "action": "save", "comment": "Hyponatremia documented"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "Correction saved" in after
+    assert 'data-testid="drg-shift"' in after
+    assert "DRG 195 (weight 0.6285, $4,749.69)" in after
+    assert "DRG 194 (weight 0.8059, $6,090.33)" in after
+    assert "+0.1774" in after and "+$1,340.64" in after
+    assert "Hyponatremia documented" in after
