@@ -399,8 +399,8 @@ def test_the_coding_form_spells_out_a_transfer_reduction_and_the_stay(
     # DRG 194, LOS 1: per diem 2175.12 x 2 days = 4350.24 (tests above)
     assert "Estimated payment <b" in page and "$4,350.24" in page
     assert (
-        "Transfer reduction: full payment $6,090.33 − $1,740.09 = $4,350.24 "
-        "(per diem $2,175.12 × 2 days)" in page
+        "Transfer reduction: full payment $6,090.33 \N{MINUS SIGN} $1,740.09 = "
+        "$4,350.24 (per diem $2,175.12 \N{MULTIPLICATION SIGN} 2 days)" in page
     )
     assert "LOS <b>1 d</b> · GMLOS 2.8 d · AMLOS 3.4 d" in page
     assert "long stay" not in page
