@@ -454,3 +454,30 @@ def test_the_supervisor_sees_the_drg_shift_before_and_after_saving_a_correction(
     assert "DRG 194 (weight 0.8059, $6,090.33)" in after
     assert "+0.1774" in after and "+$1,340.64" in after
     assert "Hyponatremia documented" in after
+
+
+def test_a_codeset_admin_sets_rates_on_their_page_and_others_cannot(
+    admin_client_, coder_client, codeset_admin
+):
+    url = "/codesets/payment-rates/"
+    assert coder_client.get(url).status_code == 403
+    refused = admin_client_.post(
+        url, {"facility": "General", "fiscal_year": 2026, "operating": "x"}
+    )
+    assert "Enter a number." in refused.content.decode()
+    assert not PaymentRate.objects.exists()
+    saved = admin_client_.post(
+        url,
+        {
+            "facility": "General",
+            "fiscal_year": 2026,
+            "operating": "6952.49",
+            "capital": "507.59",
+            "wage_index": "0.9",
+        },
+        follow=True,
+    )
+    page = saved.content.decode()
+    assert "Rates of General FY2026 saved." in page
+    assert "0.6200" in page  # the labor share where the wage index is below 1
+    assert PaymentRateChange.objects.get().changed_by == codeset_admin
