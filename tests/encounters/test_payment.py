@@ -315,6 +315,7 @@ def test_a_supervisor_correction_that_changes_the_drg_is_kept_as_a_shift(
     in_review,  # noqa: F811
     rates,
     supervisor,
+    supervisor_client,
 ):
     before = _api(supervisor).get(f"/api/v1/encounters/{in_review.id}/").json()
     assert before["drg"]["drg"] == 195
@@ -347,6 +348,12 @@ def test_a_supervisor_correction_that_changes_the_drg_is_kept_as_a_shift(
     assert shift["payment_delta"] == "1340.64"
     assert shift["reason"] == "G63 not documented; hyponatremia is"
     assert shift["by"] == supervisor.username
+    # On the audit queue: G63 removed and E87.1 added are 2 secondary changes
+    # (1 point each); the DRG change counts apart, with its payment effect.
+    page = supervisor_client.get("/encounters/audit/").content.decode()
+    assert 'title="0 principal, 2 secondary, 0 procedure changes">2<' in page
+    assert 'data-testid="drg-changes">1<' in page
+    assert 'data-testid="drg-payment-effect">+$1,340.64<' in page
     # The history of shifts cannot be rewritten.
     with pytest.raises(DatabaseError), transaction.atomic():
         DrgShift.objects.filter(encounter=in_review).update(reason="changed")
@@ -481,3 +488,35 @@ def test_a_codeset_admin_sets_rates_on_their_page_and_others_cannot(
     assert "Rates of General FY2026 saved." in page
     assert "0.6200" in page  # the labor share where the wage index is below 1
     assert PaymentRateChange.objects.get().changed_by == codeset_admin
+
+
+def test_accuracy_weighs_a_changed_principal_double_and_counts_drg_changes_apart(
+    in_review,  # noqa: F811
+    rates,
+    supervisor,
+    supervisor_client,
+    coder,
+):
+    # The coder sent J18.9, G63. The supervisor makes E87.1 the principal and
+    # J18.9 the secondary: principal changed (2 points), J18.9 now secondary and
+    # G63 gone are the principal's move and 1 removal (1 point) -> 3 points.
+    encounter_review_correct(
+        user=supervisor,
+        encounter_id=in_review.id,
+        version=in_review.version,
+        diagnoses=[DiagnosisInput("E87.1", "Y"), DiagnosisInput("J18.9", "Y")],
+        procedures=None,
+        comment="Hyponatremia was the reason for admission",
+    )
+    page = supervisor_client.get("/encounters/audit/").content.decode()
+    row = page[page.index('data-testid="accuracy-row"') :]
+    row = row[: row.index("</tr>")]
+    assert coder.username in row or coder.get_full_name() in row
+    assert (
+        'data-testid="error-points" title="1 principal, 1 secondary, 0 procedure '
+        'changes">3<' in row
+    )
+    # 195 -> 640, a DRG the test's Table 5 excerpt does not price: a DRG change
+    # without a payment effect.
+    assert 'data-testid="drg-changes">1<' in row
+    assert 'data-testid="drg-payment-effect">—<' in row
