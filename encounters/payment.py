@@ -154,9 +154,9 @@ def payment_estimate(
             full, full, per_diem, False, f"Full MS-DRG payment: {basis}.", year
         )
     kind = (
-        "acute-care transfer (42 CFR 412.4(b))"
+        "An acute-care transfer (42 CFR 412.4(b))"
         if acute
-        else "post-acute-care transfer (42 CFR 412.4(c))"
+        else "A post-acute-care transfer (42 CFR 412.4(c))"
     )
     los = (discharge_date - admit_date).days
     days = max(los, 1) + 1
@@ -166,7 +166,7 @@ def payment_estimate(
             full,
             None,
             True,
-            f"A {kind}, but Table 5 gives no GMLOS for MS-DRG {drg:03d}: shown "
+            f"{kind}, but Table 5 gives no GMLOS for MS-DRG {drg:03d}: shown "
             f"at the full payment ({basis}).",
             year,
             days,
@@ -191,7 +191,7 @@ def payment_estimate(
             full,
             per_diem,
             True,
-            f"A {kind}, paid in full: {rule} = {_dollars(paid)} reaches the full "
+            f"{kind}, paid in full: {rule} = {_dollars(paid)} reaches the full "
             f"payment ({basis}).",
             year,
             days,
@@ -201,7 +201,7 @@ def payment_estimate(
         full,
         per_diem,
         True,
-        f"A {kind}, LOS {los} + 1 < GMLOS {gmlos}: paid {rule} = {_dollars(paid)}, "
+        f"{kind}, LOS {los} + 1 < GMLOS {gmlos}: paid {rule} = {_dollars(paid)}, "
         f"{_dollars(full - paid)} less than the full payment ({basis}).",
         year,
         days,

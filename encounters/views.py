@@ -438,6 +438,10 @@ def _panel_context(
         ),
         "confirm": None,
     }
+    # The supervisor's reason, kept across the panel's refreshes until it is saved.
+    context["correction_comment"] = (
+        "" if keep and keep.get("saved") else request.POST.get("comment", "")
+    )
     if keep:
         context["banner"] = keep.get("banner")
         context["conflict"] = keep.get("conflict")
