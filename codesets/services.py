@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 from celery import current_app
@@ -52,6 +53,9 @@ from codesets.models import (
     release_kind_label,
 )
 from codesets.query_words import normalized_query
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -1037,7 +1041,7 @@ def payment_rate_set(
     wage_index: Decimal | None = None,
     labor_share: Decimal | None = None,
     gaf: Decimal | None = None,
-    user: models.Model | None = None,
+    user: User | None = None,
     via: str = "command",
     note: str = "",
 ) -> RateSet:
@@ -1081,7 +1085,7 @@ def payment_rate_set(
     row = current or PaymentRate(facility=facility, fiscal_year=fiscal_year)
     row.operating, row.capital = operating, capital
     row.wage_index, row.labor_share, row.gaf = wage_index, labor_share, gaf
-    row.updated_by = user  # type: ignore[assignment]
+    row.updated_by = user
     row.updated_at = timezone.now()
     row.full_clean(validate_unique=current is None, validate_constraints=False)
     row.save()

@@ -67,19 +67,28 @@ class Command(BaseCommand):
             raise CommandError(
                 f"--fiscal-year: {options['fiscal_year']!r} is not a year such as 2026"
             )
-        figures = {
+        figures: dict[str, Decimal | None] = {
             name: _decimal(name.replace("_", "-"))(options[name])
             if options[name] is not None
             else None
             for name in ("operating", "capital", "wage_index", "labor_share", "gaf")
         }
+        if figures["operating"] is None or figures["capital"] is None:
+            raise CommandError("--operating and --capital are required")
         facility = options["facility"].strip()
         if not facility:
             raise CommandError("--facility: give the facility as on the encounters")
         try:
             with transaction.atomic():
                 result = payment_rate_set(
-                    facility=facility, fiscal_year=int(year), via="command", **figures
+                    facility=facility,
+                    fiscal_year=int(year),
+                    operating=figures["operating"],
+                    capital=figures["capital"],
+                    wage_index=figures["wage_index"],
+                    labor_share=figures["labor_share"],
+                    gaf=figures["gaf"],
+                    via="command",
                 )
                 if options["dry_run"]:
                     raise _DryRun
