@@ -520,3 +520,25 @@ def test_accuracy_weighs_a_changed_principal_double_and_counts_drg_changes_apart
     # without a payment effect.
     assert 'data-testid="drg-changes">1<' in row
     assert 'data-testid="drg-payment-effect">—<' in row
+
+
+def test_the_coding_form_shows_what_a_hospital_acquired_condition_costs(
+    code_sets, rates, supervisor, coder, coder_client
+):
+    created = _api(supervisor).post(
+        "/api/v1/encounters/", pneumonia_payload(), format="json"
+    )
+    encounter = encounter_claim(user=coder, encounter_id=created.json()["id"])
+    # A stage 3 pressure ulcer (an MCC) not present on admission: HAC 04. The
+    # grouper's initial DRG 193 (with MCC) becomes 194 once the HAC is left out.
+    panel = coder_client.post(
+        f"/encounters/{encounter.id}/coding/",
+        _form(encounter, [("J18.9", "Y"), ("E87.1", "Y"), ("L89.153", "N")]),
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    # 6090.33 (DRG 194) - 9933.16 (DRG 193) = -3842.83
+    assert (
+        "HAC effect <b>\N{MINUS SIGN}$3,842.83</b>: DRG 193 ($9,933.16) before the "
+        "HAC logic, DRG 194 ($6,090.33) after" in panel
+    )
+    assert "HAC 04 Stage III and IV Pressure Ulcers (POA N)" in panel
