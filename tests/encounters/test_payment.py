@@ -15,7 +15,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from codesets.models import PaymentRate, PaymentRateChange
@@ -542,3 +543,33 @@ def test_the_coding_form_shows_what_a_hospital_acquired_condition_costs(
         "HAC logic, DRG 194 ($6,090.33) after" in panel
     )
     assert "HAC 04 Stage III and IV Pressure Ulcers (POA N)" in panel
+
+
+def test_a_coders_save_reads_the_rates_at_most_once_and_no_drg_shift(
+    code_sets, rates, supervisor, coder, coder_client
+):
+    created = _api(supervisor).post(
+        "/api/v1/encounters/", pneumonia_payload(), format="json"
+    )
+    encounter = encounter_claim(user=coder, encounter_id=created.json()["id"])
+    url = f"/encounters/{encounter.id}/coding/"
+    seen = []
+    for extra in ([("J96.01", "Y")], []):
+        encounter.refresh_from_db()
+        dx = [("J18.9", "Y"), ("E87.1", "Y"), *extra]
+        with CaptureQueriesContext(connection) as queries:
+            response = coder_client.post(
+                url, _form(encounter, dx, action="save"), HTTP_HX_REQUEST="true"
+            )
+        body = response.content.decode()
+        assert "Draft saved" in body, body[body.find("banner") :][:300]
+        seen.append(
+            [
+                q["sql"]
+                for q in queries.captured_queries
+                if "codesets_paymentrate" in q["sql"]
+                or "encounters_drgshift" in q["sql"]
+            ]
+        )
+    assert len(seen[0]) <= 1
+    assert seen[1] == []  # the process cache answers the next save
