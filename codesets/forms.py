@@ -126,3 +126,43 @@ class PcsBuilderForm(forms.Form):
         choices=[("", "whole page"), ("panel", "panel"), ("step", "step")],
         required=False,
     )
+
+
+class PaymentRateForm(forms.Form):
+    """A facility's IPPS rates for a fiscal year (the page of codesets.views)."""
+
+    facility = forms.CharField(max_length=100, help_text="As on the encounters.")
+    fiscal_year = forms.IntegerField(
+        min_value=2000, max_value=2100, help_text="Federal fiscal year, e.g. 2026."
+    )
+    operating = forms.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        label="Operating standardized amount ($)",
+        help_text="IPPS final rule Tables 1A-1C (the row for your hospital).",
+    )
+    capital = forms.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        label="Capital federal rate ($)",
+        help_text="IPPS final rule Table 1D.",
+    )
+    wage_index = forms.DecimalField(
+        max_digits=6,
+        decimal_places=4,
+        required=False,
+        help_text="Your CBSA's wage index (Tables 2/3). Empty: 1.0.",
+    )
+    labor_share = forms.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        required=False,
+        help_text="Empty: 0.676, or 0.62 where the wage index is 1.0 or less.",
+    )
+    gaf = forms.DecimalField(
+        label="GAF",
+        max_digits=6,
+        decimal_places=4,
+        required=False,
+        help_text="Capital geographic adjustment factor. Empty: wage index ^ 0.6848.",
+    )

@@ -741,3 +741,122 @@ class PcsDefinition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.section} axis {self.axis}: {'; '.join(self.titles)}"
+
+
+class PaymentRateQuerySet(models.QuerySet["PaymentRate"]):
+    def for_stay(self, facility: str, fiscal_year: int) -> PaymentRateQuerySet:
+        return self.filter(facility=facility, fiscal_year=fiscal_year)
+
+
+class PaymentRate(models.Model):
+    """One facility's IPPS rates for one federal fiscal year (October to September).
+
+    The figures come from the IPPS final rule of that year (docs/payment.md says
+    which table holds which); nothing here is a national default except the ones
+    the rule itself fixes when a hospital has no figure of its own (wage index and
+    GAF 1.0, the labor share by wage index: ``codesets.services``). Changed only
+    through ``payment_rate_set``, which records every change in
+    ``PaymentRateChange``.
+    """
+
+    facility = models.CharField(
+        max_length=100, help_text="As on the encounters (Encounter.facility)."
+    )
+    fiscal_year = models.PositiveSmallIntegerField(
+        help_text="Federal fiscal year: FY2026 is 2025-10-01 to 2026-09-30."
+    )
+    operating = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        help_text="Operating standardized amount, $ (IPPS final rule Tables 1A-1D).",
+    )
+    capital = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        help_text="Capital federal rate, $ (IPPS final rule Table 1D).",
+    )
+    wage_index = models.DecimalField(max_digits=6, decimal_places=4, default=1)
+    labor_share = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        help_text="Labor-related share of the operating amount (0.676, or 0.62 "
+        "where the wage index is 1 or less).",
+    )
+    gaf = models.DecimalField(
+        "GAF",
+        max_digits=6,
+        decimal_places=4,
+        default=1,
+        help_text="Capital geographic adjustment factor.",
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    objects = PaymentRateQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["facility", "-fiscal_year"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["facility", "fiscal_year"], name="paymentrate_once_per_year"
+            ),
+            models.CheckConstraint(
+                condition=Q(operating__gt=0) & Q(capital__gte=0),
+                name="paymentrate_amounts_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(wage_index__gt=0) & Q(gaf__gt=0),
+                name="paymentrate_factors_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(labor_share__gt=0) & Q(labor_share__lte=1),
+                name="paymentrate_labor_share_fraction",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.facility} FY{self.fiscal_year}"
+
+    def values(self) -> dict[str, str]:
+        """The figures as strings (the history's and the API's shape)."""
+        return {
+            name: str(getattr(self, name))
+            for name in ("operating", "capital", "wage_index", "labor_share", "gaf")
+        }
+
+
+class PaymentRateChange(models.Model):
+    """Every setting of a facility's rates: who, when, before and after, how.
+
+    Only ever inserted (``payment_rate_set``); the admin shows it read-only, so
+    the figures an estimate used on a given day can always be traced.
+    """
+
+    rate = models.ForeignKey(
+        PaymentRate, on_delete=models.PROTECT, related_name="changes"
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+    before = models.JSONField(default=dict)
+    after = models.JSONField(default=dict)
+    via = models.CharField(max_length=20, help_text="command, admin")
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.rate} changed at {self.changed_at:%Y-%m-%d %H:%M}"

@@ -20,6 +20,7 @@ from codesets.models import (
     DrgWeight,
     IndexTerm,
     MueEdit,
+    PaymentRate,
     PcsDefinition,
     PcsIndexTerm,
     PoaExemptCode,
@@ -405,6 +406,39 @@ def drg_weight_table_on(day: dt.date) -> Mapping[int, DrgWeight] | None:
             _DRG_WEIGHTS.clear()
         _DRG_WEIGHTS[release_id] = table
     return table
+
+
+# A facility's rates, read on every live DRG of the coding form: each process keeps
+# what it read for PAYMENT_RATE_TTL seconds (a change made elsewhere shows within
+# that time; the process that made it clears its own copy at once), so a save costs
+# no query for them most of the time and one small indexed one otherwise.
+PAYMENT_RATE_TTL = 30.0
+# (facility, fiscal year) -> (rates or None, expiry)
+_PAYMENT_RATES: dict[tuple[str, int], tuple[PaymentRate | None, float]] = {}
+
+
+def payment_rate_cache_clear() -> None:
+    _PAYMENT_RATES.clear()
+
+
+def payment_rate_for(*, facility: str, fiscal_year: int) -> PaymentRate | None:
+    """The facility's IPPS rates for the fiscal year, or None when none are set."""
+    key = (facility, fiscal_year)
+    now = time.monotonic()
+    cached = _PAYMENT_RATES.get(key)
+    if cached is not None and cached[1] > now:
+        return cached[0]
+    rate = PaymentRate.objects.for_stay(facility, fiscal_year).first()
+    if len(_PAYMENT_RATES) > 5000:
+        _PAYMENT_RATES.clear()
+    _PAYMENT_RATES[key] = (rate, now + PAYMENT_RATE_TTL)
+    return rate
+
+
+def payment_rate_list() -> QuerySet[PaymentRate]:
+    return PaymentRate.objects.select_related("updated_by").prefetch_related(
+        "changes__changed_by"
+    )
 
 
 def drg_weight_page(

@@ -14,12 +14,15 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -40,6 +43,8 @@ from codesets.models import (
     Code,
     DrgWeight,
     Note,
+    PaymentRate,
+    PaymentRateChange,
     PcsTable,
     Release,
     System,
@@ -48,6 +53,9 @@ from codesets.models import (
     release_kind_label,
 )
 from codesets.query_words import normalized_query
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -991,3 +999,119 @@ def suggestion_accept(
         row.save(update_fields=["count", "last_accepted_at"])
     row.refresh_from_db(fields=["count"])
     return row
+
+
+# --- IPPS payment rates of a facility ----------------------------------------------
+# What the rule fixes when a hospital states no figure of its own (docs/payment.md):
+# the labor-related share of the operating standardized amount is 67.6% (FY2025 and
+# FY2026 IPPS final rules), or 62% for a hospital whose wage index is 1.0 or less
+# (Social Security Act 1886(d)(3)(E)(ii)); the capital GAF is the wage index raised
+# to the 0.6848 power (42 CFR 412.316(a)); a wage index of 1.0 is the national one.
+LABOR_SHARE = Decimal("0.6760")
+LABOR_SHARE_LOW_WAGE_INDEX = Decimal("0.6200")
+GAF_EXPONENT = Decimal("0.6848")
+FOUR_PLACES = Decimal("0.0001")
+
+
+def default_labor_share(wage_index: Decimal) -> Decimal:
+    return LABOR_SHARE if wage_index > 1 else LABOR_SHARE_LOW_WAGE_INDEX
+
+
+def default_gaf(wage_index: Decimal) -> Decimal:
+    return (wage_index**GAF_EXPONENT).quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class RateSet:
+    """What ``payment_rate_set`` stored, and which figures were the rule's defaults."""
+
+    rate: PaymentRate
+    created: bool
+    changed: bool
+    defaulted: tuple[str, ...]
+
+
+@transaction.atomic
+def payment_rate_set(
+    *,
+    facility: str,
+    fiscal_year: int,
+    operating: Decimal,
+    capital: Decimal,
+    wage_index: Decimal | None = None,
+    labor_share: Decimal | None = None,
+    gaf: Decimal | None = None,
+    user: User | None = None,
+    via: str = "command",
+    note: str = "",
+) -> RateSet:
+    """Create or replace a facility's rates for a fiscal year (the whole set: a
+    figure not given takes the rule's default, never the previous value), and
+    record the change. Raises ValidationError naming the field for a bad figure."""
+    facility = facility.strip()
+    if not 2000 <= fiscal_year <= 2100:
+        raise ValidationError({"fiscal_year": ["A fiscal year such as 2026."]})
+    for field, ok, message in (
+        ("operating", operating > 0, "The operating amount must be above 0."),
+        ("capital", capital >= 0, "The capital rate must be 0 or more."),
+        ("wage_index", wage_index is None or wage_index > 0, "Must be above 0."),
+        ("gaf", gaf is None or gaf > 0, "Must be above 0."),
+        (
+            "labor_share",
+            labor_share is None or 0 < labor_share <= 1,
+            "The labor share is a fraction: above 0, at most 1 (0.676, not 67.6).",
+        ),
+    ):
+        if not ok:
+            raise ValidationError({field: [message]})
+    defaulted = [
+        name
+        for name, value in (
+            ("wage_index", wage_index),
+            ("labor_share", labor_share),
+            ("gaf", gaf),
+        )
+        if value is None
+    ]
+    if wage_index is None:
+        wage_index = Decimal("1.0000")
+    if labor_share is None:
+        labor_share = default_labor_share(wage_index)
+    if gaf is None:
+        gaf = default_gaf(wage_index)
+    rate = PaymentRate.objects.select_for_update().for_stay(facility, fiscal_year)
+    current = rate.first()
+    before = current.values() if current is not None else {}
+    row = current or PaymentRate(facility=facility, fiscal_year=fiscal_year)
+    row.operating, row.capital = operating, capital
+    row.wage_index, row.labor_share, row.gaf = wage_index, labor_share, gaf
+    row.updated_by = user
+    row.updated_at = timezone.now()
+    row.full_clean(validate_unique=current is None, validate_constraints=False)
+    row.save()
+    row.refresh_from_db()  # the figures as stored (6952.5 -> 6952.50)
+    after = row.values()
+    changed = before != after
+    if changed:
+        PaymentRateChange.objects.create(
+            rate=row,
+            changed_by=user,
+            before=before,
+            after=after,
+            via=via,
+            note=note[:300]
+            or (f"defaults: {', '.join(defaulted)}" if defaulted else ""),
+        )
+    _payment_rates_changed()
+    return RateSet(
+        rate=row, created=current is None, changed=changed, defaulted=tuple(defaulted)
+    )
+
+
+def _payment_rates_changed() -> None:
+    from codesets.selectors import payment_rate_cache_clear
+
+    # This process sees the change at once (now, and again once committed, in case
+    # a read in between cached the old figures); the others within PAYMENT_RATE_TTL.
+    payment_rate_cache_clear()
+    transaction.on_commit(payment_rate_cache_clear)

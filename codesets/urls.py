@@ -11,6 +11,7 @@ urlpatterns = [
     path("encoder/accept/", views.suggestion_accept, name="suggestion_accept"),
     path("encoder/<str:system>/<str:code>/", views.code_panel, name="code_panel"),
     path("import/", views.release_upload, name="release_upload"),
+    path("payment-rates/", views.payment_rates, name="payment_rates"),
     path("releases/<int:release_id>/", views.release_detail, name="release_detail"),
     path(
         "releases/<int:release_id>/activate/",

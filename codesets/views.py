@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -17,6 +18,7 @@ from codesets.forms import (
     CHANGES,
     DiffFilterForm,
     EncoderSearchForm,
+    PaymentRateForm,
     PcsBuilderForm,
     ReleaseActivateForm,
     ReleaseUploadForm,
@@ -322,3 +324,29 @@ def pcs_builder(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.htmx and fragment:
         return render(request, f"codesets/pcs_builder.html#{fragment}", context)
     return render(request, "codesets/pcs_builder.html", context)
+
+
+@permission_required(MANAGE_CODESETS)
+def payment_rates(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Each facility's IPPS rates per fiscal year, and a form to set them."""
+    form = PaymentRateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            result = services.payment_rate_set(
+                **form.cleaned_data, user=request.user, via="page"
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(
+                request,
+                f"Rates of {result.rate} "
+                + ("saved." if result.changed else "unchanged."),
+            )
+            return redirect("codesets:payment_rates")
+    return render(
+        request,
+        "codesets/payment_rates.html",
+        {"form": form, "rates": selectors.payment_rate_list()},
+    )

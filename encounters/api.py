@@ -24,7 +24,8 @@ from encounters.models import (
     Finding,
     Patient,
 )
-from encounters.selectors import encounter_get_for_user
+from encounters.payment import encounter_payment, encounter_stay
+from encounters.selectors import encounter_drg_shift, encounter_get_for_user
 from encounters.whatif import encounter_what_if
 
 
@@ -170,6 +171,8 @@ def encounter_output(encounter: Encounter) -> dict[str, Any]:
     if drg is None and encounter.is_inpatient:
         live = encounter_drg(encounter)
         drg = live.as_dict() if isinstance(live, DrgResult) else None
+    if drg is not None:
+        drg = _with_money(encounter, drg)
     return {
         "id": encounter.id,
         "status": encounter.status,
@@ -182,6 +185,7 @@ def encounter_output(encounter: Encounter) -> dict[str, Any]:
         "admit_date": encounter.admit_date,
         "discharge_date": encounter.discharge_date,
         "discharge_status": encounter.discharge_status,
+        "discharge_status_label": encounter.discharge_status_label,
         "attending_provider": encounter.attending_provider,
         "patient": {
             "mrn": patient.mrn,
@@ -218,7 +222,22 @@ def encounter_output(encounter: Encounter) -> dict[str, Any]:
             for p in encounter.procedures.all()
         ],
         "drg": drg,
+        "drg_shift": encounter_drg_shift(encounter=encounter)
+        if encounter.is_inpatient
+        else None,
         "findings": _findings(encounter),
+    }
+
+
+def _with_money(encounter: Encounter, drg: dict[str, Any]) -> dict[str, Any]:
+    """The stored DRG with its payment estimate and the stay against its means
+    (computed on read: the rates may be set after the DRG was stored)."""
+    payment = encounter_payment(encounter, drg)
+    stay = encounter_stay(encounter, drg)
+    return {
+        **drg,
+        "payment": payment.as_dict() if payment is not None else None,
+        "stay": stay.as_dict() if stay is not None else None,
     }
 
 

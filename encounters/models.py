@@ -166,6 +166,13 @@ class Encounter(models.Model):
         return (self.discharge_date - self.admit_date).days
 
     @property
+    def discharge_status_label(self) -> str:
+        """ "03 — Discharged/transferred to a skilled nursing facility ..." (UB-04)."""
+        from encounters.ub04 import discharge_status_label
+
+        return discharge_status_label(self.discharge_status)
+
+    @property
     def is_inpatient(self) -> bool:
         return self.type == self.Type.INPATIENT
 
@@ -500,3 +507,39 @@ class AuditSampleRate(models.Model):
 
     def __str__(self) -> str:
         return f"Sample rate {self.rate} for user {self.coder_id}"
+
+
+class DrgShift(models.Model):
+    """A supervisor's correction that changed the MS-DRG: from the DRG the encounter
+    had (the coder's, at the first correction after a submit) to the corrected one,
+    with the weights and estimated payments of both as they stood at that moment.
+
+    Only ever inserted (``encounter_review_correct``); a database trigger (migration
+    0005) refuses UPDATE and DELETE, as for the coding history.
+    """
+
+    encounter = models.ForeignKey(
+        Encounter, on_delete=models.PROTECT, related_name="drg_shifts"
+    )
+    change = models.OneToOneField(
+        CodingChange, on_delete=models.PROTECT, related_name="drg_shift"
+    )
+    from_drg = models.JSONField(help_text="DrgResult.as_dict() before")
+    to_drg = models.JSONField(help_text="DrgResult.as_dict() after")
+    from_payment = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    to_payment = models.DecimalField(
+        max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+
+    def __str__(self) -> str:
+        return f"DRG shift of encounter {self.encounter_id}"

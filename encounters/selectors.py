@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -226,18 +228,87 @@ class CoderAccuracy:
     coder: User
     audited: int
     confirmed: int
+    # From the supervisors' corrections (CodingChange "corrected"; DrgShift):
+    principal_changes: int = 0  # the principal diagnosis was replaced
+    secondary_changes: int = 0  # secondary diagnoses added, removed or recoded
+    procedure_changes: int = 0  # procedures added, removed or recoded
+    drg_changes: int = 0  # corrections that changed the MS-DRG (counted apart)
+    # What those DRG changes did, in $ (None: none of them could be priced).
+    payment_delta: Decimal | None = None
 
     @property
     def per_encounter(self) -> float:
         return self.confirmed / self.audited if self.audited else 0.0
 
+    @property
+    def error_points(self) -> int:
+        """The scorecard's weighted code errors: a changed principal diagnosis
+        counts ERROR_WEIGHTS["principal"] (2), every other changed code 1."""
+        return (
+            ERROR_WEIGHTS["principal"] * self.principal_changes
+            + ERROR_WEIGHTS["secondary"] * self.secondary_changes
+            + ERROR_WEIGHTS["procedure"] * self.procedure_changes
+        )
+
+    @property
+    def payment_effect(self) -> str:
+        from encounters.payment import delta
+
+        return delta(self.payment_delta)
+
+    @property
+    def points_per_encounter(self) -> float:
+        return self.error_points / self.audited if self.audited else 0.0
+
+
+# How much a supervisor's correction of each kind of code weighs against the coder,
+# as published audit scorecards weigh them: the principal diagnosis decides the
+# MS-DRG family, so changing it counts double (docs/payment.md "Accuracy").
+ERROR_WEIGHTS = {"principal": 2, "secondary": 1, "procedure": 1}
+
+
+def _coding_changes(
+    before: dict[str, Any], after: dict[str, Any]
+) -> tuple[int, int, int]:
+    """(principal changed 0/1, secondary codes changed, procedures changed) between
+    two coding snapshots (``services.coding_snapshot``). A secondary diagnosis
+    counts once whether added, removed or given another POA; its place in the list
+    does not count (sequencing matters for the principal only)."""
+    dx_before = [d["code"] for d in before.get("diagnoses", [])]
+    dx_after = [d["code"] for d in after.get("diagnoses", [])]
+    principal = int(dx_before[:1] != dx_after[:1])
+    poa_before = {d["code"]: d.get("poa", "") for d in before.get("diagnoses", [])[1:]}
+    poa_after = {d["code"]: d.get("poa", "") for d in after.get("diagnoses", [])[1:]}
+    # A code moved in or out of the principal place is the principal's change.
+    moved = set(dx_before[:1]) | set(dx_after[:1])
+    secondary = len(
+        {code for code in set(poa_before) ^ set(poa_after) if code not in moved}
+        | {
+            code
+            for code in set(poa_before) & set(poa_after)
+            if poa_before[code] != poa_after[code]
+        }
+    )
+
+    def px(snapshot: dict[str, Any]) -> set[tuple[Any, ...]]:
+        return {
+            (p["system"], p["code"], p.get("date"), tuple(p.get("modifiers", [])))
+            for p in snapshot.get("procedures", [])
+        }
+
+    procedures = len(px(before) ^ px(after))
+    return principal, secondary, procedures
+
 
 def coder_accuracy() -> list[CoderAccuracy]:
-    """Per coder: encounters audited at submit, and the findings a supervisor
-    confirmed or corrected on them (confirmed findings per audited encounter)."""
-    from django.db.models import Count
+    """Per coder: encounters audited at submit, the findings a supervisor
+    confirmed or corrected on them (confirmed findings per audited encounter), and
+    what the supervisors' corrections changed: principal and secondary diagnoses
+    and procedures (weighted into error points), and apart from them the DRG
+    changes with their payment effect. Three queries plus the users."""
+    from django.db.models import Count, Sum
 
-    from encounters.models import AuditRun, Finding
+    from encounters.models import AuditRun, DrgShift, Finding
 
     audited = dict(
         AuditRun.objects.filter(trigger="submit", encounter__assigned_to__isnull=False)
@@ -253,13 +324,48 @@ def coder_accuracy() -> list[CoderAccuracy]:
         .values_list("encounter__assigned_to")
         .annotate(n=Count("id"))
     )
-    users = User.objects.in_bulk(set(audited) | set(confirmed))
+    changes: dict[int, list[int]] = {}
+    for coder_id, before, after in CodingChange.objects.filter(
+        action=CodingChange.Action.CORRECTED, encounter__assigned_to__isnull=False
+    ).values_list("encounter__assigned_to", "before", "after"):
+        counts = changes.setdefault(coder_id, [0, 0, 0])
+        for n, value in enumerate(_coding_changes(before, after)):
+            counts[n] += value
+    priced = Q(from_payment__isnull=False, to_payment__isnull=False)
+    shifts = {
+        row["encounter__assigned_to"]: row
+        for row in DrgShift.objects.filter(encounter__assigned_to__isnull=False)
+        .values("encounter__assigned_to")
+        .annotate(
+            n=Count("id"),
+            # Only shifts priced on both sides (rates and weights known) add up.
+            paid=Sum("to_payment", filter=priced),
+            was=Sum("from_payment", filter=priced),
+        )
+    }
+    users = User.objects.in_bulk(
+        set(audited) | set(confirmed) | set(changes) | set(shifts)
+    )
+
+    def accuracy(uid: int) -> CoderAccuracy:
+        principal, secondary, procedures = changes.get(uid, [0, 0, 0])
+        shift = shifts.get(uid) or {}
+        return CoderAccuracy(
+            users[uid],
+            audited.get(uid, 0),
+            confirmed.get(uid, 0),
+            principal_changes=principal,
+            secondary_changes=secondary,
+            procedure_changes=procedures,
+            drg_changes=shift.get("n", 0),
+            payment_delta=shift["paid"] - shift["was"]
+            if shift.get("paid") is not None
+            else None,
+        )
+
     return sorted(
-        (
-            CoderAccuracy(users[uid], audited.get(uid, 0), confirmed.get(uid, 0))
-            for uid in users
-        ),
-        key=lambda a: (-a.per_encounter, a.coder.username),
+        (accuracy(uid) for uid in users),
+        key=lambda a: (-a.per_encounter, -a.points_per_encounter, a.coder.username),
     )
 
 
@@ -444,3 +550,56 @@ def grouper_coverage(*, today: dt.date) -> GrouperCoverage:
         versions=tuple(v for _, _, v in GROUPER_VERSIONS),
         days_left=(last - today).days,
     )
+
+
+def encounter_drg_shift(*, encounter: Encounter) -> dict[str, Any] | None:
+    """What the supervisor's corrections since the last submit did to the MS-DRG:
+    from the coder's DRG (the first shift's ``from``) to the current one (the last
+    shift's ``to``), with the deltas and the last correction's reason, author and
+    time. None when no correction since the submit changed the DRG. One query.
+    The API's ``drg_shift`` and the supervisor's case page show it."""
+    from encounters.models import DrgShift
+
+    shifts = DrgShift.objects.filter(encounter=encounter).select_related("changed_by")
+    if encounter.submitted_at is not None:
+        shifts = shifts.filter(changed_at__gte=encounter.submitted_at)
+    rows = list(shifts.order_by("changed_at", "id"))
+    if not rows:
+        return None
+    first, last = rows[0], rows[-1]
+
+    def side(drg: dict[str, Any], payment: Decimal | None) -> dict[str, Any]:
+        return {
+            "drg": drg.get("drg"),
+            "title": drg.get("title", ""),
+            "weight": _decimal_text(drg.get("weight")),
+            "payment": None if payment is None else str(payment),
+        }
+
+    weights = [first.from_drg.get("weight"), last.to_drg.get("weight")]
+    weight_delta = (
+        str(Decimal(str(weights[1])) - Decimal(str(weights[0])))
+        if None not in weights
+        else None
+    )
+    payment_delta = (
+        str(last.to_payment - first.from_payment)
+        if first.from_payment is not None and last.to_payment is not None
+        else None
+    )
+    by = last.changed_by
+    return {
+        "from": side(first.from_drg, first.from_payment),
+        "to": side(last.to_drg, last.to_payment),
+        "weight_delta": weight_delta,
+        "payment_delta": payment_delta,
+        "reason": last.reason,
+        "by": by.username if by else None,
+        "by_name": (by.get_full_name() or by.username) if by else None,
+        "at": last.changed_at.isoformat(),
+        "corrections": len(rows),
+    }
+
+
+def _decimal_text(value: Any) -> str | None:
+    return None if value is None else str(Decimal(str(value)))

@@ -34,8 +34,10 @@ from encounters.forms import (
     coding_post_parse,
 )
 from encounters.models import PROCEDURE_SYSTEMS, Diagnosis, Encounter
+from encounters.payment import drg_money, shift_display
 from encounters.selectors import (
     encounter_code_suggestions,
+    encounter_drg_shift,
     encounter_get_for_user,
     encounter_history,
     encounter_may_edit,
@@ -404,7 +406,15 @@ def _panel_context(
         # Just saved: the saved codes are these, no second grouping.
         saved_drg = drg if keep and keep.get("saved") else encounter_drg(encounter)
     editable = _editable(request, encounter)
+    live = drg if isinstance(drg, DrgResult) else None
+    saved_result = saved_drg if isinstance(saved_drg, DrgResult) else None
     context: dict[str, Any] = {
+        "money": drg_money(encounter, live, saved=saved_result) if live else None,
+        # One query, and only once the encounter was submitted (a shift needs a
+        # supervisor's correction): the coder's saves don't pay for it.
+        "drg_shift": shift_display(encounter_drg_shift(encounter=encounter))
+        if encounter.is_inpatient and encounter.submitted_at is not None
+        else None,
         "reviewing": encounter.status == Encounter.Status.IN_REVIEW
         and request.user.has_perm(REVIEW_AUDITS),
         "encounter": encounter,
@@ -413,9 +423,9 @@ def _panel_context(
         "px_rows": px_view,
         "dx_count": len(post.dx_rows),
         "px_count": len(post.px_rows),
-        "drg": drg if isinstance(drg, DrgResult) else None,
+        "drg": live,
         "drg_message": drg if isinstance(drg, str) else "",
-        "saved_drg": saved_drg if isinstance(saved_drg, DrgResult) else None,
+        "saved_drg": saved_result,
         "editable": editable,
         "poa_choices": [("", "—"), *Diagnosis.Poa.choices],
         "all_px_systems": PROCEDURE_SYSTEMS,
@@ -430,6 +440,10 @@ def _panel_context(
         "confirm": None,
     }
     context.update(_what_if_context(request, encounter, drg, checked_dx, checked_px))
+    # The supervisor's reason, kept across the panel's refreshes until it is saved.
+    context["correction_comment"] = (
+        "" if keep and keep.get("saved") else request.POST.get("comment", "")
+    )
     if keep:
         context["banner"] = keep.get("banner")
         context["conflict"] = keep.get("conflict")

@@ -22,10 +22,15 @@ def _fresh_process_caches():
     """Caches keyed by release stay valid in a running site (a release's rows never
     change), but a test's releases vanish with its transaction: start each test
     with none."""
-    from codesets.selectors import drg_weight_cache_clear, poa_exempt_cache_clear
+    from codesets.selectors import (
+        drg_weight_cache_clear,
+        payment_rate_cache_clear,
+        poa_exempt_cache_clear,
+    )
     from encounters.audit.knowledge import cache_clear
 
     drg_weight_cache_clear()
+    payment_rate_cache_clear()
     poa_exempt_cache_clear()
     cache_clear()
 

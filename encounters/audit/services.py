@@ -22,9 +22,11 @@ from encounters.models import (
     AuditBatch,
     AuditRun,
     CodingChange,
+    DrgShift,
     Encounter,
     Finding,
 )
+from encounters.payment import encounter_payment
 from encounters.selectors import encounter_last_change
 from encounters.services import (
     CodingConflict,
@@ -299,7 +301,10 @@ def encounter_review_correct(
     """The supervisor corrects the codes: saved as a correction, the DRG recomputed,
     and the open findings whose codes are gone marked corrected (they count against
     the coder's accuracy like confirmed ones)."""
-    _review_locked(user, encounter_id, version)
+    locked = _review_locked(user, encounter_id, version)
+    # The DRG the coder submitted (stored at submit; grouped now for encounters
+    # sent to review without it).
+    before = locked.drg or encounter_drg_stored(locked)
     encounter = encounter_save_coding(
         user=user,
         encounter_id=encounter_id,
@@ -326,4 +331,44 @@ def encounter_review_correct(
             )
     encounter.drg = encounter_drg_stored(encounter)
     encounter.save(update_fields=["drg"])
+    _drg_shift_record(encounter, before, user=user, comment=comment)
     return encounter
+
+
+def _drg_shift_record(
+    encounter: Encounter, before: dict | None, *, user: User, comment: str
+) -> DrgShift | None:
+    """Keep the DRG change a correction made (from, to, both payments, the reason);
+    nothing when the DRG and its weight stayed the same."""
+    after = encounter.drg
+    if not before or not after:
+        return None
+    if (before.get("drg"), before.get("weight")) == (
+        after.get("drg"),
+        after.get("weight"),
+    ):
+        return None
+    change = (
+        CodingChange.objects.filter(
+            encounter=encounter,
+            action=CodingChange.Action.CORRECTED,
+            version=encounter.version,
+        )
+        .order_by("-id")
+        .first()
+    )
+    if change is None:  # the save changed no code: nothing to tie the shift to
+        return None
+    paid_before = encounter_payment(encounter, before)
+    paid_after = encounter_payment(encounter, after)
+    return DrgShift.objects.create(
+        encounter=encounter,
+        change=change,
+        from_drg=before,
+        to_drg=after,
+        from_payment=paid_before.amount if paid_before else None,
+        to_payment=paid_after.amount if paid_after else None,
+        reason=comment.strip()[:500],
+        changed_by=user,
+        changed_at=change.changed_at,
+    )
