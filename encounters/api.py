@@ -24,7 +24,7 @@ from encounters.models import (
     Finding,
     Patient,
 )
-from encounters.payment import encounter_payment, encounter_stay
+from encounters.payment import drg_pricer, encounter_payment, encounter_stay
 from encounters.selectors import encounter_drg_shift, encounter_get_for_user
 from encounters.whatif import encounter_what_if
 
@@ -552,8 +552,7 @@ class EncounterWhatIfApi(APIView):
             return _bad_request(
                 "The what-if is for inpatient encounters: others have no MS-DRG."
             )
-        # Payment appears in it once a price callable is passed (issue 13).
-        what_if = encounter_what_if(encounter)
+        what_if = encounter_what_if(encounter, price=drg_pricer(encounter))
         if what_if is None:
             return _bad_request(
                 "The encounter has no principal diagnosis (or no discharge date) "

@@ -31,7 +31,7 @@ the figure a coder compares between DRGs, not a remittance.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any
@@ -361,6 +361,19 @@ def _priced(encounter: Encounter, drg: int) -> Payment:
         post_acute=bool(row and row.post_acute),
         special_pay=bool(row and row.special_pay),
     )
+
+
+def drg_pricer(encounter: Encounter) -> Callable[[int, Decimal | None], dict | None]:
+    """The what-if's price callable (encounters.whatif.Price) for this stay: the
+    payment, as ``Payment.as_dict()``, had it grouped to a given MS-DRG; None for
+    a stay without a discharge date."""
+
+    def price(drg: int, _weight: Decimal | None) -> dict | None:
+        if encounter.discharge_date is None:
+            return None
+        return _priced(encounter, drg).as_dict()
+
+    return price
 
 
 def shift_display(shift: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -34,7 +34,7 @@ from encounters.forms import (
     coding_post_parse,
 )
 from encounters.models import PROCEDURE_SYSTEMS, Diagnosis, Encounter
-from encounters.payment import drg_money, shift_display
+from encounters.payment import drg_money, drg_pricer, shift_display
 from encounters.selectors import (
     encounter_code_suggestions,
     encounter_drg_shift,
@@ -439,7 +439,16 @@ def _panel_context(
         ),
         "confirm": None,
     }
-    context.update(_what_if_context(request, encounter, drg, checked_dx, checked_px))
+    context.update(
+        _what_if_context(
+            request,
+            encounter,
+            drg,
+            checked_dx,
+            checked_px,
+            price=drg_pricer(encounter),
+        )
+    )
     # The supervisor's reason, kept across the panel's refreshes until it is saved.
     context["correction_comment"] = (
         "" if keep and keep.get("saved") else request.POST.get("comment", "")

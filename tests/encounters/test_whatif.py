@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from codesets.services import release_import_now
+from codesets.services import payment_rate_set, release_import_now
 from encounters.drg import drg_group
 from encounters.models import CodingChange, Encounter
 from encounters.services import encounter_claim
@@ -430,7 +430,9 @@ def test_the_api_gives_the_what_if_of_the_saved_codes(code_sets, supervisor, cod
     ]
     assert body["alternatives"][0]["diagnosis"].startswith("Sepsis")
     assert body["alternatives"][0]["weight_delta"] == 0.6281
-    assert body["alternatives"][0]["payment"] is None
+    # No IPPS rates for the facility: no amount, and the payment says why.
+    assert body["alternatives"][0]["payment"]["amount"] is None
+    assert "no IPPS rates" in body["alternatives"][0]["payment"]["explanation"]
     assert body["skipped"] == [
         {"code": "Z87.891", "reason": "unacceptable as principal diagnosis (MCE)"}
     ]
@@ -625,3 +627,28 @@ def test_an_outpatient_form_has_no_what_if(code_sets, supervisor, supervisor_cli
     )
     page = supervisor_client.get(f"/encounters/{outpatient.id}/").content.decode()
     assert 'data-testid="whatif"' not in page
+
+
+def test_the_api_prices_each_alternative_with_the_facilitys_rates(
+    code_sets, supervisor
+):
+    payment_rate_set(
+        facility="General",
+        fiscal_year=2026,
+        operating=Decimal("6800.00"),
+        capital=Decimal("510.00"),
+        wage_index=Decimal("1.05"),
+        labor_share=Decimal("0.676"),
+        gaf=Decimal("1.034"),
+    )
+    encounter = _create(supervisor, diagnoses=SEPSIS_CASE)
+    body = _api(supervisor).get(f"/api/v1/encounters/{encounter.id}/what-if/").json()
+    # Base: 6800 x (0.676 x 1.05 + 1 - 0.676) + 510 x 1.034 = 7029.84 + 527.34
+    # = 7557.18 per unit of weight. Current DRG 193, weight 1.3144:
+    # 1.3144 x 7557.18 = 9933.157392 -> 9933.16.
+    assert body["current"]["payment"]["amount"] == "9933.16"
+    sepsis = body["alternatives"][0]
+    # DRG 871, weight 1.9425: 1.9425 x 7557.18 = 14679.82215 -> 14679.82; the
+    # change against the current DRG: 14679.82 - 9933.16 = 4746.66.
+    assert (sepsis["drg"], sepsis["payment"]["amount"]) == (871, "14679.82")
+    assert sepsis["amount_delta"] == "4746.66"
