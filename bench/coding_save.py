@@ -1,5 +1,5 @@
-"""20 concurrent coders saving codes with the live MS-DRG and the live audit checks:
-latency of each save.
+"""20 concurrent coders saving codes with the live MS-DRG, the payment estimate, the
+what-if DRGs and the live audit checks: latency of each save.
 
     createdb -h 127.0.0.1 -U postgres coding_bench_coding
     DEV_MODE=1 DATABASE_URL=postgres://postgres@127.0.0.1:5432/coding_bench_coding \\
@@ -66,7 +66,7 @@ def setup(users: int) -> list[tuple[str, str, list[int]]]:
     from rest_framework.authtoken.models import Token
 
     from accounts.models import User
-    from encounters.demo import demo_encounters_create
+    from encounters.demo import demo_encounters_create, demo_payment_rates_ensure
     from encounters.models import Encounter
     from encounters.services import encounter_claim
 
@@ -85,6 +85,9 @@ def setup(users: int) -> list[tuple[str, str, list[int]]]:
             coded_share=1.0,
             seed=7,
         )
+    # The demo facilities' illustrative IPPS rates: every save prices the DRG and
+    # the what-if alternatives (issue 13).
+    demo_payment_rates_ensure([2026])
     coders = []
     group = Group.objects.get(name="coder")
     for n in range(users):

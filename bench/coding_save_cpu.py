@@ -93,7 +93,8 @@ def main() -> None:
             (
                 f"{f.filename.removeprefix(str(ROOT) + '/')}:{f.lineno} {f.name}"
                 for f in reversed(traceback.extract_stack()[:-1])
-                if f.filename.startswith(str(ROOT)) and "/.venv/" not in f.filename
+                if f.filename.startswith(str(ROOT))
+                and "/.venv/" not in f.filename
                 and not f.filename.endswith("coding_save_cpu.py")
             ),
             "?",

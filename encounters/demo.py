@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Max
@@ -587,3 +588,38 @@ def demo_encounters_submit(*, share: float, seed: int = 1) -> dict[str, int]:
         )
     stats = audit_encounters(encounter_ids=chosen, trigger="submit", seed=seed)
     return {str(k): v for k, v in stats.routed.items()}
+
+
+# Illustrative IPPS figures for the demo facilities, so that the demo shows payment
+# estimates: NOT CMS's figures. A site sets its own from the IPPS final rule
+# (docs/payment.md); the rate history records these as "demo".
+DEMO_RATES = {
+    "General": ("6700.00", "510.00", "1.0500"),
+    "North Campus": ("6700.00", "510.00", "0.9200"),
+    "Riverside": ("6700.00", "510.00", "1.1800"),
+}
+
+
+def demo_payment_rates_ensure(fiscal_years: Iterable[int]) -> list[str]:
+    """Set the demo facilities' illustrative rates for the fiscal years where they
+    have none (never replaces a site's own); the facility-years set."""
+    from codesets.selectors import payment_rate_for
+    from codesets.services import payment_rate_set
+
+    done = []
+    for year in sorted(set(fiscal_years)):
+        for facility, (operating, capital, wage_index) in DEMO_RATES.items():
+            if payment_rate_for(facility=facility, fiscal_year=year) is not None:
+                continue
+            payment_rate_set(
+                facility=facility,
+                fiscal_year=year,
+                operating=Decimal(operating),
+                capital=Decimal(capital),
+                wage_index=Decimal(wage_index),
+                via="demo",
+                note="Illustrative demo figures, not CMS's: replace with the "
+                "facility's own from the IPPS final rule (docs/payment.md).",
+            )
+            done.append(f"{facility} FY{year}")
+    return done

@@ -295,6 +295,17 @@ def test_seed_demo_creates_realistic_encounters_that_open_and_group(
     page = supervisor_client.get(f"/encounters/{inpatient.id}/").content.decode()
     assert "DRG " in page
     assert "system (feed)" in page  # created by no user: the history says so
+    # The demo facilities get illustrative rates (recorded as demo, never CMS's),
+    # so that the demo shows payment estimates.
+    from codesets.models import PaymentRateChange
+
+    assert set(
+        PaymentRateChange.objects.filter(via="demo").values_list("note", flat=True)
+    ) == {
+        "Illustrative demo figures, not CMS's: replace with the facility's own "
+        "from the IPPS final rule (docs/payment.md)."
+    }
+    assert 'data-testid="drg-amount"' in page
 
 
 def test_an_empty_principal_row_is_not_silently_replaced(

@@ -127,6 +127,18 @@ class Command(BaseCommand):
             f"Created {created} demo encounters discharged {options['first']} to "
             f"{options['last']}."
         )
+        from encounters.demo import demo_payment_rates_ensure
+
+        first, last = options["first"], options["last"]
+        rated = demo_payment_rates_ensure(
+            range(first.year + (first.month >= 10), last.year + (last.month >= 10) + 1)
+        )
+        if rated:
+            self.stdout.write(
+                "Illustrative IPPS rates (demo figures, not CMS's) set for "
+                + ", ".join(rated)
+                + ": replace them with your own (Code sets -> Payment rates)."
+            )
         if options["submitted_share"] > 0:
             from encounters.demo import demo_encounters_submit
 
