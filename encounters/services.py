@@ -13,7 +13,7 @@ other person changed, and nothing is written.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -21,11 +21,11 @@ from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from codesets.models import System, is_cpt_modifier, normalize_code
+from codesets.models import System, display_code, is_cpt_modifier, normalize_code
 from codesets.selectors import (
     CodeVerdict,
     codes_check,
@@ -41,7 +41,6 @@ from encounters.models import (
     Document,
     Encounter,
     Patient,
-    Procedure,
     procedure_systems_for,
 )
 from encounters.selectors import encounter_last_change, encounter_may_edit
@@ -329,27 +328,73 @@ def _coding_check(
     return checked_dx, checked_px, errors
 
 
+SNAPSHOT_SQL = """
+SELECT 'dx', sequence, code, poa, NULL, NULL::date, NULL::varchar[], NULL::integer
+FROM encounters_diagnosis WHERE encounter_id = %(id)s
+UNION ALL
+SELECT 'px', sequence, code, '', system, date, modifiers, units
+FROM encounters_procedure WHERE encounter_id = %(id)s
+ORDER BY 1, 2
+"""
+
+
 def coding_snapshot(encounter: Encounter) -> dict[str, Any]:
-    """The encounter's codes as shown to people: what history and conflicts compare."""
-    return _snapshot(encounter.diagnoses.all(), encounter.procedures.all())
-
-
-def _snapshot(
-    diagnoses: Iterable[Diagnosis], procedures: Iterable[Procedure]
-) -> dict[str, Any]:
+    """The encounter's codes as shown to people: what history and conflicts compare.
+    One query for the diagnoses and the procedures (every save reads it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(SNAPSHOT_SQL, {"id": encounter.id})
+        rows = cursor.fetchall()
     return {
-        "diagnoses": [{"code": d.display, "poa": d.poa} for d in diagnoses],
+        "diagnoses": [
+            {"code": display_code(System.ICD10CM, code), "poa": poa}
+            for kind, _seq, code, poa, *_rest in rows
+            if kind == "dx"
+        ],
         "procedures": [
-            {
-                "system": p.system,
-                "code": p.display,
-                "date": p.date.isoformat() if p.date else None,
-                "modifiers": list(p.modifiers),
-                "units": p.units,
-            }
-            for p in procedures
+            _procedure_line(system, code, date, modifiers, units)
+            for kind, _seq, code, _poa, system, date, modifiers, units in rows
+            if kind == "px"
         ],
     }
+
+
+def _procedure_line(
+    system: str, code: str, date: dt.date | None, modifiers: list[str], units: int
+) -> dict[str, Any]:
+    return {
+        "system": system,
+        "code": display_code(system, code),
+        "date": date.isoformat() if date else None,
+        "modifiers": list(modifiers),
+        "units": units,
+    }
+
+
+# Both tables in one statement each: the deletes, then the inserts (separate
+# statements: the new rows reuse the sequence numbers the unique constraints guard).
+DELETE_CODES_SQL = """
+WITH dx AS (DELETE FROM encounters_diagnosis WHERE encounter_id = %(id)s)
+DELETE FROM encounters_procedure WHERE encounter_id = %(id)s
+"""
+INSERT_CODES_SQL = """
+WITH dx AS (
+    INSERT INTO encounters_diagnosis
+        (encounter_id, sequence, code, poa, valid, message, title)
+    SELECT %(id)s, * FROM unnest(
+        %(dx_seq)s::smallint[], %(dx_code)s::varchar[], %(dx_poa)s::varchar[],
+        %(dx_valid)s::boolean[], %(dx_message)s::varchar[], %(dx_title)s::varchar[])
+)
+INSERT INTO encounters_procedure
+    (encounter_id, sequence, system, code, date, modifiers, units, valid, message, title)
+SELECT %(id)s, seq, system, code, date,
+       coalesce(string_to_array(nullif(mods, ''), ','), '{}')::varchar[],
+       units, valid, message, title
+FROM unnest(
+    %(px_seq)s::smallint[], %(px_system)s::varchar[], %(px_code)s::varchar[],
+    %(px_date)s::date[], %(px_mods)s::text[], %(px_units)s::integer[],
+    %(px_valid)s::boolean[], %(px_message)s::varchar[], %(px_title)s::varchar[]
+) AS p(seq, system, code, date, mods, units, valid, message, title)
+"""
 
 
 def _write_codes(
@@ -357,38 +402,43 @@ def _write_codes(
     checked_dx: list[CheckedDiagnosis],
     checked_px: list[CheckedProcedure],
 ) -> dict[str, Any]:
-    """Replace the encounter's codes; returns their coding_snapshot (from the rows
-    written, in sequence order: the same as reading them back)."""
-    encounter.diagnoses.all().delete()
-    encounter.procedures.all().delete()
-    diagnoses = Diagnosis.objects.bulk_create(
-        Diagnosis(
-            encounter=encounter,
-            sequence=n,
-            code=d.code,
-            poa=d.poa,
-            valid=d.verdict.valid,
-            message=d.verdict.message[:300],
-            title=d.verdict.title[:400],
-        )
-        for n, d in enumerate(checked_dx, start=1)
-    )
-    procedures = Procedure.objects.bulk_create(
-        Procedure(
-            encounter=encounter,
-            sequence=n,
-            system=p.system,
-            code=p.code,
-            date=p.date,
-            modifiers=p.modifiers,
-            units=p.units,
-            valid=p.verdict.valid and not p.message,
-            message=p.message[:300],
-            title=p.verdict.title[:400],
-        )
-        for n, p in enumerate(checked_px, start=1)
-    )
-    return _snapshot(diagnoses, procedures)
+    """Replace the encounter's codes (two statements); returns their coding_snapshot
+    (from the rows written, in sequence order: the same as reading them back)."""
+    px = list(enumerate(checked_px, start=1))
+    dx = list(enumerate(checked_dx, start=1))
+    with connection.cursor() as cursor:
+        cursor.execute(DELETE_CODES_SQL, {"id": encounter.id})
+        if dx or px:
+            cursor.execute(
+                INSERT_CODES_SQL,
+                {
+                    "id": encounter.id,
+                    "dx_seq": [n for n, _ in dx],
+                    "dx_code": [d.code for _, d in dx],
+                    "dx_poa": [d.poa for _, d in dx],
+                    "dx_valid": [d.verdict.valid for _, d in dx],
+                    "dx_message": [d.verdict.message[:300] for _, d in dx],
+                    "dx_title": [d.verdict.title[:400] for _, d in dx],
+                    "px_seq": [n for n, _ in px],
+                    "px_system": [p.system for _, p in px],
+                    "px_code": [p.code for _, p in px],
+                    "px_date": [p.date for _, p in px],
+                    "px_mods": [",".join(p.modifiers) for _, p in px],
+                    "px_units": [p.units for _, p in px],
+                    "px_valid": [p.verdict.valid and not p.message for _, p in px],
+                    "px_message": [p.message[:300] for _, p in px],
+                    "px_title": [p.verdict.title[:400] for _, p in px],
+                },
+            )
+    return {
+        "diagnoses": [
+            {"code": display_code(System.ICD10CM, d.code), "poa": d.poa} for _, d in dx
+        ],
+        "procedures": [
+            _procedure_line(p.system, p.code, p.date, p.modifiers, p.units)
+            for _, p in px
+        ],
+    }
 
 
 # --- create ------------------------------------------------------------------

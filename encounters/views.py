@@ -335,7 +335,7 @@ def _panel_context(
     dx_view = []
     for n, dx_row in enumerate(post.dx_rows):
         item: dict[str, Any] = {
-            "n": n,
+            "n": str(n),  # a string: rendered ~15 times a row, never localized
             **dx_row,
             "title": "",
             "message": "",
@@ -360,7 +360,7 @@ def _panel_context(
     px_view = []
     for n, px_row in enumerate(post.px_rows):
         item = {
-            "n": n,
+            "n": str(n),  # a string: rendered ~15 times a row, never localized
             **px_row,
             "title": "",
             "message": "",
@@ -429,6 +429,8 @@ def _panel_context(
         "editable": editable,
         "poa_choices": [("", "—"), *Diagnosis.Poa.choices],
         "all_px_systems": PROCEDURE_SYSTEMS,
+        # Every code box asks for suggestions here: reversed once, not once a row.
+        "typeahead_url": reverse("encounters:typeahead", args=[encounter.id]),
         "dos": encounter.date_of_service,
         "banner": None,
         "conflict": None,
