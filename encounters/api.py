@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import CODE_ENCOUNTERS, IMPORT_ENCOUNTERS, api_permission
 from accounts.types import AuthenticatedRequest
+from codesets.models import System
 from encounters import services
 from encounters.audit.selectors import encounter_checks
 from encounters.drg import DrgResult, encounter_drg
@@ -167,9 +168,16 @@ def _change(service: Any, **kwargs: Any) -> tuple[Any, Response | None]:
 
 def encounter_output(encounter: Encounter) -> dict[str, Any]:
     patient = encounter.patient
+    diagnoses = list(encounter.diagnoses.all())
+    procedures = list(encounter.procedures.all())
     drg = encounter.drg
     if drg is None and encounter.is_inpatient:
-        live = encounter_drg(encounter)
+        # The rows just read, not read again by the grouping.
+        live = encounter_drg(
+            encounter,
+            diagnoses=[(d.code, d.poa) for d in diagnoses],
+            procedures=[p.code for p in procedures if p.system == System.ICD10PCS],
+        )
         drg = live.as_dict() if isinstance(live, DrgResult) else None
     if drg is not None:
         drg = _with_money(encounter, drg)
@@ -206,7 +214,7 @@ def encounter_output(encounter: Encounter) -> dict[str, Any]:
                 "valid": d.valid,
                 "message": d.message,
             }
-            for d in encounter.diagnoses.all()
+            for d in diagnoses
         ],
         "procedures": [
             {
@@ -219,7 +227,7 @@ def encounter_output(encounter: Encounter) -> dict[str, Any]:
                 "valid": p.valid,
                 "message": p.message,
             }
-            for p in encounter.procedures.all()
+            for p in procedures
         ],
         "drg": drg,
         "drg_shift": encounter_drg_shift(encounter=encounter)
@@ -380,7 +388,10 @@ class EncounterDetailApi(APIView):
         )
         if refused is not None:
             return refused
-        encounter.refresh_from_db()
+        # Read again as saved, with its patient and coder in the same query.
+        encounter = Encounter.objects.select_related("patient", "assigned_to").get(
+            id=encounter.id
+        )
         return Response(encounter_output(encounter))
 
 
