@@ -160,7 +160,9 @@ LIMIT %s
 # some terms hold every word, INDEX_SQL's rows are those terms (they hold the most
 # words): they are read first, through the GIN index of the words together, and the
 # rows holding any word (all the terms of a common word, "replacement": a thousand)
-# are read only when there are none.
+# are read only when there are none (a one-time test of the materialized "every"
+# rows: a NOT EXISTS that searched the words again was planned as a sequential
+# scan of the whole Index, ~8 ms a query).
 RELEASES_INDEX_SQL = """
 WITH r AS (
     SELECT (SELECT id FROM codesets_release
@@ -177,25 +179,23 @@ WITH r AS (
               AND (%s OR effective_to IS NULL OR effective_to >= %s)
             ORDER BY (effective_to IS NULL OR effective_to >= %s) DESC,
                      effective_from DESC, id DESC LIMIT 1) AS defs
+), every AS MATERIALIZED (
+    SELECT path, title, see, use, code, level, seq, %s AS mask
+    FROM codesets_pcsindexterm, r
+    WHERE release_id + 0 = r.idx AND search_vector @@ ({every})
+    ORDER BY level, seq
+    LIMIT %s
+), anyword AS MATERIALIZED (
+    SELECT path, title, see, use, code, level, seq, ({held}) AS mask
+    FROM codesets_pcsindexterm, r
+    WHERE release_id + 0 = r.idx AND search_vector @@ ({any})
+      AND NOT EXISTS (SELECT FROM every)
+    ORDER BY length(replace(({held})::bit(8)::text, '0', '')) DESC, level, seq
+    LIMIT %s
 )
 SELECT r.tables, r.idx, r.defs, t.path, t.title, t.see, t.use, t.code, t.mask
 FROM r LEFT JOIN LATERAL (
-    SELECT * FROM (
-        (SELECT path, title, see, use, code, level, seq, %s AS mask
-         FROM codesets_pcsindexterm
-         WHERE release_id + 0 = r.idx AND search_vector @@ ({every})
-         ORDER BY level, seq
-         LIMIT %s)
-        UNION ALL
-        (SELECT path, title, see, use, code, level, seq, ({held}) AS mask
-         FROM codesets_pcsindexterm
-         WHERE release_id + 0 = r.idx AND search_vector @@ ({any})
-           AND NOT EXISTS (
-               SELECT FROM codesets_pcsindexterm
-               WHERE release_id + 0 = r.idx AND search_vector @@ ({every}))
-         ORDER BY length(replace(({held})::bit(8)::text, '0', '')) DESC, level, seq
-         LIMIT %s)
-    ) s
+    SELECT * FROM (SELECT * FROM every UNION ALL SELECT * FROM anyword) s
     ORDER BY length(replace(mask::bit(8)::text, '0', '')) DESC, level, seq
     LIMIT %s
 ) t ON true
@@ -292,7 +292,6 @@ def _releases_and_index(
                 INDEX_ROWS,
                 *params,  # held
                 *params,  # any
-                *params,  # every (none holds every word)
                 *params,  # held, to order
                 INDEX_ROWS,
                 INDEX_ROWS,
