@@ -50,4 +50,4 @@ class RoleBackend(ModelBackend):
                 user_obj._perm_cache = {
                     f"{app_label}.{codename}" for app_label, codename in cursor
                 }
-        return user_obj._perm_cache  # type: ignore[no-any-return]
+        return user_obj._perm_cache
