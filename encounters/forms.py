@@ -22,13 +22,14 @@ class QueueFilterForm(forms.Form):
     min_age = forms.IntegerField(min_value=0, max_value=3650, required=False)
     max_age = forms.IntegerField(min_value=0, max_value=3650, required=False)
     mine = forms.BooleanField(required=False)
+    q = forms.CharField(max_length=100, required=False, strip=True)
     sort = forms.ChoiceField(
         choices=[
             ("age", "Oldest first"),
             ("-age", "Newest first"),
             ("facility", "Facility"),
             ("type", "Type"),
-            ("status", "Status"),
+            ("status", "Status (returned first)"),
         ],
         required=False,
     )

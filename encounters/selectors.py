@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
@@ -67,12 +67,44 @@ def encounter_last_change(*, encounter: Encounter) -> CodingChange | None:
 
 
 QUEUE_SORTS = {
-    "age": ("discharge_date", "admit_date", "id"),  # oldest first
-    "-age": ("-discharge_date", "-admit_date", "-id"),
+    # Returned cases first (the audit sent them back), then the coder's own in
+    # progress, then the ready ones; by age within each.
+    "age": ("status_rank", "discharge_date", "admit_date", "id"),  # oldest first
+    "-age": ("status_rank", "-discharge_date", "-admit_date", "-id"),
     "facility": ("facility", "discharge_date", "id"),
     "type": ("type", "discharge_date", "id"),
-    "status": ("status", "discharge_date", "id"),
+    "status": ("status_rank", "discharge_date", "id"),
 }
+QUEUE_STATUS_RANK = Case(
+    When(status=Encounter.Status.RETURNED, then=Value(0)),
+    When(status=Encounter.Status.IN_PROGRESS, then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
+)
+ENCOUNTER_NUMBER = re.compile(r"^#?\s*(\d{1,18})$")
+
+
+def queue_search_filter(text: str, *, user: User) -> Q:
+    """Rows matching a queue search: the encounter number (``123`` or ``#123``),
+    the MRN (exact, any case) or the patient's name (every word in the first or
+    last name). Names match only on charts whose patient ``user`` may see: a coder
+    cannot learn who an unclaimed chart belongs to by searching for a name."""
+    text = text.strip()
+    number = ENCOUNTER_NUMBER.match(text)
+    match = Q(patient__mrn__iexact=text)
+    if number:
+        match |= Q(id=int(number.group(1)))
+    words = [w for w in re.split(r"[\s,]+", text) if w]
+    if words and not number:
+        name = Q()
+        for word in words:
+            name &= Q(patient__last_name__icontains=word) | Q(
+                patient__first_name__icontains=word
+            )
+        if not sees_all_encounters(user):
+            name &= Q(assigned_to=user)
+        match |= name
+    return match
 
 
 def encounter_queue(
@@ -83,14 +115,18 @@ def encounter_queue(
     min_age: int | None = None,
     max_age: int | None = None,
     mine_only: bool = False,
+    search: str = "",
     sort: str = "age",
     today: dt.date | None = None,
 ) -> QuerySet[Encounter]:
-    """A coder's work queue: their open encounters and the unassigned ready ones.
+    """A coder's work queue: their open encounters and the unassigned ready ones,
+    returned cases first. ``search``: see ``queue_search_filter``.
 
     Discharge age is days since the date of service (discharge for a stay)."""
     today = today or timezone.localdate()
     rows = Encounter.objects.for_coder_queue(user)
+    if search.strip():
+        rows = rows.filter(queue_search_filter(search, user=user))
     if mine_only:
         rows = rows.filter(assigned_to=user)
     if type:
@@ -110,8 +146,10 @@ def encounter_queue(
             Q(discharge_date__gte=cutoff)
             | Q(discharge_date__isnull=True, admit_date__gte=cutoff)
         )
-    return rows.select_related("patient", "assigned_to").order_by(
-        *QUEUE_SORTS.get(sort, QUEUE_SORTS["age"])
+    return (
+        rows.select_related("patient", "assigned_to")
+        .alias(status_rank=QUEUE_STATUS_RANK)
+        .order_by(*QUEUE_SORTS.get(sort, QUEUE_SORTS["age"]))
     )
 
 

@@ -61,6 +61,7 @@ def queue(request: AuthenticatedHttpRequest) -> HttpResponse:
             "min_age": data["min_age"],
             "max_age": data["max_age"],
             "mine_only": data["mine"],
+            "search": data["q"],
             "sort": data["sort"] or "age",
         }
     rows = encounter_queue(user=request.user, **filters)

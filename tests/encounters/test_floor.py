@@ -1,0 +1,89 @@
+"""The coding floor's keyboard path: queue order and search, submit-and-next,
+and where signing in lands."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from encounters.models import Encounter
+from encounters.services import encounter_claim
+from tests.encounters.conftest import pneumonia_payload
+from tests.encounters.test_views import _create
+
+pytestmark = pytest.mark.django_db
+
+
+def _patient(mrn: str, first: str = "Ann", last: str = "Lee") -> dict:
+    return {
+        **pneumonia_payload()["patient"],
+        "mrn": mrn,
+        "first_name": first,
+        "last_name": last,
+    }
+
+
+def _queue_ids(client, query: str = "") -> list[int]:
+    page = client.get(f"/encounters/queue/{query}").content.decode()
+    return [int(n) for n in re.findall(r'<span class="code">#(\d+)</span>', page)]
+
+
+def test_the_queue_lists_returned_cases_first_then_in_progress_then_ready_by_age(
+    code_sets, supervisor, coder, coder_client
+):
+    ready_old = _create(supervisor, patient=_patient("R1"))
+    ready_new = _create(
+        supervisor,
+        patient=_patient("R2"),
+        admit_date="2026-06-01",
+        discharge_date="2026-06-03",
+    )
+    mine_new = _create(
+        supervisor,
+        patient=_patient("M1"),
+        admit_date="2026-07-01",
+        discharge_date="2026-07-03",
+    )
+    returned_newest = _create(
+        supervisor,
+        patient=_patient("T1"),
+        admit_date="2026-08-01",
+        discharge_date="2026-08-03",
+    )
+    encounter_claim(user=coder, encounter_id=mine_new)
+    encounter_claim(user=coder, encounter_id=returned_newest)
+    Encounter.objects.filter(id=returned_newest).update(status="returned")
+
+    assert _queue_ids(coder_client) == [returned_newest, mine_new, ready_old, ready_new]
+    # Newest first keeps the returned case on top.
+    assert _queue_ids(coder_client, "?sort=-age") == [
+        returned_newest,
+        mine_new,
+        ready_new,
+        ready_old,
+    ]
+
+
+def test_the_queue_search_finds_an_encounter_by_number_mrn_or_patient_name(
+    code_sets, supervisor, coder, coder_client
+):
+    lee = _create(supervisor, patient=_patient("MRN-77", "Ann", "Lee"))
+    park = _create(supervisor, patient=_patient("MRN-88", "Jin", "Park"))
+    encounter_claim(user=coder, encounter_id=lee)
+    encounter_claim(user=coder, encounter_id=park)
+    unclaimed = _create(supervisor, patient=_patient("MRN-99", "Ann", "Leeds"))
+
+    assert _queue_ids(coder_client, f"?q={park}") == [park]
+    assert _queue_ids(coder_client, f"?q=%23{park}") == [park]
+    assert _queue_ids(coder_client, "?q=mrn-88") == [park]
+    assert _queue_ids(coder_client, "?q=MRN-99") == [unclaimed]
+    assert _queue_ids(coder_client, "?q=park") == [park]
+    assert _queue_ids(coder_client, "?q=Lee%2C+Ann") == [lee]
+    # A name finds only charts whose patient the coder may see: "Leeds" is unclaimed.
+    assert _queue_ids(coder_client, "?q=leeds") == []
+    page = coder_client.get("/encounters/queue/?q=nobody").content.decode()
+    assert "No encounter in your queue matches “nobody”" in page
+    # The search box keeps what was typed.
+    page = coder_client.get("/encounters/queue/?q=park").content.decode()
+    assert 'name="q" id="id_q" value="park"' in page
