@@ -87,3 +87,30 @@ def test_the_queue_search_finds_an_encounter_by_number_mrn_or_patient_name(
     # The search box keeps what was typed.
     page = coder_client.get("/encounters/queue/?q=park").content.decode()
     assert 'name="q" id="id_q" value="park"' in page
+
+
+@pytest.mark.parametrize(
+    ("next_url", "lands_on"),
+    [
+        ("/encounters/{id}/coding/", "/encounters/{id}/"),  # POST-only: its page
+        ("/encounters/{id}/claim/", "/encounters/{id}/"),
+        ("/encounters/queue/next/", "/encounters/queue/"),
+        ("/encounters/queue/?q=lee", "/encounters/queue/?q=lee"),  # GET: kept
+        ("/encounters/{id}/", "/encounters/{id}/"),
+        ("/nowhere/at/all/", "/"),  # no page: home (the role's page)
+        ("https://evil.example/encounters/1/", "/"),  # off-site: home
+    ],
+)
+def test_signing_in_lands_on_a_page_that_answers_get(
+    code_sets, supervisor, coder, password, client, next_url, lands_on
+):
+    encounter_id = _create(supervisor)
+    encounter_claim(user=coder, encounter_id=encounter_id)
+    next_url = next_url.format(id=encounter_id)
+    response = client.post(
+        f"/login/?next={next_url}",
+        {"username": coder.username, "password": password, "next": next_url},
+    )
+    assert response.status_code == 302
+    assert response.url == lands_on.format(id=encounter_id)
+    assert client.get(response.url, follow=True).status_code == 200
