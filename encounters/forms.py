@@ -191,7 +191,13 @@ def coding_post_parse(data: QueryDict, encounter: Encounter) -> CodingPost:
     ]
     action = data.get("action", "check")
     match = ACTION_RE.match(action)
-    if action in ("save", "submit", "submit-anyway"):
+    if action in (
+        "save",
+        "submit",
+        "submit-anyway",
+        "submit-next",
+        "submit-anyway-next",
+    ):
         post.action = action
     elif match:
         verb, kind, index = match.group(1), match.group(2), match.group(3)

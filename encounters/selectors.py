@@ -153,6 +153,16 @@ def encounter_queue(
     )
 
 
+def encounter_next_returned(*, user: User) -> Encounter | None:
+    """The oldest encounter the audit sent back to ``user``: "submit and next"
+    opens it before claiming a new one (the queue lists returned cases first)."""
+    return (
+        Encounter.objects.filter(assigned_to=user, status=Encounter.Status.RETURNED)
+        .order_by("discharge_date", "admit_date", "id")
+        .first()
+    )
+
+
 def facility_list() -> list[str]:
     return list(
         Encounter.objects.order_by("facility")

@@ -41,6 +41,7 @@ from encounters.selectors import (
     encounter_get_for_user,
     encounter_history,
     encounter_may_edit,
+    encounter_next_returned,
     encounter_queue,
     facility_list,
     sees_all_encounters,
@@ -192,6 +193,8 @@ def _save(
                 f"Encounter {encounter.id} submitted: the audit checks run now.",
             )
             url = reverse("encounters:queue")
+            if post.action.endswith("-next"):
+                url = _next_url(request) or url
             return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
     except services.CodingConflict as exc:
         context["banner"] = ("error", str(exc))
@@ -215,7 +218,19 @@ def _save(
     return None
 
 
-SUBMITS = ("submit", "submit-anyway")
+SUBMITS = ("submit", "submit-anyway", "submit-next", "submit-anyway-next")
+
+
+def _next_url(request: AuthenticatedHttpRequest) -> str:
+    """Submit and next: the coder's oldest returned case, else the next unassigned
+    one claimed; "" (with a message) when nothing is waiting."""
+    encounter = encounter_next_returned(
+        user=request.user
+    ) or services.encounter_claim_next(user=request.user)
+    if encounter is None:
+        messages.info(request, "No encounter is waiting: your queue is done.")
+        return ""
+    return reverse("encounters:detail", args=[encounter.id])
 
 
 def _submit_held(
@@ -228,10 +243,15 @@ def _submit_held(
         f for f in encounter_checks(encounter=encounter) if f.severity in BLOCKING
     ]
     errors = any(f.severity == "error" for f in still_open)
-    if not still_open or (post.action == "submit-anyway" and not errors):
+    anyway = post.action.startswith("submit-anyway")
+    if not still_open or (anyway and not errors):
         return False
     context["saved"] = True
-    context["confirm"] = {"findings": still_open, "errors": errors}
+    context["confirm"] = {
+        "findings": still_open,
+        "errors": errors,
+        "next": post.action.endswith("-next"),
+    }
     return True
 
 
@@ -311,6 +331,10 @@ def _panel_context(
         post = CodingPost(version=encounter.version, dx_rows=dx_rows, px_rows=px_rows)
         if not dx_rows:
             post.dx_rows.append(DiagnosisRow(code="", poa=""))
+        # Opening a chart to code: the cursor starts where the work does.
+        if _editable(request, encounter):
+            empty = [n for n, r in enumerate(post.dx_rows) if not r["code"]]
+            post.focus = f"dx-{empty[0] if empty else 0}-code"
     entered_dx = post.entered_dx_rows()
     entered_px = post.entered_px_rows()
     checked_dx, checked_px, errors = services.coding_check(
@@ -441,6 +465,9 @@ def _panel_context(
             [f for r in (*dx_view, *px_view) for f in r["findings"]] + live_general
         ),
         "confirm": None,
+        # The rows shown are the saved ones (opened, or just saved): what the page's
+        # "unsaved changes" prompt (coding.js) compares the typed codes with.
+        "codes_saved": keep is None or bool(keep.get("saved")),
     }
     context.update(
         _what_if_context(

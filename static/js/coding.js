@@ -2,7 +2,8 @@
 // In a code box: type, ↓/↑ move through the suggestions, Enter takes the highlighted
 // one (with none highlighted: the first, when words were typed and the list answers
 // them; otherwise it just checks what was typed), Esc closes the list. Alt+↑/↓ moves the row,
-// Alt+Delete removes it, Alt+D / Alt+P add a diagnosis / procedure, Alt+S saves.
+// Alt+Delete removes it, Alt+D / Alt+P add a diagnosis / procedure, Alt+S saves,
+// Alt+N submits and opens the next encounter.
 // When Submit lists what is still open, Esc there means "Keep coding".
 // Enter never submits the form by itself: that would press the first button.
 (() => {
@@ -72,7 +73,12 @@
     }
     if (event.altKey) {
       const key = event.key.toLowerCase();
-      const actions = { d: "[data-testid=add-dx]", p: "[data-testid=add-px]", s: "[data-testid=save]" };
+      const actions = {
+        d: "[data-testid=add-dx]",
+        p: "[data-testid=add-px]",
+        s: "[data-testid=save]",
+        n: "[data-testid=submit-next]",
+      };
       if (actions[key]) {
         event.preventDefault();
         clickIn(f, actions[key]);
@@ -347,4 +353,74 @@
     }
     if (recheck) f.dispatchEvent(new Event("change", { bubbles: true }));
   }
+
+  // "Skip to codes": the cursor goes to the first empty diagnosis box (else the
+  // principal), where the work starts.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest("[data-skip-to-codes]");
+    const f = form();
+    if (!link || !f) return;
+    const boxes = Array.from(f.querySelectorAll('.code-row[data-kind="dx"] input.code-input'));
+    const box = boxes.find((b) => !b.value) || boxes[0];
+    if (!box) return;
+    event.preventDefault();
+    box.focus();
+  });
+
+  // Unsaved codes: leaving the chart (a link, Back, closing the tab) asks first. The
+  // server marks a form whose codes are the saved ones (data-saved: opened, or just
+  // saved); what is typed after that is compared with it, rows without a code aside.
+  let savedCodes = null;
+  let shownForm = null;
+  let leaving = false; // submitted: the codes went with the request
+  function codesNow() {
+    const f = form();
+    if (!f) return null;
+    return Array.from(f.querySelectorAll(".code-row"))
+      .filter((row) => {
+        const box = row.querySelector("input.code-input");
+        return box && box.value.trim();
+      })
+      .map((row) => {
+        const fields = row.querySelectorAll("input[name], select[name]");
+        return row.dataset.kind + ":" + Array.from(fields, (el) => el.value.trim()).join("|");
+      })
+      .join("\n");
+  }
+  function noteSaved() {
+    const f = form();
+    if (!f || f === shownForm) return;
+    shownForm = f;
+    if (f.dataset.saved === "1") savedCodes = codesNow();
+  }
+  function unsaved() {
+    return !leaving && savedCodes !== null && codesNow() !== savedCodes;
+  }
+  noteSaved();
+  // Before the replayed keys land in the new form (htmx:afterSettle).
+  document.addEventListener("htmx:afterSwap", noteSaved);
+  document.addEventListener("htmx:beforeOnLoad", (event) => {
+    const xhr = event.detail.xhr;
+    if (isCodingForm(event.detail.elt) && xhr && xhr.getResponseHeader("HX-Redirect")) leaving = true;
+  });
+  document.addEventListener("submit", (event) => {
+    // Not taken by htmx: the page posts the form itself, codes included.
+    if (isCodingForm(event.target) && !event.defaultPrevented) leaving = true;
+  });
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest("a[href]");
+    if (!link || event.defaultPrevented || link.getAttribute("href").startsWith("#")) return;
+    if (link.target === "_blank" || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    if (!unsaved()) return;
+    if (window.confirm("Your codes are not saved. Leave this encounter without saving them?")) {
+      leaving = true;
+    } else {
+      event.preventDefault();
+    }
+  });
+  window.addEventListener("beforeunload", (event) => {
+    if (!unsaved()) return;
+    event.preventDefault();
+    event.returnValue = "";
+  });
 })();
