@@ -10,7 +10,7 @@ import pytest
 from encounters.models import Encounter
 from encounters.services import encounter_claim
 from tests.encounters.conftest import pneumonia_payload
-from tests.encounters.test_views import _create
+from tests.encounters.test_views import _create, _form, _panel
 
 pytestmark = pytest.mark.django_db
 
@@ -114,3 +114,52 @@ def test_signing_in_lands_on_a_page_that_answers_get(
     assert response.status_code == 302
     assert response.url == lands_on.format(id=encounter_id)
     assert client.get(response.url, follow=True).status_code == 200
+
+
+def test_submit_and_next_opens_my_returned_case_then_claims_the_next_one(
+    code_sets, supervisor, coder, coder_client
+):
+    first = _create(supervisor, patient=_patient("N1"))
+    returned = _create(supervisor, patient=_patient("N2"))
+    waiting = _create(supervisor, patient=_patient("N3"))
+    encounter = encounter_claim(user=coder, encounter_id=first)
+    encounter_claim(user=coder, encounter_id=returned)
+    Encounter.objects.filter(id=returned).update(status="returned")
+
+    def submit_next(encounter_id: int) -> str:
+        encounter = Encounter.objects.get(id=encounter_id)
+        response = coder_client.post(
+            f"/encounters/{encounter_id}/coding/",
+            _form(encounter, [("J18.9", "Y")], action="submit-next"),
+            HTTP_HX_REQUEST="true",
+        )
+        assert Encounter.objects.get(id=encounter_id).status == "submitted"
+        return response.headers["HX-Redirect"]
+
+    assert submit_next(encounter.id) == f"/encounters/{returned}/"
+    assert submit_next(returned) == f"/encounters/{waiting}/"
+    assert Encounter.objects.get(id=waiting).assigned_to == coder
+    assert submit_next(waiting) == "/encounters/queue/"
+    page = coder_client.get("/encounters/queue/").content.decode()
+    assert "No encounter is waiting: your queue is done." in page
+
+
+def test_submit_and_next_with_open_warnings_asks_first_and_keeps_going_after(
+    code_sets, supervisor, coder, coder_client
+):
+    first = _create(supervisor, patient=_patient("W1"))
+    waiting = _create(supervisor, patient=_patient("W2"))
+    encounter = encounter_claim(user=coder, encounter_id=first)
+    rows = [("J18.9", "Y"), ("E11.42", "Y"), ("G63", "Y")]  # excludes1: a warning
+    panel = _panel(coder_client, first, _form(encounter, rows, action="submit-next"))
+    assert 'data-testid="confirm-submit"' in panel
+    assert 'value="submit-anyway-next"' in panel
+    encounter.refresh_from_db()
+    assert encounter.status == "in_progress"  # held; the codes are saved
+    response = coder_client.post(
+        f"/encounters/{first}/coding/",
+        _form(encounter, rows, action="submit-anyway-next"),
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.headers["HX-Redirect"] == f"/encounters/{waiting}/"
+    assert Encounter.objects.get(id=first).status == "submitted"
