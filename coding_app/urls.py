@@ -9,7 +9,7 @@ from encounters import api as encounters_api
 api_v1 = [
     path(
         "encounters/",
-        encounters_api.EncounterCreateApi.as_view(),
+        encounters_api.EncounterCollectionApi.as_view(),
         name="encounter-create",
     ),
     path(

@@ -26,7 +26,11 @@ from encounters.models import (
     Patient,
 )
 from encounters.payment import drg_pricer, encounter_payment, encounter_stay
-from encounters.selectors import encounter_drg_shift, encounter_get_for_user
+from encounters.selectors import (
+    encounter_drg_shift,
+    encounter_get_for_user,
+    encounter_list,
+)
 from encounters.whatif import encounter_what_if
 
 
@@ -282,6 +286,93 @@ class EncounterCreateApi(APIView):
         except ValidationError as exc:
             return _invalid(exc)
         return Response(encounter_output(encounter), status=status.HTTP_201_CREATED)
+
+
+class EncounterListApi(APIView):
+    """Encounters the caller may read, filtered, by id, a page at a time: ``q`` is
+    an MRN, a patient's name or an encounter number; ``status=final`` with
+    ``updated_since`` is billing's feed of final codes."""
+
+    permission_classes = [api_permission(CODE_ENCOUNTERS)]
+    PAGE = 100
+
+    class FilterSerializer(serializers.Serializer):
+        q = serializers.CharField(max_length=100, required=False, default="")
+        status = serializers.ChoiceField(
+            choices=Encounter.Status.choices, required=False, default=""
+        )
+        facility = serializers.CharField(max_length=100, required=False, default="")
+        updated_since = serializers.DateTimeField(required=False, default=None)
+        after = serializers.IntegerField(min_value=0, required=False, default=0)
+
+    class OutputSerializer(serializers.Serializer):
+        class ItemSerializer(serializers.Serializer):
+            class PatientSerializer(serializers.Serializer):
+                mrn = serializers.CharField()
+                first_name = serializers.CharField()
+                last_name = serializers.CharField()
+                birth_date = serializers.DateField()
+                sex = serializers.CharField()
+
+            class DiagnosisSerializer(serializers.Serializer):
+                code = serializers.CharField(source="display")
+                poa = serializers.CharField()
+
+            class ProcedureSerializer(serializers.Serializer):
+                system = serializers.CharField()
+                code = serializers.CharField(source="display")
+                date = serializers.DateField(allow_null=True)
+                modifiers = serializers.ListField(child=serializers.CharField())
+                units = serializers.IntegerField()
+
+            id = serializers.IntegerField()
+            status = serializers.CharField()
+            version = serializers.IntegerField()
+            assigned_to = serializers.CharField(
+                source="assigned_to.username", allow_null=True, default=None
+            )
+            type = serializers.CharField()
+            facility = serializers.CharField()
+            admit_date = serializers.DateField()
+            discharge_date = serializers.DateField(allow_null=True)
+            discharge_status = serializers.CharField()
+            updated_at = serializers.DateTimeField()
+            patient = PatientSerializer()
+            diagnoses = DiagnosisSerializer(many=True)
+            procedures = ProcedureSerializer(many=True)
+            drg = serializers.JSONField(allow_null=True)
+
+        results = ItemSerializer(many=True)
+        next = serializers.URLField(allow_null=True)
+
+    @extend_schema(parameters=[FilterSerializer], responses={200: OutputSerializer})
+    def get(self, request: AuthenticatedRequest) -> Response:
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        values = dict(filters.validated_data)
+        after = values.pop("after")
+        rows = list(
+            encounter_list(user=request.user, **values).filter(id__gt=after)[
+                : self.PAGE + 1
+            ]
+        )
+        more = len(rows) > self.PAGE
+        rows = rows[: self.PAGE]
+        next_url = None
+        if more:
+            query = request.query_params.copy()
+            query["after"] = str(rows[-1].id)
+            next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        return Response(self.OutputSerializer({"results": rows, "next": next_url}).data)
+
+
+class EncounterCollectionApi(EncounterListApi, EncounterCreateApi):
+    """``/api/v1/encounters/``: GET lists (EncounterListApi), POST creates
+    (EncounterCreateApi), each with its own permission."""
+
+    def get_permissions(self) -> list[Any]:
+        api = EncounterListApi if self.request.method == "GET" else EncounterCreateApi
+        return [permission() for permission in api.permission_classes]
 
 
 class EncounterBulkCreateApi(APIView):

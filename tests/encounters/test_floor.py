@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from rest_framework.test import APIClient
 
 from encounters.models import Encounter
 from encounters.services import encounter_claim
@@ -163,3 +164,91 @@ def test_submit_and_next_with_open_warnings_asks_first_and_keeps_going_after(
     )
     assert response.headers["HX-Redirect"] == f"/encounters/{waiting}/"
     assert Encounter.objects.get(id=first).status == "submitted"
+
+
+def _api_list(user, query: str = "") -> dict:
+    client = APIClient()
+    client.force_authenticate(user)
+    response = client.get(f"/api/v1/encounters/{query}")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_the_encounter_list_api_q_matches_mrn_patient_name_or_encounter_id(
+    code_sets, supervisor, coder
+):
+    lee = _create(supervisor, patient=_patient("MRN-77", "Ann", "Lee"))
+    park = _create(supervisor, patient=_patient("MRN-88", "Jin", "Park"))
+
+    def ids(query: str) -> list[int]:
+        return [r["id"] for r in _api_list(supervisor, query)["results"]]
+
+    assert ids("") == [lee, park]
+    assert ids("?q=mrn-88") == [park]
+    assert ids("?q=park") == [park]
+    assert ids("?q=Lee%2C+Ann") == [lee]
+    assert ids(f"?q={lee}") == [lee]
+    assert ids(f"?q=%23{park}") == [park]
+    assert ids("?q=nobody") == []
+    row = _api_list(supervisor, "?q=park")["results"][0]
+    assert row["patient"]["mrn"] == "MRN-88"
+    assert row["diagnoses"][0]["code"] == "J18.9"  # display form
+    # A coder reads only the encounters assigned to them.
+    encounter_claim(user=coder, encounter_id=park)
+    assert [r["id"] for r in _api_list(coder)["results"]] == [park]
+    assert _api_list(coder, "?q=lee")["results"] == []
+
+
+def test_the_encounter_list_api_filters_by_status_and_updated_since_and_pages(
+    code_sets, supervisor, coder, django_assert_max_num_queries
+):
+    first = _create(supervisor, patient=_patient("P1"))
+    second = _create(supervisor, patient=_patient("P2"))
+    encounter_claim(user=coder, encounter_id=second)
+    in_progress = _api_list(supervisor, "?status=in_progress")["results"]
+    assert [r["id"] for r in in_progress] == [second]
+    assert in_progress[0]["assigned_to"] == coder.username
+    since = Encounter.objects.get(id=second).updated_at.isoformat()
+    since_ids = [
+        r["id"]
+        for r in _api_list(supervisor, f"?updated_since={since.replace('+', '%2B')}")[
+            "results"
+        ]
+    ]
+    assert since_ids == [second]
+
+    for n in range(3, 6):
+        _create(supervisor, patient=_patient(f"P{n}"))
+    with django_assert_max_num_queries(8):  # no query per encounter
+        page = _api_list(supervisor)
+    assert len(page["results"]) == 5 and page["next"] is None
+
+    client = APIClient()
+    client.force_authenticate(supervisor)
+    bad = client.get("/api/v1/encounters/?status=lost&updated_since=yesterday")
+    assert bad.status_code == 400
+    assert set(bad.json()["errors"]) == {"status", "updated_since"}
+    assert first in [r["id"] for r in _api_list(supervisor, "?status=ready")["results"]]
+
+
+def test_the_encounter_list_api_pages_with_a_next_link(
+    code_sets, supervisor, monkeypatch
+):
+    from encounters.api import EncounterListApi
+
+    monkeypatch.setattr(EncounterListApi, "PAGE", 2)
+    made = [_create(supervisor, patient=_patient(f"G{n}")) for n in range(3)]
+    page = _api_list(supervisor)
+    assert [r["id"] for r in page["results"]] == made[:2]
+    assert page["next"].endswith(f"/api/v1/encounters/?after={made[1]}")
+    rest = _api_list(supervisor, page["next"].split("/api/v1/encounters/")[1])
+    assert [r["id"] for r in rest["results"]] == made[2:]
+    assert rest["next"] is None
+
+
+def test_outsiders_cannot_list_encounters(code_sets, supervisor, outsider):
+    _create(supervisor)
+    client = APIClient()
+    assert client.get("/api/v1/encounters/").status_code in (401, 403)
+    client.force_authenticate(outsider)
+    assert client.get("/api/v1/encounters/").status_code == 403
