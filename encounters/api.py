@@ -345,7 +345,11 @@ class EncounterListApi(APIView):
         results = ItemSerializer(many=True)
         next = serializers.URLField(allow_null=True)
 
-    @extend_schema(parameters=[FilterSerializer], responses={200: OutputSerializer})
+    @extend_schema(
+        operation_id="v1_encounters_list",
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer},
+    )
     def get(self, request: AuthenticatedRequest) -> Response:
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
