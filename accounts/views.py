@@ -1,19 +1,15 @@
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
-from typing import Any
-from urllib.parse import urlsplit
-
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import Resolver404, resolve, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
 from accounts.permissions import MANAGE_CODESETS, permission_required
+from accounts.redirects import page_answering_get
 from accounts.types import AuthenticatedHttpRequest
 
 # Where each role lands after signing in.
@@ -34,38 +30,6 @@ class LoginView(auth_views.LoginView):
         ``next``: the nearest page above it takes its place (``/encounters/7/coding/``
         → ``/encounters/7/``); a URL with no such page gives "" (the home page)."""
         return page_answering_get(super().get_redirect_url())
-
-
-def page_answering_get(url: str) -> str:
-    """``url`` if its path resolves to a view that answers GET, else the nearest
-    parent path that does, else "". ``url`` is already checked to be same-site."""
-    parts = urlsplit(url)
-    path, query = parts.path, parts.query
-    while path.startswith("/") and path != "/":
-        try:
-            match = resolve(path)
-        except Resolver404:
-            match = None
-        if match is not None and _answers_get(match.func):
-            return f"{path}?{query}" if query else path
-        path = path.rstrip("/").rsplit("/", 1)[0] + "/"
-        query = ""  # the parameters were the other page's
-    return ""
-
-
-def _answers_get(view: Callable[..., Any]) -> bool:
-    view_class = getattr(view, "view_class", None)
-    if view_class is not None:
-        return hasattr(view_class, "get")
-    # Function views: the methods given to require_http_methods (require_POST…),
-    # found in the closures along the decorators' __wrapped__ chain.
-    func: Any = view
-    while func is not None:
-        methods = inspect.getclosurevars(func).nonlocals.get("request_method_list")
-        if methods is not None:
-            return "GET" in methods
-        func = getattr(func, "__wrapped__", None)
-    return True
 
 
 @login_required
