@@ -180,7 +180,7 @@ def user_unlock(*, user: User, changed_by: User) -> int:
         user=user,
         changed_by=changed_by,
         action=UserChange.Action.UNLOCKED,
-        before=f"{cleared} failed sign-in record(s)" if cleared else "",
+        after=f"{cleared} failed sign-in record(s) cleared" if cleared else "",
     )
     return cleared
 

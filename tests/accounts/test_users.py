@@ -264,7 +264,9 @@ def test_unlocking_clears_the_lockout_so_the_user_signs_in(
     assert b"casey can sign in again." in response.content
     assert b"Locked out after" not in response.content
     assert _login(browser, coder.username, password).status_code == 302
-    assert UserChange.objects.get(user=coder).action == "unlocked"
+    change = UserChange.objects.get(user=coder)
+    assert change.action == "unlocked"
+    assert change.after == "1 failed sign-in record(s) cleared"
 
 
 def test_the_lockout_page_names_who_unlocks_and_the_duration_in_words(client, coder):
