@@ -220,6 +220,8 @@ def test_only_a_superuser_changes_a_superuser(admin_client_):
 
 
 def test_an_admin_resets_a_password(admin_client_, coder, password):
+    signed_in = Client()
+    assert _login(signed_in, coder.username, password).status_code == 302
     response = admin_client_.post(
         reverse("accounts:user_password", args=[coder.id]),
         {"password": "short"},
@@ -235,6 +237,8 @@ def test_an_admin_resets_a_password(admin_client_, coder, password):
         follow=True,
     )
     assert b"Password of casey reset." in response.content
+    # The coder's session from before the reset has ended.
+    assert signed_in.get(reverse("encounters:queue")).status_code == 302
     assert _login(Client(), "casey", NEW_PASSWORD).status_code == 302
     assert _login(Client(), "casey", password).status_code == 200
     change = UserChange.objects.get(user=coder)
