@@ -7,7 +7,9 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import User, UserChange
@@ -348,3 +350,34 @@ def test_a_superuser_without_a_role_lands_on_the_users_page(client):
     assert response.status_code == 302
     assert response["Location"] == reverse("accounts:users")
     assert client.get(response["Location"]).status_code == 200
+
+
+def test_the_history_cannot_be_changed_or_deleted(admin_client_, coder):
+    admin_client_.post(reverse("accounts:user_unlock", args=[coder.id]))
+    change = UserChange.objects.get(user=coder)
+    for attempt in (
+        lambda: UserChange.objects.filter(id=change.id).update(after="edited"),
+        lambda: UserChange.objects.filter(id=change.id).delete(),
+    ):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            attempt()
+    assert UserChange.objects.get(id=change.id).action == "unlocked"
+
+
+def test_an_unknown_user_is_404(admin_client_):
+    assert admin_client_.get(reverse("accounts:user", args=[999999])).status_code == 404
+    response = admin_client_.post(reverse("accounts:user_unlock", args=[999999]))
+    assert response.status_code == 404
+
+
+def test_the_users_page_reads_a_fixed_number_of_queries(admin_client_):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client_.get(reverse("accounts:users")).status_code == 200
+        return len(captured)
+
+    UserFactory.create_batch(2, role="coder")
+    queries()  # the first request also touches the session
+    few = queries()
+    UserFactory.create_batch(8, role="supervisor")
+    assert queries() == few
