@@ -21,6 +21,8 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     if user.has_perm(perms.MANAGE_CODESETS):
         items.append(("Code sets", reverse("codesets:release_list")))
         items.append(("System status", reverse("accounts:status")))
+    if user.has_perm(perms.MANAGE_USERS):
+        items.append(("Users", reverse("accounts:users")))
     items.append(("API docs", reverse("api-docs")))
     path = request.path
     return {"nav_items": [(label, url, path.startswith(url)) for label, url in items]}

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
 
 
 class Role(models.TextChoices):
@@ -28,6 +30,11 @@ class User(AbstractUser):
                 "import_encounters",
                 "Can create encounters through the API (EHR feeds; grant to a feed's account)",
             ),
+            (
+                "manage_users",
+                "Can create users, assign roles, reset passwords, unlock accounts "
+                "and set audit sample rates",
+            ),
         ]
 
     @property
@@ -44,3 +51,42 @@ class User(AbstractUser):
     @property
     def role_labels(self) -> str:
         return ", ".join(Role(role).label for role in self.roles)
+
+
+class UserChange(models.Model):
+    """One change an administrator made to a user on the Users page: who, when, what.
+
+    Only ever inserted (accounts.services.user_change_record); the Users page shows
+    them as the account's history.
+    """
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        ROLE = "role", "Role changed"
+        DEACTIVATED = "deactivated", "Deactivated"
+        REACTIVATED = "reactivated", "Reactivated"
+        PASSWORD = "password", "Password reset"
+        UNLOCKED = "unlocked", "Unlocked"
+        SAMPLE_RATE = "sample_rate", "Audit sample rate set"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="changes"
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    before = models.CharField(max_length=200, blank=True)
+    after = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} of user {self.user_id}"

@@ -16,6 +16,7 @@ REVIEW_AUDITS = "accounts.review_audits"
 MANAGE_CODESETS = "accounts.manage_codesets"
 VIEW_CODES = "accounts.view_codes"
 IMPORT_ENCOUNTERS = "accounts.import_encounters"
+MANAGE_USERS = "accounts.manage_users"
 
 # What each role group grants; accounts.services.role_groups_sync applies it after
 # every migrate.
@@ -27,8 +28,15 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "view_codes",
         "import_encounters",
     ),
-    "codeset_admin": ("manage_codesets", "view_codes"),
+    # The code-set admin is the site's administrator: the Users page is theirs too
+    # (docs/architecture.md, "Who manages users").
+    "codeset_admin": ("manage_codesets", "manage_users", "view_codes"),
 }
+
+
+def role_grants(role: str, perm: str) -> bool:
+    """Whether the role group ``role`` holds ``perm`` ("accounts.codename")."""
+    return perm.split(".", 1)[1] in ROLE_PERMISSIONS.get(role, ())
 
 
 def permission_required(

@@ -3,7 +3,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from axes.models import AccessAttempt
+from django.conf import settings
 from django.db import connection
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import User, UserChange
 
 
 @dataclass(frozen=True)
@@ -43,3 +49,30 @@ def system_health() -> Health:
             worker_host="",
             worker_ms=None,
         )
+
+
+def user_list() -> QuerySet[User]:
+    """Everyone, for the Users page: active first, by username, roles prefetched."""
+    return User.objects.prefetch_related("groups").order_by("-is_active", "username")
+
+
+def user_locked_usernames(usernames: list[str]) -> set[str]:
+    """Which of these usernames django-axes refuses now: AXES_FAILURE_LIMIT failures
+    from one address within the cool-off (the lockout is per username and address,
+    AXES_LOCKOUT_PARAMETERS; any locked address counts)."""
+    since = timezone.now() - settings.AXES_COOLOFF_TIME
+    return set(
+        AccessAttempt.objects.filter(
+            username__in=usernames,
+            failures_since_start__gte=settings.AXES_FAILURE_LIMIT,
+            attempt_time__gte=since,
+        ).values_list("username", flat=True)
+    )
+
+
+def user_change_list(*, user: User | None = None, limit: int = 20) -> list[UserChange]:
+    """The latest changes made on the Users page, of one user or of everyone."""
+    changes = UserChange.objects.select_related("user", "changed_by")
+    if user is not None:
+        changes = changes.filter(user=user)
+    return list(changes[:limit])

@@ -474,13 +474,27 @@ def _table_data(release_id: int, code: str) -> dict | None:
     return table[0] if table else None
 
 
-@lru_cache(maxsize=512)
 def _pointer_codes(
     release_id: int, pointer: str
 ) -> tuple[tuple[str, tuple[Value, ...]], ...]:
-    """The codes under a code start, each with its characters 4-7 (cached: a
-    release's tables never change)."""
-    data = _table_data(release_id, pointer[:3])
+    """The codes under a code start, each with its characters 4-7."""
+    codes = _table_codes(release_id, pointer[:3])
+    if len(pointer) <= 3:
+        return codes
+    return tuple(c for c in codes if c[0].startswith(pointer))
+
+
+# Every code of each table read, with its characters: ~80,000 codes in ~900 tables
+# for a tables release, a few MB once all are read (the Values are shared: one per
+# axis, label and penalty). Cached per table, not per code start: the starts of one
+# table share its codes.
+@lru_cache(maxsize=2048)
+def _table_codes(
+    release_id: int, table: str
+) -> tuple[tuple[str, tuple[Value, ...]], ...]:
+    """The codes of a table of a tables release, each with its characters 4-7
+    (cached: a release's tables never change)."""
+    data = _table_data(release_id, table)
     if data is None:
         return ()
     # Every label of each axis in the table: a device is a family's head if it
@@ -489,22 +503,28 @@ def _pointer_codes(
     for row in data["rows"]:
         for a in row["axes"]:
             labels.setdefault(a["pos"], []).extend(x["label"] for x in a["values"])
+    values: dict[tuple[str, str, int], Value] = {}
+
+    def value(axis: dict, label: str) -> Value:
+        key = (axis["title"], label, axis["pos"])
+        found = values.get(key)
+        if found is None:
+            found = values[key] = Value(
+                axis=axis["title"],
+                label=label,
+                penalty=_generic_penalty(label, labels[axis["pos"]])
+                if axis["pos"] >= 6
+                else 0,
+            )
+        return found
+
     codes: list[tuple[str, tuple[Value, ...]]] = []
     for row in data["rows"]:
         axes = row["axes"]
         for combo in itertools.product(*(a["values"] for a in axes)):
-            code = pointer[:3] + "".join(v["code"] for v in combo)
-            if not code.startswith(pointer):
-                continue
+            code = table + "".join(v["code"] for v in combo)
             detail = tuple(
-                Value(
-                    axis=a["title"],
-                    label=v["label"],
-                    penalty=_generic_penalty(v["label"], labels[a["pos"]])
-                    if a["pos"] >= 6
-                    else 0,
-                )
-                for a, v in zip(axes, combo, strict=True)
+                value(a, v["label"]) for a, v in zip(axes, combo, strict=True)
             )
             codes.append((code, detail))
     return tuple(codes)

@@ -7,9 +7,11 @@ prefix matching and English stemming over titles and inclusion terms.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import math
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -26,6 +28,7 @@ from codesets.models import (
     normalize_code,
 )
 from codesets.query_words import (
+    PREFIX,
     ParsedQuery,
     Slot,
     mentions_population,
@@ -75,8 +78,11 @@ def releases_on(
 ) -> tuple[dict[str, Release], list[str]]:
     """The release of each system in force on ``day``, and the loaded systems
     that no release covers on that day."""
+    from codesets.selectors import releases_in_force
+
     wanted = systems or [s.value for s in System]
-    in_force = list(Release.objects.in_force().filter(system__in=wanted))
+    # Without the releases' JSON columns (diff, counts, warnings): one small read.
+    in_force = [r for r in releases_in_force() if r.system in wanted]
     found = {r.system: r for r in in_force if r.covers(day)}
     loaded = {r.system for r in in_force}
     return found, [s for s in wanted if s in loaded and s not in found]
@@ -254,12 +260,155 @@ def _word_search(
 ) -> list[tuple]:
     if not slots:
         return []
-    tsquery, params = slots_tsquery(slots)
-    cursor.execute(
-        WORD_SQL.format(query=tsquery),
-        [RANK_TAGS, *params, release_ids, day, day, limit, limit],
-    )
+    sql, params = word_sql(slots, release_ids, day, limit)
+    cursor.execute(sql, params)
     return cursor.fetchall()
+
+
+# --- the rarest words first -----------------------------------------------------------
+#
+# The rank tags read the posting lists of every word in 32 slices; a common prefix
+# ("righ", "initi", "fractur": tens of thousands of codes each) costs 5-25 ms that
+# way, however few codes hold all the words. When PostgreSQL's own statistics of
+# Code.search_vector (pg_stats, kept by ANALYZE: the share of rows holding each of the
+# ~1,000 commonest lexemes) say the rarest word(s) of the query are on few rows, the
+# GIN index is asked for those words only (PROBE_SQL), and the other words are tested
+# on the rows found; the whole order (billable, shortest title, code) is then a sort
+# of those few rows. The statistics choose the plan, never the result: the rows are
+# those of every word either way (a test compares the two), and a probe that finds
+# more than PROBE_CAP rows gives way to the rank tags in the same statement.
+PROBE_CAP = 2000
+PROBE_SLOTS = 2
+STATS_TTL = 3600.0
+STATS_SQL = """
+SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs, c.reltuples
+FROM pg_stats s
+JOIN pg_class c ON c.relname = s.tablename AND c.relnamespace = to_regnamespace(s.schemaname)
+WHERE s.schemaname = current_schema() AND s.tablename = 'codesets_code'
+  AND s.attname = 'search_vector'
+"""
+PROBE_SQL = r"""
+WITH probe AS MATERIALIZED (
+    SELECT system, code, long_title, billable, kind, search_vector FROM codesets_code
+    WHERE search_vector @@ ({probe}) AND release_ids && %s::bigint[]
+      AND kind NOT IN ('chapter', 'block', 'modifier')
+      AND (valid_from IS NULL OR valid_from <= %s::date) AND (valid_to IS NULL OR valid_to >= %s::date)
+    LIMIT %s
+)
+(SELECT system, code, long_title, billable, kind FROM probe
+ WHERE search_vector @@ ({query}) AND (SELECT count(*) FROM probe) <= %s
+ ORDER BY billable DESC, length(long_title), code
+ LIMIT %s)
+UNION ALL
+(SELECT * FROM ({tags}) tagged WHERE (SELECT count(*) FROM probe) > %s)
+"""
+
+
+@dataclass(frozen=True)
+class LexemeShares:
+    lexemes: list[str]  # sorted
+    shares: list[float]  # of the rows holding each lexeme, in the same order
+    floor: float  # every lexeme not listed holds at most this share
+    rows: float
+
+
+_stats: tuple[float, LexemeShares | None] = (0.0, None)
+
+
+def lexeme_shares() -> LexemeShares | None:
+    """The statistics of Code.search_vector, read at most once an hour per process;
+    None before the table was first analyzed."""
+    global _stats
+    expires, known = _stats
+    if expires > time.monotonic():
+        return known
+    with connection.cursor() as cursor:
+        cursor.execute(STATS_SQL)
+        row = cursor.fetchone()
+    known = None
+    if row is not None and row[0] and row[1]:
+        elems, freqs, rows = row
+        pairs = sorted(zip(elems, freqs[: len(elems)], strict=True))
+        known = LexemeShares(
+            lexemes=[p[0] for p in pairs],
+            shares=[p[1] for p in pairs],
+            floor=freqs[len(elems)] if len(freqs) > len(elems) else 0.0,
+            rows=float(rows or 0),
+        )
+    _stats = (time.monotonic() + STATS_TTL, known)
+    return known
+
+
+def lexeme_shares_forget() -> None:
+    """Read the statistics again at the next search (tests; after an ANALYZE)."""
+    global _stats
+    _stats = (0.0, None)
+
+
+def _prefix_share(stats: LexemeShares, prefix: str) -> float:
+    """At most the share of rows holding a lexeme that starts with ``prefix``."""
+    start = bisect.bisect_left(stats.lexemes, prefix)
+    end = bisect.bisect_left(stats.lexemes, prefix + "\uffff")
+    return sum(stats.shares[start:end]) + stats.floor
+
+
+def _slot_share(stats: LexemeShares, slot: Slot) -> float:
+    """At most the share of rows a slot matches (an alternative: all its words)."""
+    total = 0.0
+    for alternative in slot.alternatives:
+        best = 1.0
+        for word, mode in alternative:
+            if mode == PREFIX:
+                # The English stem may be shorter than the word typed ("fractur").
+                cuts = {
+                    word,
+                    word[: max(3, len(word) - 1)],
+                    word[: max(3, len(word) - 2)],
+                }
+                share = max(_prefix_share(stats, cut) for cut in cuts)
+            else:
+                share = max(_prefix_share(stats, word[: max(3, len(word) - 2)]), 0.0)
+            best = min(best, share)
+        total += best
+    return min(total, 1.0)
+
+
+def word_sql(
+    slots: list[Slot], release_ids: list[int], day: dt.date, limit: int
+) -> tuple[str, list]:
+    """SQL and parameters of the codes holding every slot's words, in index order
+    (billable, shortest title, code), the first ``limit``: the rank tags (WORD_SQL),
+    or the rarest words probed first (PROBE_SQL) when the statistics say so."""
+    tsquery, params = slots_tsquery(slots)
+    tags_sql = WORD_SQL.format(query=tsquery)
+    tags_params = [RANK_TAGS, *params, release_ids, day, day, limit, limit]
+    stats = lexeme_shares() if len(slots) >= 1 else None
+    if stats is None or not stats.rows:
+        return tags_sql, tags_params
+    shares = {id(slot): _slot_share(stats, slot) for slot in slots}
+    ranked = sorted(slots, key=lambda slot: shares[id(slot)])
+    probe = ranked[:PROBE_SLOTS]
+    # The rank tags stop as soon as ``limit`` rows are found: with many codes holding
+    # every word they are quick, and the probe would read and sort them all. The
+    # probe is for a rare word, and few codes with them all (the shares multiplied:
+    # words are taken as independent, a guess that only chooses the plan).
+    expected = stats.rows * math.prod(shares.values())
+    if shares[id(probe[0])] * stats.rows > PROBE_CAP or expected > 2 * limit:
+        return tags_sql, tags_params
+    probe_sql, probe_params = slots_tsquery(probe)
+    sql = PROBE_SQL.format(probe=probe_sql, query=tsquery, tags=tags_sql)
+    return sql, [
+        *probe_params,
+        release_ids,
+        day,
+        day,
+        PROBE_CAP + 1,
+        *params,
+        PROBE_CAP,
+        limit,
+        *tags_params,
+        PROBE_CAP,
+    ]
 
 
 # --- ranking (issue 12) -------------------------------------------------------------
@@ -459,11 +608,10 @@ def ranked_search(
     parts: list[str] = []
     params: list = []
     if required:
-        tsquery, word_params = slots_tsquery(required)
         # The tsquery SQL is ours (query_words.TERM_SQL); the words are parameters.
-        word_sql = WORD_SQL.format(query=tsquery)
-        parts.append(f"SELECT w.*, 'word', 0 FROM ({word_sql}) w")  # noqa: S608
-        params += [RANK_TAGS, *word_params, release_ids, day, day, pool, pool]
+        words_sql, word_params = word_sql(required, release_ids, day, pool)
+        parts.append(f"SELECT w.*, 'word', 0 FROM ({words_sql}) w")  # noqa: S608
+        params += word_params
     variants = parsed.variants()
     if variants:
         title_sql, title_params = _head_patterns(variants, "long_title")

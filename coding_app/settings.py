@@ -327,7 +327,7 @@ LOGGING = {
 }
 
 # Audit: the share of clean submitted encounters that still go to a supervisor
-# (per coder in the admin: encounters.AuditSampleRate). 0.05 = 5%.
+# (per coder on the Users page: encounters.AuditSampleRate). 0.05 = 5%.
 try:
     AUDIT_SAMPLE_RATE = float(os.environ.get("AUDIT_SAMPLE_RATE", "0.05"))
 except ValueError:

@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponsePermanentRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -58,7 +60,15 @@ api_v1 = [
     ),
 ]
 
+
+def _favicon(request: HttpRequest) -> HttpResponsePermanentRedirect:
+    # Resolved per request: the static manifest may not exist when urls are imported.
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
+
+
 urlpatterns = [
+    # Browsers ask for /favicon.ico whatever the page says: no 404 in every log.
+    path("favicon.ico", _favicon),
     path("", include("accounts.urls")),
     path("codesets/", include("codesets.urls")),
     path("encounters/", include("encounters.urls")),

@@ -16,7 +16,7 @@ from accounts.models import User
 from accounts.permissions import CODE_ENCOUNTERS, REVIEW_AUDITS
 from codesets.models import System
 from codesets.search import SearchHit, code_search, population_of
-from encounters.models import CodingChange, Encounter
+from encounters.models import AuditSampleRate, CodingChange, Encounter
 
 
 def sees_all_encounters(user: User) -> bool:
@@ -680,3 +680,13 @@ def encounter_drg_shift(*, encounter: Encounter) -> dict[str, Any] | None:
 
 def _decimal_text(value: Any) -> str | None:
     return None if value is None else str(Decimal(str(value)))
+
+
+def audit_sample_rates(*, coder_ids: list[int]) -> dict[int, Decimal]:
+    """The coders' own audit sample rates (the Users page); a coder without one is
+    sampled at settings.AUDIT_SAMPLE_RATE."""
+    return dict(
+        AuditSampleRate.objects.filter(coder_id__in=coder_ids).values_list(
+            "coder_id", "rate"
+        )
+    )

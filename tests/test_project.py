@@ -57,3 +57,12 @@ def test_bad_boolean_setting_is_a_clear_error(value):
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert f"DEBUG='{value}' is not a boolean" in result.stderr
+
+
+@pytest.mark.django_db
+def test_the_favicon_is_served_not_a_404(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].endswith("favicon.svg")
+    page = client.get("/login/").content.decode()
+    assert 'rel="icon"' in page

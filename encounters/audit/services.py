@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -13,7 +14,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import User, UserChange
+from accounts.services import user_change_record
 from codesets.models import Release
 from codesets.selectors import release_diff_rows
 from encounters.audit.engine import AuditStats, audit_encounters
@@ -21,6 +23,7 @@ from encounters.drg import encounter_drg_stored
 from encounters.models import (
     AuditBatch,
     AuditRun,
+    AuditSampleRate,
     CodingChange,
     DrgShift,
     Encounter,
@@ -38,6 +41,42 @@ from encounters.services import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def audit_sample_rate_set(
+    *, coder: User, rate: Decimal | None, changed_by: User
+) -> AuditSampleRate | None:
+    """Set how often a clean submitted encounter of ``coder`` still goes to a
+    supervisor (0 to 1; the audit job reads it at routing), or with ``None`` go back
+    to settings.AUDIT_SAMPLE_RATE. Recorded in the coder's history (Users page)."""
+    if rate is not None and not Decimal(0) <= rate <= Decimal(1):
+        raise ValidationError("The audit sample rate is between 0 and 1.")
+    current = AuditSampleRate.objects.select_for_update().filter(coder=coder).first()
+    before = f"{current.rate:.3f}" if current else "default"
+    if rate is None:
+        if current is not None:
+            current.delete()
+        sample = None
+    elif current is None:
+        sample = AuditSampleRate(coder=coder, rate=rate)
+        sample.full_clean()
+        sample.save()
+    else:
+        sample = current
+        sample.rate = rate
+        sample.full_clean()
+        sample.save(update_fields=["rate"])
+    after = f"{sample.rate:.3f}" if sample else "default"
+    if before != after:
+        user_change_record(
+            user=coder,
+            changed_by=changed_by,
+            action=UserChange.Action.SAMPLE_RATE,
+            before=before,
+            after=after,
+        )
+    return sample
 
 
 def encounter_audit_enqueue(encounter_id: int) -> None:

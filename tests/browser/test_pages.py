@@ -26,7 +26,11 @@ def _login(page, live_server, username: str, password: str) -> None:
     [
         ("coder", "Work queue", ["Work queue", "Encoder"]),
         ("supervisor", "Audit queue", ["Work queue", "Encoder", "Audit queue"]),
-        ("codeset_admin", "Code sets", ["Encoder", "Code sets", "System status"]),
+        (
+            "codeset_admin",
+            "Code sets",
+            ["Encoder", "Code sets", "System status", "Users"],
+        ),
     ],
 )
 def test_each_role_signs_in_to_its_home(

@@ -293,3 +293,61 @@ def test_the_rank_tags_give_the_same_results_as_sorting_every_match(query):
     hits = _index_order(query, 100)
     assert hits == _every_match_sorted(query, 100)
     assert hits
+
+
+@pytest.fixture
+def analyzed(releases):
+    """The code table analyzed, so the search may probe its rarest words first
+    (codesets.search.word_sql reads PostgreSQL's statistics)."""
+    from django.db import connection
+
+    from codesets.search import lexeme_shares_forget
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE codesets_code")
+    lexeme_shares_forget()
+    yield
+    lexeme_shares_forget()
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "cholera",
+        "fracture neck femur right initial",
+        "type 2 diabetes",
+        "resection percutaneous endoscopic",
+        "subsequent encounter routine healing",
+        "fx femur",
+        "poisoning",
+    ],
+)
+@pytest.mark.parametrize("limit", [1, 20, 100])
+def test_probing_the_rarest_words_first_finds_what_sorting_every_match_finds(
+    analyzed, query, limit
+):
+    from codesets.search import lexeme_shares
+
+    assert lexeme_shares() is not None  # the statistics are there to choose with
+    found = _index_order(query, limit)
+    assert found == _every_match_sorted(query, limit)
+    assert found
+
+
+def test_a_rare_word_is_probed_first_and_a_common_query_keeps_the_rank_tags(
+    analyzed,
+):
+    from codesets.query_words import parse_query
+    from codesets.search import releases_on, word_sql
+
+    releases, _ = releases_on(DOS_2026)
+    ids = [r.id for r in releases.values()]
+
+    def plan(query: str, limit: int) -> str:
+        slots = parse_query(query, sorted(releases)).required
+        sql, _params = word_sql(slots, ids, DOS_2026, limit)
+        return "probe" if "probe AS MATERIALIZED" in sql else "tags"
+
+    assert plan("cholera", 20) == "probe"
+    # A word hundreds of codes hold, one row wanted: the rank tags stop at the first.
+    assert plan("encounter", 1) == "tags"

@@ -135,6 +135,8 @@ def test_opening_a_chart_shows_documents_codes_drg_and_is_logged(
     assert "Community-acquired pneumonia" in page
     assert 'value="J18.9"' in page
     assert "DRG 194" in page
+    # Discharged 2026-05-14: the April update of MS-DRG v43, named as CMS names it.
+    assert "MS-DRG grouper v43.1" in page
     assert "E87.1 CC" in page
     assert "Lee, Ann" in page
     assert (
