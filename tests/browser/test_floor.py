@@ -224,3 +224,20 @@ def test_leaving_a_chart_with_unsaved_codes_asks_first(
     page.get_by_role("link", name="← Work queue").click()
     page.wait_for_url("**/encounters/queue/")
     assert asked == ["confirm", "beforeunload"]
+
+
+def test_signing_in_after_a_timed_out_save_lands_on_the_chart_not_a_405(
+    page, live_server, screenshot, coder, password, two_stays
+):
+    """A session that ran out while the coding form posted sends its POST-only URL
+    as ``next``: signing in opens the chart instead of "HTTP ERROR 405"."""
+    lee, _park = two_stays
+    encounter_claim(user=coder, encounter_id=lee.id)
+    page.goto(f"{live_server.url}/login/?next=/encounters/{lee.id}/coding/")
+    page.get_by_label("Username").fill(coder.username)
+    page.get_by_label("Password").fill(password)
+    page.keyboard.press("Enter")
+    page.get_by_test_id("facts").wait_for()
+    assert page.url == f"{live_server.url}/encounters/{lee.id}/"
+    expect(page.locator("#dx-0-code")).to_be_focused()
+    screenshot("floor-06-signed-in-to-the-chart")
