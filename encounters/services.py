@@ -13,6 +13,7 @@ other person changed, and nothing is written.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -682,17 +683,68 @@ def encounter_save_coding(
     status = encounter.status
     if status == Encounter.Status.READY:
         status = Encounter.Status.IN_PROGRESS
-    encounter.bump(status=status)
-    CodingChange.objects.create(
-        encounter=encounter,
+    _bump_and_record(
+        encounter,
+        status=status,
         action=action,
-        changed_by=user,
-        version=encounter.version,
+        user=user,
         before=before,
         after=after,
         comment=comment,
     )
     return encounter
+
+
+# The next version of a coding save and its history entry, in one statement: what
+# Encounter.bump and CodingChange.objects.create do, without two ORM round trips on
+# every save of the coding form.
+BUMP_AND_RECORD_SQL = """
+WITH bumped AS (
+    UPDATE encounters_encounter
+    SET status = %(status)s, version = version + 1, updated_at = %(now)s
+    WHERE id = %(id)s
+    RETURNING version
+)
+INSERT INTO encounters_codingchange
+    (encounter_id, action, changed_by_id, changed_at, version, before, after, comment)
+SELECT %(id)s, %(action)s, %(user)s, %(now)s, bumped.version,
+       %(before)s::jsonb, %(after)s::jsonb, %(comment)s
+FROM bumped
+RETURNING version
+"""
+
+
+def _bump_and_record(
+    encounter: Encounter,
+    *,
+    status: str,
+    action: str,
+    user: User | None,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    comment: str,
+) -> None:
+    """Move the locked encounter to its next version with ``status`` and keep the
+    change in its history (CodingChange, append-only)."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            BUMP_AND_RECORD_SQL,
+            {
+                "id": encounter.id,
+                "status": status,
+                "now": now,
+                "action": action,
+                "user": user.id if user is not None else None,
+                "before": json.dumps(before),
+                "after": json.dumps(after),
+                "comment": comment,
+            },
+        )
+        (version,) = cursor.fetchone()
+    encounter.status = status
+    encounter.version = version
+    encounter.updated_at = now
 
 
 @transaction.atomic
