@@ -278,6 +278,7 @@ def _word_search(
 # those of every word either way (a test compares the two), and a probe that finds
 # more than PROBE_CAP rows gives way to the rank tags in the same statement.
 PROBE_CAP = 2000
+PROBE_POSTINGS = 30000
 PROBE_SLOTS = 2
 STATS_TTL = 3600.0
 STATS_SQL = """
@@ -393,7 +394,13 @@ def word_sql(
     # probe is for a rare word, and few codes with them all (the shares multiplied:
     # words are taken as independent, a guess that only chooses the plan).
     expected = stats.rows * math.prod(shares.values())
-    if shares[id(probe[0])] * stats.rows > PROBE_CAP or expected > 2 * limit:
+    # The probe reads the posting lists of its words (cheap below tens of thousands
+    # of entries) and the rows holding them all (at most PROBE_CAP, else the rank
+    # tags take over in the same statement).
+    probe_shares = [shares[id(slot)] for slot in probe]
+    postings = stats.rows * sum(probe_shares)
+    probed = stats.rows * math.prod(probe_shares)
+    if postings > PROBE_POSTINGS or probed > PROBE_CAP / 2 or expected > 2 * limit:
         return tags_sql, tags_params
     probe_sql, probe_params = slots_tsquery(probe)
     sql = PROBE_SQL.format(probe=probe_sql, query=tsquery, tags=tags_sql)
