@@ -37,6 +37,7 @@ from codesets.query_words import (
     slots_tsquery,
     typed_words,
 )
+from codesets.selectors import releases_in_force
 
 CODE_QUERY = re.compile(r"^[A-Z0-9]{1,7}$")
 MAX_LIMIT = 100
@@ -78,8 +79,6 @@ def releases_on(
 ) -> tuple[dict[str, Release], list[str]]:
     """The release of each system in force on ``day``, and the loaded systems
     that no release covers on that day."""
-    from codesets.selectors import releases_in_force
-
     wanted = systems or [s.value for s in System]
     # Without the releases' JSON columns (diff, counts, warnings): one small read.
     in_force = [r for r in releases_in_force() if r.system in wanted]
@@ -368,7 +367,7 @@ def _slot_share(stats: LexemeShares, slot: Slot) -> float:
                 }
                 share = max(_prefix_share(stats, cut) for cut in cuts)
             else:
-                share = max(_prefix_share(stats, word[: max(3, len(word) - 2)]), 0.0)
+                share = _prefix_share(stats, word[: max(3, len(word) - 2)])
             best = min(best, share)
         total += best
     return min(total, 1.0)
@@ -383,7 +382,7 @@ def word_sql(
     tsquery, params = slots_tsquery(slots)
     tags_sql = WORD_SQL.format(query=tsquery)
     tags_params = [RANK_TAGS, *params, release_ids, day, day, limit, limit]
-    stats = lexeme_shares() if len(slots) >= 1 else None
+    stats = lexeme_shares()
     if stats is None or not stats.rows:
         return tags_sql, tags_params
     shares = {id(slot): _slot_share(stats, slot) for slot in slots}

@@ -762,16 +762,24 @@ def encounter_drg(
         ]
     try:
         return drg_group(
-            discharge_date=encounter.discharge_date,
-            birth_date=encounter.patient.birth_date,
-            admit_date=encounter.admit_date,
-            sex=encounter.patient.sex,
-            discharge_status=encounter.discharge_status or "01",
+            **encounter_stay_fields(encounter),
             diagnoses=diagnoses,
             procedures=procedures,
         )
     except DrgUnavailable as exc:
         return str(exc)
+
+
+def encounter_stay_fields(encounter: Encounter) -> dict[str, Any]:
+    """What ``drg_group`` (and the what-if) take of a discharged inpatient stay
+    besides its codes."""
+    return {
+        "discharge_date": encounter.discharge_date,
+        "birth_date": encounter.patient.birth_date,
+        "admit_date": encounter.admit_date,
+        "sex": encounter.patient.sex,
+        "discharge_status": encounter.discharge_status or "01",
+    }
 
 
 def encounter_drg_stored(

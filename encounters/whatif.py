@@ -45,6 +45,7 @@ from encounters.drg import (
     Grouping,
     drg_group_sequences,
     encounter_drg,
+    encounter_stay_fields,
 )
 
 if TYPE_CHECKING:
@@ -723,11 +724,7 @@ def encounter_what_if(
         current = grouped
     try:
         return drg_what_if(
-            discharge_date=encounter.discharge_date,
-            birth_date=encounter.patient.birth_date,
-            admit_date=encounter.admit_date,
-            sex=encounter.patient.sex,
-            discharge_status=encounter.discharge_status or "01",
+            **encounter_stay_fields(encounter),
             diagnoses=diagnoses,
             procedures=procedures,
             current=current,
