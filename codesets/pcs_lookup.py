@@ -55,6 +55,7 @@ device keys (one query a release). Timed by ``bench/pcs_lookup_speed.py``.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import itertools
 import json
 import re
@@ -391,15 +392,6 @@ def _body_word(word: str) -> str:
     return stem[:4] if stem != word and len(stem) >= 4 else word
 
 
-def _names_body_part(words: list[str], detail: tuple[Value, ...]) -> bool:
-    stems = _body_words(tuple(w for w in words if len(w) >= 3))
-    return any(
-        _label_names(value.label, stems)
-        for value in detail
-        if value.axis == "Body Part"
-    )
-
-
 @lru_cache(maxsize=1 << 16)
 def _label_names(label: str, stems: tuple[str, ...]) -> bool:
     return any(_starts_a_word(stem, label) for stem in stems)
@@ -474,26 +466,17 @@ def _table_data(release_id: int, code: str) -> dict | None:
     return table[0] if table else None
 
 
-def _pointer_codes(
-    release_id: int, pointer: str
-) -> tuple[tuple[str, tuple[Value, ...]], ...]:
-    """The codes under a code start, each with its characters 4-7."""
-    codes = _table_codes(release_id, pointer[:3])
-    if len(pointer) <= 3:
-        return codes
-    return tuple(c for c in codes if c[0].startswith(pointer))
+# A table row's characters 4-7: per axis, its (character, Value) pairs by character.
+Axis = tuple[tuple[str, Value], ...]
 
 
-# Every code of each table read, with its characters: ~80,000 codes in ~900 tables
-# for a tables release, a few MB once all are read (the Values are shared: one per
-# axis, label and penalty). Cached per table, not per code start: the starts of one
-# table share its codes.
+# Every row of each table read, with the Values of its characters: ~900 tables for a
+# tables release, small once read (the Values are shared: one per axis, label and
+# penalty). Cached per table, not per code start: the starts of one table share it.
 @lru_cache(maxsize=2048)
-def _table_codes(
-    release_id: int, table: str
-) -> tuple[tuple[str, tuple[Value, ...]], ...]:
-    """The codes of a table of a tables release, each with its characters 4-7
-    (cached: a release's tables never change)."""
+def _table_rows(release_id: int, table: str) -> tuple[tuple[Axis, ...], ...]:
+    """The rows of a table of a tables release, each as its axes 4-7 (cached: a
+    release's tables never change)."""
     data = _table_data(release_id, table)
     if data is None:
         return ()
@@ -518,60 +501,152 @@ def _table_codes(
             )
         return found
 
-    codes: list[tuple[str, tuple[Value, ...]]] = []
-    for row in data["rows"]:
-        axes = row["axes"]
-        for combo in itertools.product(*(a["values"] for a in axes)):
-            code = table + "".join(v["code"] for v in combo)
-            detail = tuple(
-                value(a, v["label"]) for a, v in zip(axes, combo, strict=True)
+    return tuple(
+        tuple(
+            tuple(
+                sorted(
+                    ((v["code"], value(a, v["label"])) for v in a["values"]),
+                    key=lambda pair: pair[0],
+                )
             )
-            codes.append((code, detail))
-    return tuple(codes)
-
-
-def _rank(
-    detail: tuple[Value, ...],
-    pointer: str,
-    *,
-    path: str,
-    approach: str,
-    leftover: list[str],
-    devices: set[str],
-    typed: tuple[str, ...] = (),
-) -> tuple:
-    chosen = detail[len(pointer) - 3 :]  # the characters after the code start
-    # Leftover words are read in the labels of the characters the code start leaves
-    # open, and in the Index path that gave it ("Replacement > Joint > Knee > Right").
-    # ("No Device" says no device: "device" is not read in it.)
-    said_in = [value.label for value in chosen if not value.label.startswith("No ")]
-    said_in.append(path)
-    approach_miss = 0
-    if approach:
-        labels = [value.label for value in detail if value.axis == "Approach"]
-        approach_miss = 0 if approach in labels else 1
-    words = tuple(leftover)
-    told: set[str] = set()
-    for text in said_in:
-        told |= _words_said(text, words)
-    said = sum(1 for word in leftover if word in told)
-    if devices:
-        said += sum(
-            1
-            for value in chosen
-            if value.axis == "Device"
-            and any(_names_device(d, value.label) for d in devices)
+            for a in row["axes"]
         )
-    generic = sum(value.penalty for value in chosen)
-    # A body part the code start leaves open: the one whose label says least beyond
-    # the typed words ("Thyroid Gland" before "Thyroid Gland Lobe, Left").
-    stems = _body_words(typed)
-    beyond = sum(
-        _words_beyond(value.label, stems)
-        for value in chosen
-        if value.axis == "Body Part"
+        for row in data["rows"]
     )
-    return (approach_miss, -said, beyond, generic)
+
+
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """What a lookup reads in the characters of the codes it ranks."""
+
+    path: str  # the Index path that gave the code start
+    approach: str  # the approach label the words name ("" when none)
+    leftover: tuple[str, ...]  # words the Index term left unsaid
+    devices: frozenset[str]  # Definitions titles of the devices the words name
+    typed: tuple[str, ...]  # every word typed
+
+
+def _ranked_codes(
+    release_id: int,
+    pointer: str,
+    wanted: Wanted,
+    *,
+    limit: int,
+    body_words: tuple[str, ...] | None = None,
+) -> list[tuple[tuple, str]]:
+    """The first ``limit`` codes under a code start, best first, each with its
+    score: (approach missed, -words and devices said, body-part words beyond those
+    typed, how generic the characters are), ties by code.
+
+    ``body_words``: for a whole table, keep the codes whose body part these words
+    name, when some do.
+
+    A code's score adds up what each of its characters says (the words said: a
+    union), so the characters of an axis that score alike are ranked once, as a
+    group: a table of thousands of codes is a few dozen groups, and only the best
+    groups are spelled out as codes."""
+    fixed = pointer[3:]
+    # The rows under the code start, each axis cut to the characters it fixes.
+    under: list[tuple[Axis, ...]] = []
+    for row in _table_rows(release_id, pointer[:3]):
+        axes = tuple(
+            tuple(p for p in axis if p[0] == fixed[i]) if i < len(fixed) else axis
+            for i, axis in enumerate(row)
+        )
+        if all(axes):
+            under.append(axes)
+    if body_words is not None:
+        stems = _body_words(tuple(w for w in body_words if len(w) >= 3))
+        # A code is kept when its body part is one the words name.
+        named = [
+            cut
+            for cut in (
+                tuple(
+                    tuple(p for p in axis if _label_names(p[1].label, stems))
+                    if axis[0][1].axis == "Body Part"
+                    else axis
+                    for axis in axes
+                )
+                for axes in under
+                if any(axis[0][1].axis == "Body Part" for axis in axes)
+            )
+            if all(cut)
+        ]
+        under = named or under
+    words = wanted.leftover
+    unique = tuple(dict.fromkeys(words))
+    bit = {w: 1 << i for i, w in enumerate(unique)}
+    # How many of the leftover words (as typed: repeats count) a set of them says.
+    weight = [
+        sum(1 for w in words if mask & bit[w]) for mask in range(1 << len(unique))
+    ]
+    path_mask = sum(bit[w] for w in _words_said(wanted.path, unique))
+    stems_typed = _body_words(wanted.typed)
+    start = len(fixed)
+    levels: dict[tuple, list[tuple[Axis, ...]]] = {}
+    for axes in under:
+        # Per axis, its characters grouped by what they add to the score.
+        grouped: list[list[tuple[tuple, Axis]]] = []
+        approach_seen = False
+        for i, axis in enumerate(axes):
+            groups: dict[tuple, list[tuple[str, Value]]] = {}
+            for pair in axis:
+                v = pair[1]
+                miss = 0
+                if v.axis == "Approach":
+                    approach_seen = True
+                    miss = int(bool(wanted.approach) and v.label != wanted.approach)
+                key: tuple = (miss, 0, 0, 0, 0)
+                if i >= start:
+                    mask = 0
+                    if not v.label.startswith("No "):
+                        for w in _words_said(v.label, unique):
+                            mask |= bit[w]
+                    device = int(
+                        v.axis == "Device"
+                        and any(_names_device(d, v.label) for d in wanted.devices)
+                    )
+                    beyond = (
+                        _words_beyond(v.label, stems_typed)
+                        if v.axis == "Body Part"
+                        else 0
+                    )
+                    key = (miss, mask, device, beyond, v.penalty)
+                groups.setdefault(key, []).append(pair)
+            grouped.append([(k, tuple(g)) for k, g in groups.items()])
+        no_approach = int(bool(wanted.approach) and not approach_seen)
+        for combo in itertools.product(*grouped):
+            miss = no_approach
+            mask = path_mask
+            device = beyond = 0
+            generic = 0
+            for key, _pairs in combo:
+                miss += key[0]
+                mask |= key[1]
+                device += key[2]
+                beyond += key[3]
+                generic += key[4]
+            score = (miss, -(weight[mask] + device), beyond, generic)
+            levels.setdefault(score, []).append(tuple(p for _k, p in combo))
+    table = pointer[:3]
+    out: list[tuple[tuple, str]] = []
+    for score in sorted(levels):
+        # The codes of one score, by code: each group's product runs in code order.
+        spelled = heapq.merge(
+            *(
+                (
+                    table + "".join(p[0] for p in chars)
+                    for chars in itertools.product(*c)
+                )
+                for c in levels[score]
+            )
+        )
+        out.extend(
+            (score, code) for code in itertools.islice(spelled, limit - len(out))
+        )
+        if len(out) >= limit:
+            break
+    return out
 
 
 # _rank reads the same labels for every code of a table (a lookup ranks hundreds to
@@ -689,23 +764,27 @@ def pcs_lookup(
         }
     paths = {e.code: e.path for e in entries}
     typed_words = tuple(dict.fromkeys([*words, *refine]))
+    wanted_devices = frozenset(devices)
     ranked: list[tuple] = []
     for order, pointer in enumerate(pointers):
-        codes = _pointer_codes(tables_id, pointer)
-        if len(pointer) == 3:
-            # A whole table: the body parts the words name, when they name some.
-            codes = tuple(c for c in codes if _names_body_part(words, c[1])) or codes
-        for code, detail in codes:
-            score = _rank(
-                detail,
+        wanted = Wanted(
+            path=paths[pointer],
+            approach=approach,
+            leftover=tuple(left_of[pointer]),
+            devices=wanted_devices,
+            typed=typed_words,
+        )
+        ranked.extend(
+            ((len(pointer) <= 3, *score), order, code)
+            for score, code in _ranked_codes(
+                tables_id,
                 pointer,
-                path=paths[pointer],
-                approach=approach,
-                leftover=left_of[pointer],
-                devices=devices,
-                typed=typed_words,
+                wanted,
+                limit=limit,
+                # A whole table: the body parts the words name, when they name some.
+                body_words=tuple(words) if len(pointer) == 3 else None,
             )
-            ranked.append(((len(pointer) <= 3, *score), order, code))
+        )
     ranked.sort()
     seen: set[str] = set()
     best: list[str] = []

@@ -387,7 +387,12 @@ def word_sql(
         return tags_sql, tags_params
     shares = {id(slot): _slot_share(stats, slot) for slot in slots}
     ranked = sorted(slots, key=lambda slot: shares[id(slot)])
-    probe = ranked[:PROBE_SLOTS]
+    # The rarest slot, and the next rarest while their posting lists stay short
+    # ("righ retract": "retract" alone, not the 37,000 rows of "right" with it).
+    probe = ranked[:1]
+    for slot in ranked[1:PROBE_SLOTS]:
+        if stats.rows * sum(shares[id(s)] for s in [*probe, slot]) <= PROBE_POSTINGS:
+            probe.append(slot)
     # The rank tags stop as soon as ``limit`` rows are found: with many codes holding
     # every word they are quick, and the probe would read and sort them all. The
     # probe is for a rare word, and few codes with them all (the shares multiplied:

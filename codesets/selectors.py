@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypedDict
 
 from django.db import connection
@@ -64,16 +65,32 @@ def releases_memo() -> Iterator[None]:
         _in_force_active.reset(active)
 
 
+@lru_cache(maxsize=1)
+def _in_force_sql() -> tuple[str, tuple]:
+    """The SQL of the releases in force, compiled once: the read runs on every code
+    search and every save, and compiling the queryset cost more than running it."""
+    query = (
+        Release.objects.in_force()
+        .defer("error", "diff", "stated_counts", "warnings")
+        .query
+    )
+    sql, params = query.sql_with_params()
+    return sql, tuple(params)
+
+
 def releases_in_force() -> list[Release]:
     """Every release in force (active or retired), in the model's order (system, then
     newest first); one query, or none inside ``releases_memo`` after the first."""
     rows = _in_force_memo.get()
     if rows is None:
-        rows = list(
-            Release.objects.in_force().defer(
-                "error", "diff", "stated_counts", "warnings"
-            )
-        )
+        sql, params = _in_force_sql()
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            names = [column.name for column in cursor.description]
+            rows = [
+                Release.from_db(connection.alias, names, values)
+                for values in cursor.fetchall()
+            ]
         if _in_force_active.get():
             _in_force_memo.set(rows)
     return rows

@@ -351,3 +351,28 @@ def test_a_rare_word_is_probed_first_and_a_common_query_keeps_the_rank_tags(
     assert plan("cholera", 20) == "probe"
     # A word hundreds of codes hold, one row wanted: the rank tags stop at the first.
     assert plan("encounter", 1) == "tags"
+
+
+def test_the_probe_leaves_out_a_common_word_whose_rows_would_be_read_for_nothing(
+    analyzed, monkeypatch
+):
+    """ "righ retract": "retract" is probed alone; reading the rows of "right" with it
+    (tens of thousands on the full code set) would cost more than the rank tags."""
+    from codesets import search
+    from codesets.query_words import parse_query
+    from codesets.search import lexeme_shares, releases_on, word_sql
+
+    releases, _ = releases_on(DOS_2026)
+    ids = [r.id for r in releases.values()]
+    slots = parse_query("cholera due", sorted(releases)).required
+    stats = lexeme_shares()
+    assert stats is not None
+    # The posting lists allowed: cholera's rows, not those of both words.
+    shares = sorted(search._slot_share(stats, slot) for slot in slots)
+    monkeypatch.setattr(search, "PROBE_POSTINGS", stats.rows * sum(shares) - 0.5)
+    sql, _params = word_sql(slots, ids, DOS_2026, 20)
+    assert "probe AS MATERIALIZED" in sql
+    probe_terms = sql.split("probe AS MATERIALIZED", 1)[1].split("LIMIT", 1)[0]
+    assert probe_terms.count("to_tsquery") == 2  # one slot: english and simple
+    # And it finds what sorting every match finds.
+    assert _index_order("cholera due", 20) == _every_match_sorted("cholera due", 20)
