@@ -86,6 +86,30 @@ ABBREVIATIONS: dict[str, str] = {
     "tia": "transient ischemic attack",
     "uti": "urinary tract infection",
     "vte": "venous embolism thrombosis",
+    # Chart shorthand of sites and sides (issue 12, second pass): each stands for the
+    # words the tabular prints ("upper lobe, right bronchus or lung" C34.11; "upper-
+    # outer quadrant of left female breast" C50.412; "cataract, right eye" H25.11).
+    "rul": "upper lobe right",
+    "rml": "middle lobe",
+    "rll": "lower lobe right",
+    "lul": "upper lobe left",
+    "lll": "lower lobe left",
+    "uoq": "upper outer quadrant",
+    "uiq": "upper inner quadrant",
+    "loq": "lower outer quadrant",
+    "liq": "lower inner quadrant",
+    "ou": "bilateral eyes",
+    "mca": "middle cerebral artery",
+    "aca": "anterior cerebral artery",
+    "lad": "left anterior descending",
+    "rca": "right coronary artery",
+    "lcx": "circumflex",
+    "cad": "atherosclerotic heart disease",
+    "dfu": "diabetes foot ulcer",
+    "dz": "disease",
+    "lac": "laceration",
+    "mets": "secondary malignant neoplasm",
+    "nstemi": "non st elevation myocardial infarction",
 }
 
 # Words that say the coder is after a pregnancy or newborn code: without one of them,

@@ -492,7 +492,9 @@ DEFAULT_MARK = re.compile(
     r"site not specified|unspecified site|unspecified organism|, not specified)"
 )
 OTHER_MARK = re.compile(r"^other |^other specified |, other\b")
-LATER_ENCOUNTER = re.compile(r"subsequent encounter|, sequela")
+# (and the "Subsequent ... myocardial infarction" of I22, a new infarct within four
+# weeks of one: Index "Infarct, myocardium, subsequent")
+LATER_ENCOUNTER = re.compile(r"subsequent encounter|, sequela|^subsequent ")
 NOT_ACCIDENTAL = re.compile(r"intentional self-harm|, assault|, undetermined")
 ACCIDENTAL = re.compile(r", accidental \(unintentional\)")
 # Query words that ask for what the marks above rank last.
@@ -798,7 +800,7 @@ DIABETES_TYPED = re.compile(r"\b(diabet\w*|dm)\b")
 DIABETES_TYPE = re.compile(
     r"\b(type|t1|t2|dm1|dm2|t1dm|t2dm|iddm|niddm|gestational|secondary|drug|steroid|due|juvenile)\b"
 )
-CLAUSE = re.compile(r"\b(with|without)\b([^,]*?)(?=\bwith\b|\bwithout\b|,|$)")
+CLAUSE = re.compile(r"\b(with|without)\b([^,]*?)(?=\bwith\b|\bwithout\b|\bof\b|,|$)")
 NEGATED = re.compile(r"\bnon-?([a-z]+)")
 APPROACH_TYPED = re.compile(
     r"\b(open|percut\w*|lap\w*|endoscop\w*|external|natural|via|transorifice)\b"
@@ -916,9 +918,19 @@ def rank(cand: Candidate, traits: QueryTraits, *, population_last: bool) -> tupl
         for slot in traits.slot_stems
     ):
         score += 10
-    if DEFAULT_MARK.search(lower):
+    # "Unspecified whether with hypoxia or hypercapnia" is no default for a query
+    # that says which ("acute hypoxic respiratory failure": J96.01, not J96.00).
+    undecided = (
+        lower.partition("unspecified whether")[2]
+        or lower.partition("unspecified as to")[2]
+    )
+    if undecided and any(len(s) >= 4 and s in undecided for s in traits.stems):
+        score -= 6
+    elif DEFAULT_MARK.search(lower):
         score += 8
-    score += 3 * min(words.count("unspecified"), 3)
+        score += 3 * min(words.count("unspecified"), 3)
+    else:
+        score += 3 * min(words.count("unspecified"), 3)
     if system == System.ICD10CM:
         if " with" in lower:
             score += _complications(lower, traits)

@@ -267,3 +267,28 @@ class TestDrugsAsTheMarWritesThem:
     )
     def test_brand_dose_and_route_do_not_stop_the_match(self, query, code):
         assert _codes(query, System.HCPCS)[0] == code
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("code_sets")
+class TestWhatTheQuerySays:
+    """Second pass over held-out chart language (bench/lookup_heldout.tsv)."""
+
+    def test_a_query_that_says_which_is_not_the_unspecified_whether_code(self):
+        # J96.00 "Acute respiratory failure, unspecified whether with hypoxia or
+        # hypercapnia" is the default for the bare term only.
+        assert _codes("acute hypoxic respiratory failure", System.ICD10CM)[0] == (
+            "J96.01"
+        )
+        assert _codes("acute respiratory failure", System.ICD10CM)[0] == "J96.00"
+
+    def test_the_site_after_a_with_clause_is_not_the_complication(self):
+        # "Laceration without foreign body of scalp" (S01.01XA) is the default of
+        # "scalp laceration": "of scalp" names the site, not what the code holds.
+        from codesets.query_words import parse_query
+        from codesets.search import QueryTraits, _complications
+
+        traits = QueryTraits.of(parse_query("scalp laceration", [System.ICD10CM]))
+        without = _complications("laceration without foreign body of scalp", traits)
+        with_ = _complications("laceration with foreign body of scalp", traits)
+        assert without > with_
