@@ -49,6 +49,7 @@ from encounters.tasks import encounter_audit_task
 
 MAX_DIAGNOSES = 25  # UB-04 has 1 principal + 24 other diagnoses
 MAX_PROCEDURES = 25
+COMMENT_MAX = 500  # CodingChange.comment
 
 
 @dataclass
@@ -649,6 +650,10 @@ def encounter_save_coding(
     for malformed input or unknown codes, NotEditable when the user may not change
     it now. Nothing is written in any of those cases.
     """
+    if len(comment) > COMMENT_MAX:
+        raise ValidationError(
+            {"comment": [f"Keep the comment to at most {COMMENT_MAX} characters."]}
+        )
     encounter = Encounter.objects.locked(encounter_id)
     if encounter.version != version:
         raise CodingConflict(encounter, encounter_last_change(encounter=encounter))
