@@ -151,8 +151,7 @@ def test_a_nul_byte_in_a_diagnosis_code_is_a_400(code_sets, supervisor, coder):
     )
     assert response.status_code == 400
     assert "NUL" in response.json()["detail"] + str(response.json().get("errors"))
-    encounter.refresh_from_db()
-    assert encounter.version == encounter.version
+    assert Encounter.objects.get(id=encounter.id).version == encounter.version
 
 
 def test_a_json_body_nested_100k_deep_is_a_400(supervisor):
