@@ -262,7 +262,9 @@ def release_receive_file(
                 effective_to=effective_to,
                 progress_message="Waiting for a worker",
             )
-    except IntegrityError:
+    except IntegrityError as exc:
+        if "release_unique_file_per_system" not in str(exc):
+            raise
         # Lost the race with a simultaneous upload of the same file (the unique
         # file-per-system constraint): the other one is the release. Its copy of
         # the file is the one kept (the same bytes, the same name).

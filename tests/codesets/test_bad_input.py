@@ -29,6 +29,8 @@ def test_a_nul_byte_in_a_code_of_the_url_is_a_400(codeset_admin, coder):
     assert "NUL" in response.json()["detail"]
     response = api.get("/codesets/encoder/icd10cm/J18%009/")
     assert response.status_code == 400
+    response = api.get("/api/v1/codes/search/?q=pneu%00monia")
+    assert response.status_code == 400
 
 
 def test_a_binary_file_uploaded_as_cpt_is_refused(admin_client_):

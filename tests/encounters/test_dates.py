@@ -153,3 +153,29 @@ def test_the_demo_seed_refuses_a_discharge_window_in_the_future():
             "2099-01-01",
         )
     assert not Encounter.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"discharge_date": dt.date(9999, 12, 31)},
+        {"admit_date": dt.date(1, 1, 1)},
+    ],
+)
+def test_a_stored_encounter_with_impossible_dates_still_opens_and_says_why(
+    code_sets, supervisor, coder, coder_client, bad
+):
+    created = _api(supervisor).post(
+        "/api/v1/encounters/", pneumonia_payload(), format="json"
+    )
+    encounter = encounter_claim(user=coder, encounter_id=created.json()["id"])
+    Encounter.objects.filter(id=encounter.id).update(**bad)
+    page = coder_client.get(f"/encounters/{encounter.id}/")
+    assert page.status_code == 200
+    api = _api(coder)
+    assert api.get(f"/api/v1/encounters/{encounter.id}/").status_code == 200
+    checks = api.get(f"/api/v1/encounters/{encounter.id}/checks/")
+    assert checks.status_code == 200
+    assert "encounter-dates-invalid" in {f["rule"] for f in checks.json()["findings"]}
+    what_if = api.get(f"/api/v1/encounters/{encounter.id}/what-if/")
+    assert what_if.status_code in (200, 400)
