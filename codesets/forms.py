@@ -42,6 +42,8 @@ class MultipleFileField(forms.FileField):
 
     def clean(self, data, initial=None):
         files = data if isinstance(data, list | tuple) else [data]
+        if not files:  # posted with no file at all: "required", like one empty file
+            files = [None]
         return [super(MultipleFileField, self).clean(f, initial) for f in files]
 
 

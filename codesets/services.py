@@ -23,7 +23,7 @@ from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 from psycopg.types.json import Jsonb
@@ -247,24 +247,46 @@ def release_receive_file(
         )
     if effective_to and effective_from and effective_to < effective_from:
         raise ReleaseError("The release cannot end before it starts.")
-    release = Release.objects.create(
-        system=table_releases.release_kind(importer),
-        label=label or "",
-        source_file_name=Path(file_name).name[:255],
-        source_sha256=sha256,
-        source_size=size,
-        source_format=importer.name,
-        source_path=str(stored),
-        imported_by_id=user_id,
-        effective_from=effective_from,
-        effective_to=effective_to,
-        progress_message="Waiting for a worker",
-    )
+    try:
+        with transaction.atomic():
+            release = Release.objects.create(
+                system=table_releases.release_kind(importer),
+                label=label or "",
+                source_file_name=Path(file_name).name[:255],
+                source_sha256=sha256,
+                source_size=size,
+                source_format=importer.name,
+                source_path=str(stored),
+                imported_by_id=user_id,
+                effective_from=effective_from,
+                effective_to=effective_to,
+                progress_message="Waiting for a worker",
+            )
+    except IntegrityError as exc:
+        if "release_unique_file_per_system" not in str(exc):
+            raise
+        # Lost the race with a simultaneous upload of the same file (the unique
+        # file-per-system constraint): the other one is the release. Its copy of
+        # the file is the one kept (the same bytes, the same name).
+        raise _duplicate_of(sha256) from None
     if queue:
         from codesets.tasks import release_import_task
 
         release_import_task.delay_on_commit(release_id=release.id)
     return release
+
+
+def _duplicate_of(sha256: str) -> ReleaseError:
+    existing = (
+        Release.objects.filter(source_sha256=sha256)
+        .exclude(state__in=[Release.State.FAILED, Release.State.DISCARDED])
+        .first()
+    )
+    if existing is not None:
+        return DuplicateRelease(existing)
+    return ReleaseError(
+        "This file is being imported by another upload right now; nothing was added."
+    )
 
 
 # --- the import job ---------------------------------------------------------------

@@ -133,8 +133,16 @@ def _nested(errors: dict[str, list[str]]) -> dict[str, Any]:
         node = out
         parts = key.split(".")
         for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = messages
+            child = node.setdefault(part, {})
+            if isinstance(child, list):
+                # "diagnoses" has messages of its own (too many) and rows with
+                # errors: its own go under non_field_errors, as DRF puts them.
+                child = node[part] = {"non_field_errors": child}
+            node = child
+        if isinstance(node.get(parts[-1]), dict):
+            node[parts[-1]]["non_field_errors"] = messages
+        else:
+            node[parts[-1]] = messages
     return out
 
 

@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -228,11 +228,17 @@ def reassign(request: AuthenticatedHttpRequest, encounter_id: int) -> HttpRespon
     encounter = encounter_get_for_user(user=request.user, encounter_id=encounter_id)
     coder_id = request.POST.get("coder", "")
     coder = User.objects.filter(id=coder_id).first() if coder_id.isdigit() else None
+    version = request.POST.get("version", "")
+    if not (version.isascii() and version.isdigit()):
+        return HttpResponseBadRequest(
+            f"version must be the encounter's version number, not {version!r}.",
+            content_type="text/plain",
+        )
     try:
         reassign_encounter(
             user=request.user,
             encounter_id=encounter.id,
-            version=int(request.POST.get("version", "0") or 0),
+            version=int(version),
             coder=coder,
         )
     except (ValidationError, NotEditable, CodingConflict) as exc:

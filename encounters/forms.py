@@ -81,6 +81,11 @@ class ProcedureRow(TypedDict):
 Row = TypeVar("Row", DiagnosisRow, ProcedureRow)
 
 
+class MalformedPost(ValueError):
+    """The coding form's own fields (row counts) are not what the page sends: a
+    tampered or truncated post, answered with HTTP 400."""
+
+
 @dataclass
 class CodingPost:
     """The coding form as posted: rows in the order shown, plus the action asked."""
@@ -131,7 +136,10 @@ def _rows(
 ) -> list[tuple[dict[str, str], dict[str, Any]]]:
     """Each row's posted values, with its cleaned values ({} when not valid)."""
     rows = []
-    count = min(int(data.get(f"{prefix}-count", 0) or 0), 40)
+    posted = data.get(f"{prefix}-count", "") or "0"
+    if not (posted.isascii() and posted.isdigit()):
+        raise MalformedPost(f"{prefix}-count must be a whole number, not {posted!r}.")
+    count = min(int(posted), 40)
     for n in range(count):
         form = form_class(data, prefix=f"{prefix}-{n}")
         raw = {name: data.get(f"{prefix}-{n}-{name}", "") for name in form.fields}

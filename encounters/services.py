@@ -34,6 +34,7 @@ from codesets.selectors import (
     releases_in_force,
     releases_memo,
 )
+from encounters.dates import encounter_date_errors, service_date_problem
 from encounters.drg import encounter_drg_stored
 from encounters.models import (
     ChartAccess,
@@ -49,6 +50,7 @@ from encounters.tasks import encounter_audit_task
 
 MAX_DIAGNOSES = 25  # UB-04 has 1 principal + 24 other diagnoses
 MAX_PROCEDURES = 25
+COMMENT_MAX = 500  # CodingChange.comment
 
 
 @dataclass
@@ -282,6 +284,8 @@ def _coding_check(
             errors[f"procedures.{n}.modifiers"] = [
                 "ICD-10-PCS codes take no modifiers."
             ]
+        if p.date and (problem := service_date_problem(p.date)):
+            errors[f"procedures.{n}.date"] = [problem]
         if not 1 <= p.units <= 9999:
             errors[f"procedures.{n}.units"] = ["Units must be between 1 and 9999."]
         verdict = px_verdicts[p.system][code]
@@ -484,8 +488,13 @@ def encounter_create(*, data: EncounterInput, created_by: User | None) -> Encoun
         errors["type"] = [f"{data.type!r} is not an encounter type."]
     if data.type == Encounter.Type.INPATIENT and data.discharge_date is None:
         errors["discharge_date"] = ["An inpatient stay needs a discharge date."]
-    if data.discharge_date and data.discharge_date < data.admit_date:
-        errors["discharge_date"] = ["The discharge date is before the admit date."]
+    errors.update(
+        encounter_date_errors(
+            admit_date=data.admit_date,
+            discharge_date=data.discharge_date,
+            birth_date=data.patient.birth_date,
+        )
+    )
     if data.discharge_status and not (
         len(data.discharge_status) == 2 and data.discharge_status.isdigit()
     ):
@@ -649,6 +658,10 @@ def encounter_save_coding(
     for malformed input or unknown codes, NotEditable when the user may not change
     it now. Nothing is written in any of those cases.
     """
+    if len(comment) > COMMENT_MAX:
+        raise ValidationError(
+            {"comment": [f"Keep the comment to at most {COMMENT_MAX} characters."]}
+        )
     encounter = Encounter.objects.locked(encounter_id)
     if encounter.version != version:
         raise CodingConflict(encounter, encounter_last_change(encounter=encounter))

@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -29,6 +29,7 @@ from encounters.drg import DrgResult, encounter_drg
 from encounters.forms import (
     CodingPost,
     DiagnosisRow,
+    MalformedPost,
     ProcedureRow,
     QueueFilterForm,
     coding_post_parse,
@@ -129,7 +130,10 @@ def coding(request: AuthenticatedHttpRequest, encounter_id: int) -> HttpResponse
     """Every edit of the coding form comes here: check (live messages and DRG), add,
     remove or move a row, save the draft, submit. HTMX gets the panel back."""
     encounter = encounter_get_for_user(user=request.user, encounter_id=encounter_id)
-    post = coding_post_parse(request.POST, encounter)
+    try:
+        post = coding_post_parse(request.POST, encounter)
+    except MalformedPost as exc:
+        return HttpResponseBadRequest(str(exc), content_type="text/plain")
     outcome: dict[str, Any] = {}
     # The rows a save checked are shown checked without a second look-up.
     with services.coding_check_memo():

@@ -7,6 +7,7 @@ formats before looser ones.
 
 from __future__ import annotations
 
+import csv
 import importlib
 from functools import cache
 from pathlib import Path
@@ -58,7 +59,13 @@ def detect_importer(path: Path, *, system: str | None = None) -> Importer:
     for importer in all_importers():
         if system and importer.system != system:
             continue
-        if importer.detect(head):
+        try:
+            found = importer.detect(head)
+        except (csv.Error, ValueError):
+            # A detector choking on the bytes (a binary file read as CSV text):
+            # not its format, and the next detector may still know it.
+            found = False
+        if found:
             return importer
     known = ", ".join(
         i.description for i in all_importers() if not system or i.system == system

@@ -47,6 +47,11 @@ from codesets.selectors import (
 from encounters.audit import knowledge
 from encounters.audit.mce import mce_edits
 from encounters.audit.rules import Case, Draft, Dx, Px, candidates, run_rules
+from encounters.dates import (
+    LATEST_SERVICE,
+    encounter_date_errors,
+    encounter_date_summary,
+)
 from encounters.drg import DrgUnavailable, drg_group
 from encounters.models import (
     AuditBatch,
@@ -165,6 +170,14 @@ def _case(
         loaded=releases.loaded,
         admit=encounter.admit_date,
         discharge=encounter.discharge_date,
+        dates_invalid=encounter_date_summary(
+            encounter_date_errors(
+                admit_date=encounter.admit_date,
+                discharge_date=encounter.discharge_date,
+                birth_date=encounter.birth_date,
+                latest=LATEST_SERVICE,
+            )
+        ),
     )
 
 
@@ -299,6 +312,7 @@ def _drg(encounter: _Row, case: Case) -> dict | None:
     except DrgUnavailable as exc:
         return {"drg": None, "message": str(exc)}
     except ValueError as exc:  # a value the grouper refuses: said, not raised
+        case.refused = f"The MS-DRG grouper refuses this stay: {exc}"
         return {"drg": None, "message": str(exc)}
     case.drg = result
     return result.as_dict()
@@ -344,7 +358,16 @@ def cases_prepare(
     _load_poa_exempt(cases)
     _edit_tables(cases)
     for row, case in zip(rows, cases, strict=True):
-        _mce(case)
+        if case.dates_invalid:
+            # msdrg raises on such dates, which would fail the whole chunk: the
+            # encounter gets its encounter-dates-invalid finding instead.
+            if case.inpatient and row.discharge_date is not None:
+                case.drg_stored = {"drg": None, "message": case.dates_invalid}
+            continue
+        try:
+            _mce(case)
+        except ValueError as exc:  # one stay's value the editor refuses
+            case.refused = f"The Medicare Code Editor refuses this stay: {exc}"
         case.drg_stored = _drg(row, case)  # before the rules: they read case.drg
     return cases
 

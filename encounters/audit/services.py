@@ -42,6 +42,8 @@ from encounters.services import (
 
 logger = logging.getLogger(__name__)
 
+REASON_MAX = 500  # Finding.resolution and CodingChange.comment hold 500 characters
+
 
 @transaction.atomic
 def audit_sample_rate_set(
@@ -223,6 +225,10 @@ def finding_resolve(
         and finding.severity != Finding.Severity.INFO
     ):
         raise ValidationError({"reason": ["Say why the finding is dismissed."]})
+    if len(reason.strip()) > REASON_MAX:
+        raise ValidationError(
+            {"reason": [f"Keep the reason to at most {REASON_MAX} characters."]}
+        )
     if finding.status != Finding.Status.OPEN:
         raise NotEditable(
             f"This finding is already {finding.get_status_display().lower()}."
@@ -240,8 +246,9 @@ def finding_resolve(
         version=encounter.version,
         before={"finding": finding.id, "status": "open"},
         after={"finding": finding.id, "rule": finding.rule, "status": status},
-        comment=f"{finding.rule}: {status}"
-        + (f" ({finding.resolution})" if reason else ""),
+        comment=(
+            f"{finding.rule}: {status}" + (f" ({finding.resolution})" if reason else "")
+        )[:REASON_MAX],
     )
     return finding
 

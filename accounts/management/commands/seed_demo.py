@@ -111,10 +111,14 @@ class Command(BaseCommand):
             self._encounters(options)
 
     def _encounters(self, options: dict[str, Any]) -> None:
+        from encounters.dates import service_date_problem
         from encounters.demo import demo_encounters_create
 
         if options["last"] < options["first"]:
             raise CommandError("--to is before --from.")
+        for flag, day in (("--from", options["first"]), ("--to", options["last"])):
+            if problem := service_date_problem(day):
+                raise CommandError(f"{flag}: {problem}")
         created, problems = demo_encounters_create(
             count=options["encounters"],
             first_discharge=options["first"],
