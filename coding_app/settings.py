@@ -219,6 +219,13 @@ WHITENOISE_AUTOREFRESH = DEBUG or DEV_MODE
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # Uploaded code-set files (a full tabular XML is ~10 MB, HCPCS ~4 MB).
 CODESET_UPLOAD_MAX_BYTES = env_int("CODESET_UPLOAD_MAX_BYTES", 64 * 1024 * 1024)
+# A compressed upload (gzip, zip) may inflate to at most this many times its size and
+# never past the byte cap (codesets.table_releases.inflate_limit): a decompression
+# bomb is refused while streaming, before it fills MEDIA_ROOT.
+CODESET_INFLATE_MAX_RATIO = env_int("CODESET_INFLATE_MAX_RATIO", 100)
+CODESET_INFLATE_MAX_BYTES = env_int(
+    "CODESET_INFLATE_MAX_BYTES", 16 * CODESET_UPLOAD_MAX_BYTES
+)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
