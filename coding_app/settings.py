@@ -132,6 +132,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.SessionIdleMiddleware",
     "accounts.middleware.HtmxLoginRedirectMiddleware",
+    "accounts.middleware.NoStoreMiddleware",
     # Axes goes last: it turns a locked-out login into a clear refusal.
     "axes.middleware.AxesMiddleware",
 ]
