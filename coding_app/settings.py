@@ -172,6 +172,9 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # aaaaaaaaaaaa and coderbcoderb pass the four above.
+    {"NAME": "accounts.password_validation.CharacterVarietyValidator"},
+    {"NAME": "accounts.password_validation.UsernameRepeatValidator"},
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:home"
@@ -262,8 +265,11 @@ CONTENT_SECURITY_POLICY = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Tokens expire and stop working while the account is locked out. First in
+        # the list: DRF answers a refused caller 401 (not 403) only when the first
+        # class names a WWW-Authenticate scheme.
+        "accounts.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "coding_app.api.AutoSchema",
@@ -271,6 +277,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"anon": "30/min"},
     "EXCEPTION_HANDLER": "coding_app.api.exception_handler",
 }
+# API tokens (accounts.authentication): refused after this long unused, and this
+# long after they were made, whatever their use.
+API_TOKEN_IDLE_SECONDS = env_int("API_TOKEN_IDLE_SECONDS", 12 * 3600)
+API_TOKEN_MAX_AGE_SECONDS = env_int("API_TOKEN_MAX_AGE_SECONDS", 30 * 24 * 3600)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Coding workbench API",
     "DESCRIPTION": "ICD-10-CM/PCS, CPT and HCPCS code sets, encounters, coding and audit.",
