@@ -107,7 +107,9 @@ def _patterns(patterns=None, prefix: str = "", namespace: str = ""):
     for pattern in get_resolver().url_patterns if patterns is None else patterns:
         if isinstance(pattern, URLResolver):
             ns = ":".join(n for n in (namespace, pattern.namespace or "") if n)
-            yield from _patterns(pattern.url_patterns, prefix + str(pattern.pattern), ns)
+            yield from _patterns(
+                pattern.url_patterns, prefix + str(pattern.pattern), ns
+            )
         elif isinstance(pattern, URLPattern):
             route = prefix + str(pattern.pattern)
             name = pattern.name
@@ -141,9 +143,7 @@ def _url(route: str, fill: dict[str, str]) -> str:
     route = route.replace("^", "").replace("$", "")
     route = re.sub(r"\(\?P<app_label>[^)]*\)", "accounts", route)
     route = re.sub(r"\(\?P<url>\.\*\)", "no-such-page/", route)
-    return "/" + re.sub(
-        r"<(?:\w+:)?(\w+)>", lambda m: fill.get(m.group(1), "1"), route
-    )
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: fill.get(m.group(1), "1"), route)
 
 
 @pytest.fixture
@@ -157,8 +157,12 @@ def world(code_sets, supervisor, coder, other_coder, codeset_admin, outsider):  
         encounter=encounter, encounter_version=encounter.version, trigger="submit"
     )
     finding = Finding.objects.create(
-        encounter=encounter, run=run, rule="duplicate-code", severity="error",
-        message="Duplicate", codes=["J18.9"],
+        encounter=encounter,
+        run=run,
+        rule="duplicate-code",
+        severity="error",
+        message="Duplicate",
+        codes=["J18.9"],
     )
     batch = AuditBatch.objects.create(requested_by=supervisor, reason="matrix")
     release = Release.objects.filter(state=Release.State.ACTIVE).first()
@@ -195,7 +199,9 @@ def test_every_url_answers_each_role_as_the_table_says(world):
     fill, clients = world
     observed: list[str] = []
     wrong: list[str] = []
-    patterns = sorted(_patterns(), key=lambda p: LAST.index(p[1]) + 1 if p[1] in LAST else 0)
+    patterns = sorted(
+        _patterns(), key=lambda p: LAST.index(p[1]) + 1 if p[1] in LAST else 0
+    )
     for route, key in patterns:
         row = _row(key)
         assert row is not None
@@ -210,7 +216,9 @@ def test_every_url_answers_each_role_as_the_table_says(world):
                 got.append(response.status_code)
             observed.append(f"{key} {method} {tuple(got)}")
             if tuple(got) != expected:
-                wrong.append(f"{method.upper()} {url} [{key}]: expected {expected}, got {tuple(got)}")
+                wrong.append(
+                    f"{method.upper()} {url} [{key}]: expected {expected}, got {tuple(got)}"
+                )
     if os.environ.get("URL_MATRIX_PRINT"):  # a path: write what was seen there
         with open(os.environ["URL_MATRIX_PRINT"], "w") as fh:
             fh.write("\n".join(observed))
