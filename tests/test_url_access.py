@@ -175,6 +175,7 @@ def world(code_sets, supervisor, coder, other_coder, codeset_admin, outsider):  
         "user_id": str(other_coder.id),  # never the caller: a POST may deactivate
         "system": "icd10cm",
         "code": "J18.9",
+        "name": "case-mix",  # reports/<name>/
         "object_id": "1",
         "content_type_id": "1",
         "id": "1",
