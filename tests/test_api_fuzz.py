@@ -8,6 +8,7 @@ figures (requests, server errors) are printed with -s and asserted on.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,8 +26,9 @@ from tests.encounters.test_views import _create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-MAX_EXAMPLES = 4
-STATEFUL_EXAMPLES = 3
+# A longer run by hand: SCHEMATHESIS_EXAMPLES=50 pytest tests/test_api_fuzz.py -s
+MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "4"))
+STATEFUL_EXAMPLES = max(3, MAX_EXAMPLES // 2)
 TIMEOUT = 15
 
 
