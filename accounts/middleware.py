@@ -6,6 +6,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
+from django.utils.cache import add_never_cache_headers
 
 
 class HtmxLoginRedirectMiddleware:
@@ -53,3 +54,22 @@ class SessionIdleMiddleware:
                     now  # marks the session modified: saved with a new expiry
                 )
         return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    """Pages and API answers may carry patient data: no browser or proxy keeps them.
+
+    The rule is simple on purpose: every page answered to a signed-in user and
+    every /api/ answer (token callers are known only inside DRF) is sent
+    ``Cache-Control: no-store, private``. Static files and the anonymous login page
+    are left cacheable."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if request.path.startswith("/api/") or (user and user.is_authenticated):
+            add_never_cache_headers(response)
+        return response

@@ -90,3 +90,20 @@ class UserChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} of user {self.user_id}"
+
+
+class TokenUse(models.Model):
+    """When an API token was last used: the idle expiry of accounts.authentication
+    reads it (DRF's Token has only its creation time). Written at most once a
+    minute per token."""
+
+    token = models.OneToOneField(
+        "authtoken.Token",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="use",
+    )
+    last_used_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Token of user {self.token.user_id} last used {self.last_used_at}"

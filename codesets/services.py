@@ -113,17 +113,35 @@ def file_sha256(path: Path) -> tuple[str, int]:
 
 
 def _plain_copy(source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target``, inflating it if it is gzip-compressed."""
+    """Copy ``source`` to ``target``, inflating it if it is gzip-compressed.
+
+    The inflated size is capped while streaming (``table_releases.inflate_limit``): a small bomb is
+    refused after writing at most the cap, and what was written is removed."""
     with open(source, "rb") as fh:
         magic = fh.read(2)
-    if magic == GZIP_MAGIC:
-        try:
-            with gzip.open(source, "rb") as src, open(target, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-        except (OSError, EOFError) as exc:
-            raise ImportFormatError(f"The gzip file is damaged: {exc}") from exc
-    else:
+    if magic != GZIP_MAGIC:
         shutil.copyfile(source, target)
+        return
+    limit = table_releases.inflate_limit(source.stat().st_size)
+    written = 0
+    try:
+        with gzip.open(source, "rb") as src, open(target, "wb") as dst:
+            while block := src.read(1 << 20):
+                written += len(block)
+                if written > limit:
+                    raise ImportFormatError(
+                        f"The gzip file inflates to more than {limit:,} bytes, more "
+                        "than this workbench accepts for a file of its size "
+                        f"({source.stat().st_size:,} bytes compressed); nothing was "
+                        "imported."
+                    )
+                dst.write(block)
+    except (OSError, EOFError) as exc:
+        target.unlink(missing_ok=True)
+        raise ImportFormatError(f"The gzip file is damaged: {exc}") from exc
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
 
 
 def _fiscal_year_dates(
@@ -232,43 +250,44 @@ def release_receive_file(
         raise DuplicateRelease(existing)
     store = Path(settings.MEDIA_ROOT) / "imports"
     store.mkdir(parents=True, exist_ok=True)
-    stored = store / f"{sha256}.dat"
-    _plain_copy(path, stored)
+    # A name of its own per upload: two uploads of one file at once must not share
+    # (and the loser must not delete) the winner's copy.
+    stored = store / f"{sha256}-{uuid.uuid4().hex[:12]}.dat"
     try:
+        _plain_copy(path, stored)
         importer = table_releases.detect_importer(stored, system=system)
-    except ImportFormatError:
+        if importer.name not in STORABLE_FORMATS:
+            raise ReleaseError(
+                f"This is a {importer.description}. The workbench reads this format but "
+                "cannot store it as a release yet; nothing was imported."
+            )
+        if effective_to and effective_from and effective_to < effective_from:
+            raise ReleaseError("The release cannot end before it starts.")
+        try:
+            with transaction.atomic():
+                release = Release.objects.create(
+                    system=table_releases.release_kind(importer),
+                    label=label or "",
+                    source_file_name=Path(file_name).name[:255],
+                    source_sha256=sha256,
+                    source_size=size,
+                    source_format=importer.name,
+                    source_path=str(stored),
+                    imported_by_id=user_id,
+                    effective_from=effective_from,
+                    effective_to=effective_to,
+                    progress_message="Waiting for a worker",
+                )
+        except IntegrityError as exc:
+            if "release_unique_file_per_system" not in str(exc):
+                raise
+            # Lost the race with a simultaneous upload of the same file (the unique
+            # file-per-system constraint): the other one is the release.
+            raise _duplicate_of(sha256) from None
+    except BaseException:
+        # Refused or failed: no copy of the upload stays on the server.
         stored.unlink(missing_ok=True)
         raise
-    if importer.name not in STORABLE_FORMATS:
-        stored.unlink(missing_ok=True)
-        raise ReleaseError(
-            f"This is a {importer.description}. The workbench reads this format but cannot "
-            "store it as a release yet; nothing was imported."
-        )
-    if effective_to and effective_from and effective_to < effective_from:
-        raise ReleaseError("The release cannot end before it starts.")
-    try:
-        with transaction.atomic():
-            release = Release.objects.create(
-                system=table_releases.release_kind(importer),
-                label=label or "",
-                source_file_name=Path(file_name).name[:255],
-                source_sha256=sha256,
-                source_size=size,
-                source_format=importer.name,
-                source_path=str(stored),
-                imported_by_id=user_id,
-                effective_from=effective_from,
-                effective_to=effective_to,
-                progress_message="Waiting for a worker",
-            )
-    except IntegrityError as exc:
-        if "release_unique_file_per_system" not in str(exc):
-            raise
-        # Lost the race with a simultaneous upload of the same file (the unique
-        # file-per-system constraint): the other one is the release. Its copy of
-        # the file is the one kept (the same bytes, the same name).
-        raise _duplicate_of(sha256) from None
     if queue:
         from codesets.tasks import release_import_task
 
@@ -721,12 +740,28 @@ def release_import(*, release_id: int) -> Release | None:
 
 
 def _release_mark_failed(release_id: int, message: str) -> None:
-    Release.objects.filter(id=release_id, state=Release.State.IMPORTING).update(
+    failed = Release.objects.filter(
+        id=release_id, state=Release.State.IMPORTING
+    ).update(
         state=Release.State.FAILED,
         error=message,
         progress_message="Failed",
         updated_at=timezone.now(),
     )
+    if failed:
+        # A failed import is uploaded again, never retried from this copy: the
+        # upload (which may hold anything) does not stay on the server.
+        _release_drop_upload(release_id)
+
+
+def _release_drop_upload(release_id: int) -> None:
+    source = (
+        Release.objects.filter(id=release_id)
+        .values_list("source_path", flat=True)
+        .first()
+    )
+    if source:
+        Path(source).unlink(missing_ok=True)
 
 
 def _release_import(release_id: int, progress: ProgressReporter) -> Release | None:
@@ -954,6 +989,7 @@ def release_discard(*, release_id: int) -> Release:
             cursor.execute(f"DELETE FROM {table} WHERE release_ids = '{{}}'")  # noqa: S608
     DrgWeight.objects.filter(release=release).delete()
     table_releases.table_rows_delete(release=release)
+    _release_drop_upload(release.id)
     release.state = Release.State.DISCARDED
     release.save(update_fields=["state", "updated_at"])
     return release

@@ -71,8 +71,6 @@ STORED_KINDS = frozenset(
         Table.ICD10PCS_DEFINITIONS,
     }
 )
-# A zip may inflate to this many times the upload limit (the PTP parts compress ~10x).
-ZIP_INFLATE_FACTOR = 16
 BUNDLE_DATE = (1980, 1, 1, 0, 0, 0)
 
 
@@ -82,6 +80,15 @@ BUNDLE_DATE = (1980, 1, 1, 0, 0, 0)
 def release_kind(importer: Importer) -> str:
     """The ``Release.system`` a file of this format is stored under."""
     return KIND_OF_FORMAT.get(importer.name, importer.system)
+
+
+def inflate_limit(compressed_size: int) -> int:
+    """How many bytes a compressed upload (gzip, zip) of ``compressed_size`` may
+    inflate to: at most CODESET_INFLATE_MAX_RATIO times its size (official files
+    compress 5-20x, the NCCI PTP parts ~10x; a decompression bomb ~1000x), and never
+    more than CODESET_INFLATE_MAX_BYTES."""
+    by_ratio = max(compressed_size * settings.CODESET_INFLATE_MAX_RATIO, 1 << 20)
+    return min(settings.CODESET_INFLATE_MAX_BYTES, by_ratio)
 
 
 def is_zip(path: Path) -> bool:
@@ -97,11 +104,14 @@ def _data_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
         and not m.filename.startswith("__MACOSX/")
         and not Path(m.filename).name.startswith(".")
     ]
+    # zipfile never reads past a member's stated size, so the stated sizes bound
+    # what parsing inflates.
     inflated = sum(m.file_size for m in members)
-    if inflated > settings.CODESET_UPLOAD_MAX_BYTES * ZIP_INFLATE_FACTOR:
+    limit = inflate_limit(sum(m.compress_size for m in archive.infolist()))
+    if inflated > limit:
         raise ImportFormatError(
             f"The zip inflates to {inflated:,} bytes, more than this workbench accepts "
-            f"({settings.CODESET_UPLOAD_MAX_BYTES * ZIP_INFLATE_FACTOR:,})."
+            f"for a file of its size ({limit:,})."
         )
     return sorted(members, key=lambda m: m.filename)
 

@@ -133,6 +133,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.SessionIdleMiddleware",
     "accounts.middleware.HtmxLoginRedirectMiddleware",
+    "accounts.middleware.NoStoreMiddleware",
     # Axes goes last: it turns a locked-out login into a clear refusal.
     "axes.middleware.AxesMiddleware",
 ]
@@ -172,6 +173,9 @@ AUTH_PASSWORD_VALIDATORS = [
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # aaaaaaaaaaaa and coderbcoderb pass the four above.
+    {"NAME": "accounts.password_validation.CharacterVarietyValidator"},
+    {"NAME": "accounts.password_validation.UsernameRepeatValidator"},
 ]
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:home"
@@ -220,6 +224,13 @@ WHITENOISE_AUTOREFRESH = DEBUG or DEV_MODE
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # Uploaded code-set files (a full tabular XML is ~10 MB, HCPCS ~4 MB).
 CODESET_UPLOAD_MAX_BYTES = env_int("CODESET_UPLOAD_MAX_BYTES", 64 * 1024 * 1024)
+# A compressed upload (gzip, zip) may inflate to at most this many times its size and
+# never past the byte cap (codesets.table_releases.inflate_limit): a decompression
+# bomb is refused while streaming, before it fills MEDIA_ROOT.
+CODESET_INFLATE_MAX_RATIO = env_int("CODESET_INFLATE_MAX_RATIO", 100)
+CODESET_INFLATE_MAX_BYTES = env_int(
+    "CODESET_INFLATE_MAX_BYTES", 16 * CODESET_UPLOAD_MAX_BYTES
+)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
@@ -255,8 +266,11 @@ CONTENT_SECURITY_POLICY = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Tokens expire and stop working while the account is locked out. First in
+        # the list: DRF answers a refused caller 401 (not 403) only when the first
+        # class names a WWW-Authenticate scheme.
+        "accounts.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "coding_app.api.AutoSchema",
@@ -269,6 +283,10 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"anon": "30/min"},
     "EXCEPTION_HANDLER": "coding_app.api.exception_handler",
 }
+# API tokens (accounts.authentication): refused after this long unused, and this
+# long after they were made, whatever their use.
+API_TOKEN_IDLE_SECONDS = env_int("API_TOKEN_IDLE_SECONDS", 12 * 3600)
+API_TOKEN_MAX_AGE_SECONDS = env_int("API_TOKEN_MAX_AGE_SECONDS", 30 * 24 * 3600)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Coding workbench API",
     "DESCRIPTION": "ICD-10-CM/PCS, CPT and HCPCS code sets, encounters, coding and audit.",

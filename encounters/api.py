@@ -293,6 +293,7 @@ class EncounterCreateApi(APIView):
             )
         except ValidationError as exc:
             return _invalid(exc)
+        services.chart_access_log(user=request.user, encounter=encounter, via="api")
         return Response(encounter_output(encounter), status=status.HTTP_201_CREATED)
 
 
@@ -495,6 +496,8 @@ class EncounterDetailApi(APIView):
         encounter = Encounter.objects.select_related("patient", "assigned_to").get(
             id=encounter.id
         )
+        # The answer carries the chart (patient, documents): an access like a GET.
+        services.chart_access_log(user=request.user, encounter=encounter, via="api")
         return Response(encounter_output(encounter))
 
 

@@ -146,6 +146,8 @@ def coding(request: AuthenticatedHttpRequest, encounter_id: int) -> HttpResponse
         )
     if request.htmx:
         return render(request, "encounters/detail.html#coding-panel", context)
+    # Without HTMX the whole chart (patient, documents) comes back: an access.
+    services.chart_access_log(user=request.user, encounter=encounter)
     page = _page_context(request, encounter)
     page.update(context)
     return render(request, "encounters/detail.html", page)
