@@ -290,6 +290,8 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The queue of every task not routed elsewhere (tests run workers on a queue of their own).
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE") or "celery"
 # A message a worker took but never acknowledged (the worker was killed) goes back
 # to the queue after this many seconds: longer than any task may run, or a task
 # still running would be delivered twice.
@@ -311,6 +313,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_connect_timeout": BROKER_CONNECT_TIMEOUT,
     # Above kombu's 1 s BRPOP wait, so an idle worker is not disconnected.
     "socket_timeout": 5.0,
+    # A publisher's connection attempt is not retried (kombu's default_channel);
+    # a worker's reconnection follows broker_connection_max_retries instead.
     "max_retries": 0,
 }
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = BROKER_CONNECT_TIMEOUT

@@ -164,7 +164,7 @@ class JobClaim:
         if self.conn is None:
             return
         with contextlib.suppress(psycopg.errors.LockNotAvailable):
-            self.conn.execute(sql, params)  # type: ignore[arg-type]
+            self.conn.execute(sql, params)
 
     def release(self) -> None:
         if self.conn is not None:

@@ -174,7 +174,10 @@ def _audit_batch_slice(batch_id: int, claim: JobClaim) -> None:
     start = (batch.done // chunk) * chunk
     try:
         for offset in range(start, len(batch.encounter_ids), chunk):
-            if time.monotonic() - started > settings.AUDIT_BATCH_SLICE_SECONDS:
+            if (
+                offset > start
+                and time.monotonic() - started > settings.AUDIT_BATCH_SLICE_SECONDS
+            ):
                 with transaction.atomic():
                     AuditBatch.objects.filter(id=batch_id).update(
                         state=AuditBatch.State.QUEUED, heartbeat_at=timezone.now()
@@ -235,7 +238,7 @@ def audit_batches_stalled_requeue() -> tuple[list[str], list[str]]:
             ).update(
                 state=AuditBatch.State.QUEUED,
                 heartbeat_at=timezone.now(),
-                attempts=F("attempts") + died,
+                attempts=F("attempts") + int(died),
             )
             if updated:
                 job_enqueue(BATCH_TASK, batch_id=batch.id)
