@@ -20,7 +20,6 @@ import contextlib
 import contextvars
 import datetime as dt
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import psycopg
@@ -58,17 +57,20 @@ _report: contextvars.ContextVar[SendReport | None] = contextvars.ContextVar(
 )
 
 
-@contextlib.contextmanager
-def sends_reported() -> Iterator[SendReport]:
+class sends_reported:
     """``with sends_reported() as sends: service(...)``, then ``sends.broker_down``:
     whether a job the service queued could not reach the broker (it waits in the
-    outbox). The sends run at commit, inside the service's transaction block."""
-    report = SendReport()
-    token = _report.set(report)
-    try:
-        yield report
-    finally:
-        _report.reset(token)
+    outbox). The sends run at commit, inside the service's transaction block.
+    A class, not a generator: exceptions pass through untouched (some are frozen
+    dataclasses, which contextlib's re-raise cannot annotate)."""
+
+    def __enter__(self) -> SendReport:
+        self.report = SendReport()
+        self.token = _report.set(self.report)
+        return self.report
+
+    def __exit__(self, *exc: object) -> None:
+        _report.reset(self.token)
 
 
 QUEUED_LATER = (
