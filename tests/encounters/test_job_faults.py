@@ -404,9 +404,12 @@ class OwnRedis:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _publish_to(app, url: str) -> None:
-    """Point the app's publishing (connection and producer pools) at ``url``."""
-    app.pool.force_close_all()
+def _publish_to(app, url: str, *, close: bool) -> None:
+    """Point the app's publishing (connection and producer pools) at ``url``. The
+    pools live in kombu's process-wide registry, keyed by URL: only the own
+    broker's is closed (a closed pool would stay registered for its URL)."""
+    if close:
+        app.pool.force_close_all()
     app.conf.broker_url = url
     app._pool = None
     app.amqp._producer_pool = None
@@ -420,11 +423,11 @@ def own_broker(celery_worker_app) -> Iterator[OwnRedis]:
     redis = OwnRedis()
     redis.start()
     before = celery_worker_app.conf.broker_url
-    _publish_to(celery_worker_app, redis.url)
+    _publish_to(celery_worker_app, redis.url, close=False)
     try:
         yield redis
     finally:
-        _publish_to(celery_worker_app, before)
+        _publish_to(celery_worker_app, before, close=True)
         redis.cleanup()
 
 
