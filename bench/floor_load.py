@@ -137,7 +137,7 @@ class Submitter(Coder):
         side = threading.Thread(target=self._submits, daemon=True)
         side.start()
         super().run()
-        side.join(timeout=5)
+        side.join()
 
     def _submits(self) -> None:
         period = max(1.0, self.every * max(self.think, 0.2))
@@ -145,6 +145,8 @@ class Submitter(Coder):
             time.sleep(period * self.random.uniform(0.5, 1.5))
             if time.perf_counter() < self.measure_from:
                 continue
+            if time.perf_counter() >= self.stop_at:
+                break
             encounter_id = self.spares.pop()
             try:
                 body = self.api("GET", f"/api/v1/encounters/{encounter_id}/")
@@ -291,7 +293,7 @@ def main() -> None:
         def poll() -> None:
             waiting = {
                 i
-                for i in submitted
+                for i in list(submitted)
                 if i not in audited
                 and Encounter.objects.filter(id=i, status="submitted").exists() is False
             }
