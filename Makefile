@@ -31,7 +31,7 @@ lint: $(VENV)/.installed
 	@# The Django plugin imports the settings: placeholder URLs keep it from starting
 	@# the embedded servers (mypy connects to nothing).
 	DEV_MODE=1 DATABASE_URL=postgres://typecheck.invalid/x REDIS_URL=redis://typecheck.invalid:6379/0 \
-		$(VENV)/bin/mypy accounts codesets encounters coding_app
+		$(VENV)/bin/mypy accounts codesets encounters coding_app jobs
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .

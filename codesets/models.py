@@ -173,6 +173,9 @@ class Release(models.Model):
     progress = models.PositiveSmallIntegerField(default=0)
     progress_message = models.CharField(max_length=200, blank=True)
     progress_at = models.DateTimeField(null=True, blank=True)
+    # How many times an import job started on this release (a worker that died
+    # mid-import counts; jobs.services fails the release after JOB_MAX_ATTEMPTS).
+    attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     code_count = models.IntegerField(default=0)
     billable_count = models.IntegerField(default=0)

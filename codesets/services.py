@@ -3,7 +3,6 @@ release, activating and discarding releases."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import gzip
 import hashlib
@@ -18,8 +17,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import psycopg
-from celery import current_app
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -53,12 +50,21 @@ from codesets.models import (
     release_kind_label,
 )
 from codesets.query_words import normalized_query
+from jobs.services import (
+    JobClaim,
+    job_claimed,
+    job_enqueue,
+    jobs_claimed,
+    queued_stale_before,
+    stale_before,
+)
 
 if TYPE_CHECKING:
     from accounts.models import User
 
 logger = logging.getLogger(__name__)
 
+IMPORT_TASK = "codesets.tasks.release_import_task"
 GZIP_MAGIC = b"\x1f\x8b"
 # Formats this release model stores (codes, notes, PCS tables; DRG weights; HCPCS and
 # CPT codes with their per-code validity dates; NCCI PTP, MUE and ICD-10-CM index tables,
@@ -289,9 +295,9 @@ def release_receive_file(
         stored.unlink(missing_ok=True)
         raise
     if queue:
-        from codesets.tasks import release_import_task
-
-        release_import_task.delay_on_commit(release_id=release.id)
+        # Through the outbox: with the broker down the release is saved and its job
+        # sent by the sweep once the broker is back.
+        job_enqueue(IMPORT_TASK, release_id=release.id)
     return release
 
 
@@ -312,36 +318,30 @@ def _duplicate_of(sha256: str) -> ReleaseError:
 
 
 class ProgressReporter:
-    """Writes a release's progress from a connection of its own, so the page sees it
-    while the import transaction is still open. At most one write per half second."""
+    """Writes a release's progress (its heartbeat) through the import's JobClaim
+    connection, so the page sees it while the import transaction is still open. At
+    most one write per half second."""
 
-    def __init__(self, release_id: int) -> None:
+    def __init__(self, release_id: int, claim: JobClaim) -> None:
         self.release_id = release_id
-        self._conn: psycopg.Connection | None = None
+        self.claim = claim
         self._last = 0.0
+        self._closed = False
 
     def __call__(self, percent: int, message: str, *, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and now - self._last < 0.5:
+        if self._closed or (not force and now - self._last < 0.5):
             return
         self._last = now
-        if self._conn is None:
-            params = connection.get_connection_params()
-            params.pop("cursor_factory", None)
-            params.pop("context", None)
-            self._conn = psycopg.connect(**params, autocommit=True)
-            # Progress is best effort: never wait behind a lock on the release row.
-            self._conn.execute("SET lock_timeout = '200ms'")
-        with contextlib.suppress(psycopg.errors.LockNotAvailable):
-            self._conn.execute(
-                "UPDATE codesets_release SET progress = %s, progress_message = %s, progress_at = now() WHERE id = %s",
-                [max(0, min(100, percent)), message[:200], self.release_id],
-            )
+        # Best effort: never waits behind a lock on the release row (JobClaim).
+        self.claim.execute(
+            "UPDATE codesets_release SET progress = %s, progress_message = %s, progress_at = now() WHERE id = %s",
+            [max(0, min(100, percent)), message[:200], self.release_id],
+        )
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        """No more progress writes (the final update is the import's own)."""
+        self._closed = True
 
 
 def _base_release_for(release: Release) -> Release | None:
@@ -712,7 +712,17 @@ def release_import(*, release_id: int) -> Release | None:
     keeps a redelivered job from running beside the first. Everything is written in
     one transaction: a malformed file or a killed worker leaves no partial release.
     """
-    progress = ProgressReporter(release_id)
+    claim = JobClaim("release", release_id)
+    if not claim.acquire():
+        # A live worker imports this release already (a redelivered or resent job).
+        return Release.objects.filter(id=release_id).first()
+    # The claim is held until the outcome is committed: the sweep restarts an
+    # importing release only when no live process holds it.
+    claim.execute(
+        "UPDATE codesets_release SET attempts = attempts + 1, progress_at = now() WHERE id = %s AND state = 'importing'",
+        [release_id],
+    )
+    progress = ProgressReporter(release_id, claim)
     try:
         return _release_import(release_id, progress)
     except ImportFormatError as exc:
@@ -736,7 +746,97 @@ def release_import(*, release_id: int) -> Release | None:
         logger.exception("release %s: internal error during import", release_id)
         raise
     finally:
-        progress.close()
+        claim.release()
+
+
+def release_imports_stalled_requeue() -> tuple[list[str], list[str]]:
+    """The sweep's part for imports (jobs.services.jobs_sweep): an importing release
+    that no live worker holds and whose heartbeat is older than JOB_STALE_SECONDS
+    (or, never started, JOB_QUEUED_RESEND_SECONDS) is queued again, or failed after
+    JOB_MAX_ATTEMPTS deaths. Returns (requeued, failed) descriptions."""
+    requeued: list[str] = []
+    failed: list[str] = []
+    claimed = jobs_claimed("release")
+    candidates = Release.objects.filter(state=Release.State.IMPORTING).filter(
+        Q(progress_at__lt=stale_before())
+        | Q(progress_at__isnull=True, created_at__lt=queued_stale_before())
+    )
+    for release in candidates.exclude(id__in=claimed)[:100]:
+        if release.attempts >= settings.JOB_MAX_ATTEMPTS:
+            _release_mark_failed(
+                release.id,
+                f"The import was started {release.attempts} times and its worker stopped each time "
+                "(killed, or out of memory); nothing was staged. Retry it, or discard it and upload the file again.",
+            )
+            failed.append(f"release {release.id}")
+            continue
+        with transaction.atomic():
+            updated = Release.objects.filter(
+                id=release.id,
+                state=Release.State.IMPORTING,
+                progress_at=release.progress_at,
+            ).update(
+                progress_at=timezone.now(),
+                progress_message="Restarted: the worker stopped; waiting for another one"
+                if release.attempts
+                else "Waiting for a worker (sent again)",
+            )
+            if updated:
+                job_enqueue(IMPORT_TASK, release_id=release.id)
+                requeued.append(f"release {release.id}")
+    return requeued, failed
+
+
+def release_import_stalled(release: Release) -> bool:
+    """An importing release that no live worker holds and that shows no progress for
+    JOB_STALE_SECONDS: the admin may retry or discard it."""
+    if release.state != Release.State.IMPORTING:
+        return False
+    last = release.progress_at or release.created_at
+    return last < stale_before() and not job_claimed("release", release.id)
+
+
+@transaction.atomic(durable=True)
+def release_import_retry(*, release_id: int) -> Release:
+    """Start the import of a failed or stalled release again (the admin's Retry)."""
+    release = Release.objects.select_for_update().get(id=release_id)
+    stalled = release_import_stalled(release)
+    if release.state != Release.State.FAILED and not stalled:
+        raise ReleaseError(
+            "Only a failed import, or one whose worker stopped, can be retried."
+        )
+    if not release.source_path or not Path(release.source_path).exists():
+        raise ReleaseError(
+            "The uploaded file is no longer on the server; discard this attempt and upload it again."
+        )
+    if (
+        Release.objects.filter(source_sha256=release.source_sha256)
+        .exclude(id=release.id)
+        .exclude(state__in=[Release.State.FAILED, Release.State.DISCARDED])
+        .exists()
+    ):
+        raise ReleaseError(
+            "This file was uploaded again meanwhile; that release is the one to follow."
+        )
+    release.state = Release.State.IMPORTING
+    release.error = ""
+    release.attempts = 0
+    release.progress = 0
+    release.progress_at = None
+    release.progress_message = "Waiting for a worker (retry)"
+    release.save(
+        update_fields=[
+            "state",
+            "error",
+            "attempts",
+            "progress",
+            "progress_at",
+            "progress_message",
+            "updated_at",
+        ]
+    )
+    job_enqueue(IMPORT_TASK, release_id=release.id)
+    return release
 
 
 def _release_mark_failed(release_id: int, message: str) -> None:
@@ -962,11 +1062,8 @@ def release_activate(
     if release.system in System.values:
         # Encounters not yet final whose codes this release deletes or revises are
         # audited again. By task name: codesets does not depend on encounters.
-        transaction.on_commit(
-            lambda: current_app.send_task(
-                "encounters.tasks.reaudit_after_release_task",
-                kwargs={"release_id": release.id},
-            )
+        job_enqueue(
+            "encounters.tasks.reaudit_after_release_task", release_id=release.id
         )
     return release
 
@@ -975,9 +1072,12 @@ def release_activate(
 def release_discard(*, release_id: int) -> Release:
     """Throw away a staged or failed release: its codes leave the shared rows."""
     release = Release.objects.select_for_update().get(id=release_id)
-    if release.state not in (Release.State.STAGED, Release.State.FAILED):
+    if release.state not in (
+        Release.State.STAGED,
+        Release.State.FAILED,
+    ) and not release_import_stalled(release):
         raise ReleaseError(
-            f"“{release.label or release.source_file_name}” is {release.get_state_display().lower()}; only staged or failed releases can be discarded."
+            f"“{release.label or release.source_file_name}” is {release.get_state_display().lower()}; only staged or failed releases, or imports whose worker stopped, can be discarded."
         )
     for model in (Code, Note, PcsTable):
         table = model._meta.db_table

@@ -19,6 +19,11 @@ urlpatterns = [
         name="release_activate",
     ),
     path(
+        "releases/<int:release_id>/retry/",
+        views.release_retry,
+        name="release_retry",
+    ),
+    path(
         "releases/<int:release_id>/discard/",
         views.release_discard,
         name="release_discard",

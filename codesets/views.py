@@ -30,6 +30,7 @@ from codesets.models import Release, System, display_code, normalize_code
 from codesets.pcs_builder import pcs_builder_step
 from codesets.pcs_lookup import pcs_lookup
 from codesets.search import code_detail, code_search
+from jobs.services import QUEUED_LATER, sends_reported
 
 DIFF_PAGE_SIZE = 100
 # What a table release's rows are called on its page: (one, several, filter hint).
@@ -90,25 +91,32 @@ def release_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
                 if len(files) > 1:
                     path = table_releases.bundle_parts(files=files, folder=Path(tmp))
                     file_name = path.name
-                release = services.release_receive_file(
-                    path=path,
-                    file_name=file_name,
-                    user_id=request.user.id,
-                    system=form.cleaned_data["system"] or None,
-                    label=form.cleaned_data["label"],
-                    effective_from=form.cleaned_data["effective_from"],
-                    effective_to=form.cleaned_data["effective_to"],
-                )
+                with sends_reported() as sends:
+                    release = services.release_receive_file(
+                        path=path,
+                        file_name=file_name,
+                        user_id=request.user.id,
+                        system=form.cleaned_data["system"] or None,
+                        label=form.cleaned_data["label"],
+                        effective_from=form.cleaned_data["effective_from"],
+                        effective_to=form.cleaned_data["effective_to"],
+                    )
             except services.DuplicateRelease as exc:
                 messages.warning(request, str(exc))
                 return redirect("codesets:release_detail", release_id=exc.existing.id)
             except (ImportFormatError, services.ReleaseError) as exc:
                 form.add_error("file", str(exc))
             else:
-                messages.success(
-                    request,
-                    f"“{release.source_file_name}” received; the import runs in the background.",
-                )
+                if sends.broker_down:
+                    messages.warning(
+                        request,
+                        f"“{release.source_file_name}” received. Its import is {QUEUED_LATER}.",
+                    )
+                else:
+                    messages.success(
+                        request,
+                        f"“{release.source_file_name}” received; the import runs in the background.",
+                    )
                 return redirect("codesets:release_detail", release_id=release.id)
     return render(request, "codesets/release_upload.html", {"form": form})
 
@@ -116,9 +124,12 @@ def release_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
 @permission_required(MANAGE_CODESETS)
 def release_detail(request: AuthenticatedHttpRequest, release_id: int) -> HttpResponse:
     release = get_object_or_404(selectors.release_list(), id=release_id)
+    stalled = services.release_import_stalled(release)
     if request.htmx and request.GET.get("fragment") == "progress":
         response = render(
-            request, "codesets/release_detail.html#progress", {"release": release}
+            request,
+            "codesets/release_detail.html#progress",
+            {"release": release, "stalled": stalled},
         )
         if release.state != Release.State.IMPORTING:
             response["HX-Refresh"] = (
@@ -156,6 +167,7 @@ def release_detail(request: AuthenticatedHttpRequest, release_id: int) -> HttpRe
     row_singular, row_plural, filter_hint = TABLE_ROWS.get(release.system, ("", "", ""))
     context = {
         "release": release,
+        "stalled": stalled,
         "row_singular": row_singular,
         "row_plural": row_plural,
         "filter_hint": filter_hint,
@@ -223,6 +235,24 @@ def release_discard(request: AuthenticatedHttpRequest, release_id: int) -> HttpR
         request, f"“{release.label or release.source_file_name}” was discarded."
     )
     return redirect("codesets:release_list")
+
+
+@require_POST
+@permission_required(MANAGE_CODESETS)
+def release_retry(request: AuthenticatedHttpRequest, release_id: int) -> HttpResponse:
+    """Start a failed import, or one whose worker stopped, again."""
+    release = get_object_or_404(Release, id=release_id)
+    try:
+        with sends_reported() as sends:
+            services.release_import_retry(release_id=release.id)
+    except services.ReleaseError as exc:
+        messages.error(request, str(exc))
+    else:
+        if sends.broker_down:
+            messages.warning(request, f"The import is {QUEUED_LATER}.")
+        else:
+            messages.success(request, "The import starts again.")
+    return redirect("codesets:release_detail", release_id=release.id)
 
 
 @require_POST

@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "accounts",
     "codesets",
     "encounters",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -313,20 +314,60 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The queue of every task not routed elsewhere (tests run workers on a queue of their own).
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE") or "celery"
 # A message a worker took but never acknowledged (the worker was killed) goes back
 # to the queue after this many seconds: longer than any task may run, or a task
 # still running would be delivered twice.
 BROKER_VISIBILITY_TIMEOUT = env_int(
     "CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 300
 )
+# Redis down: a request that queues a job gives up within about a second (no retry
+# loop on publish, short connect timeouts on the broker and the result store), saves
+# what the user did and says the job waits; the sweep below queues it once Redis is
+# back (coding_app.jobs).
+BROKER_CONNECT_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECT_TIMEOUT") or 1.0)
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_CONNECT_TIMEOUT
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": BROKER_VISIBILITY_TIMEOUT,
     # How often a worker looks for such messages (kombu's sweep, in seconds).
     "unacked_restore_interval": min(10, BROKER_VISIBILITY_TIMEOUT),
     "unacked_restore_throttle": 1,
+    "socket_connect_timeout": BROKER_CONNECT_TIMEOUT,
+    # Above kombu's 1 s BRPOP wait, so an idle worker is not disconnected.
+    "socket_timeout": 5.0,
+    # A publisher's connection attempt is not retried (kombu's default_channel);
+    # a worker's reconnection follows broker_connection_max_retries instead.
+    "max_retries": 0,
 }
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = BROKER_CONNECT_TIMEOUT
+CELERY_REDIS_SOCKET_TIMEOUT = 5.0
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 0}}
+# A killed worker strands nothing (jobs.services): a running import or batch holds a
+# database lock that dies with its process and beats every few seconds; the sweep
+# (beat, and every worker's start-up) queues a job again when its lock is gone and its
+# last beat is older than JOB_STALE_SECONDS, and fails it after JOB_MAX_ATTEMPTS deaths.
+# A job still queued (no beat yet) is sent again after JOB_QUEUED_RESEND_SECONDS in
+# case its message was lost; the jobs are idempotent, so an extra send is harmless.
+JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 20)
+JOB_QUEUED_RESEND_SECONDS = env_int("JOB_QUEUED_RESEND_SECONDS", 15 * 60)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
+JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 30)
+# An outbox row younger than this is still being sent by its own commit.
+JOB_OUTBOX_GRACE_SECONDS = 5
+# A batch audit works in slices under the task time limit (and so under the
+# visibility timeout): after AUDIT_BATCH_SLICE_SECONDS it queues its own
+# continuation, which resumes at the first chunk not yet committed.
+AUDIT_BATCH_SLICE_SECONDS = env_int(
+    "AUDIT_BATCH_SLICE_SECONDS", max(60, CELERY_TASK_SOFT_TIME_LIMIT - 5 * 60)
+)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "audit-stalled": {"task": "encounters.tasks.audit_stalled_task", "schedule": 300.0},
+    "jobs-sweep": {
+        "task": "jobs.tasks.jobs_sweep_task",
+        "schedule": float(JOB_SWEEP_SECONDS),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
 

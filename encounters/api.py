@@ -32,6 +32,7 @@ from encounters.selectors import (
     encounter_list,
 )
 from encounters.whatif import encounter_what_if
+from jobs.services import QUEUED_LATER, sends_reported
 
 
 class StrictSerializer(serializers.Serializer):
@@ -513,12 +514,13 @@ class EncounterSubmitApi(APIView):
         )
         data = SubmitSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        encounter, refused = _change(
-            services.encounter_submit,
-            user=request.user,
-            encounter_id=encounter.id,
-            version=data.validated_data["version"],
-        )
+        with sends_reported() as sends:
+            encounter, refused = _change(
+                services.encounter_submit,
+                user=request.user,
+                encounter_id=encounter.id,
+                version=data.validated_data["version"],
+            )
         if refused is not None:
             return refused
         return Response(
@@ -527,6 +529,12 @@ class EncounterSubmitApi(APIView):
                 "status": encounter.status,
                 "version": encounter.version,
                 "drg": encounter.drg,
+                # False when the job service was down: the audit waits in the
+                # outbox and runs once it is back.
+                "audit_queued": not sends.broker_down,
+                "message": f"The audit is {QUEUED_LATER}."
+                if sends.broker_down
+                else "The audit job has started.",
             },
             status=status.HTTP_202_ACCEPTED,
         )

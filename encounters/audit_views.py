@@ -28,6 +28,7 @@ from encounters.selectors import (
 )
 from encounters.services import CodingConflict, NotEditable
 from encounters.services import encounter_reassign as reassign_encounter
+from jobs.services import QUEUED_LATER, sends_reported
 
 # The period of the "findings by rule" table of the audit queue.
 RULE_SUMMARY_DAYS = 90
@@ -196,14 +197,17 @@ def batch_new(request: AuthenticatedHttpRequest) -> HttpResponse:
         if data["discharged_to"]:
             rows = rows.filter(discharge_date__lte=data["discharged_to"])
         try:
-            batch = audit.audit_batch_create(
-                user=request.user,
-                encounter_ids=list(rows.values_list("id", flat=True)[:100_000]),
-                reason=data["reason"],
-            )
+            with sends_reported() as sends:
+                batch = audit.audit_batch_create(
+                    user=request.user,
+                    encounter_ids=list(rows.values_list("id", flat=True)[:100_000]),
+                    reason=data["reason"],
+                )
         except ValidationError as exc:
             form.add_error(None, exc)
         else:
+            if sends.broker_down:
+                messages.warning(request, f"Batch audit {batch.id} {QUEUED_LATER}.")
             return redirect("encounters:batch_detail", batch.id)
     return render(
         request,
@@ -218,7 +222,43 @@ def batch_detail(request: AuthenticatedHttpRequest, batch_id: int) -> HttpRespon
     template = "encounters/batch_detail.html"
     if request.htmx:
         template += "#progress"
-    return render(request, template, {"batch": batch})
+    return render(
+        request,
+        template,
+        {"batch": batch, "stalled": audit.audit_batch_stalled(batch)},
+    )
+
+
+@require_POST
+@permission_required(REVIEW_AUDITS)
+def batch_retry(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
+    """Go on with a failed batch, or one whose worker stopped, from where it stopped."""
+    batch = get_object_or_404(AuditBatch, id=batch_id)
+    try:
+        with sends_reported() as sends:
+            audit.audit_batch_retry(batch_id=batch.id)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        if sends.broker_down:
+            messages.warning(request, f"Batch audit {batch.id} {QUEUED_LATER}.")
+        else:
+            messages.success(request, f"Batch audit {batch.id} goes on.")
+    return redirect("encounters:batch_detail", batch.id)
+
+
+@require_POST
+@permission_required(REVIEW_AUDITS)
+def batch_stop(request: AuthenticatedHttpRequest, batch_id: int) -> HttpResponse:
+    """Give up a batch whose worker stopped (what was audited stands)."""
+    batch = get_object_or_404(AuditBatch, id=batch_id)
+    try:
+        audit.audit_batch_stop(batch_id=batch.id, user=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Batch audit {batch.id} was stopped.")
+    return redirect("encounters:batch_detail", batch.id)
 
 
 @require_POST

@@ -481,6 +481,11 @@ class AuditBatch(models.Model):
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Written by the running job after every chunk (and when queued): the sweep of
+    # jobs.services restarts a batch whose worker died (its claim is gone and this
+    # is older than JOB_STALE_SECONDS), and fails it after JOB_MAX_ATTEMPTS deaths.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at"]

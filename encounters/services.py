@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -46,7 +45,7 @@ from encounters.models import (
     procedure_systems_for,
 )
 from encounters.selectors import encounter_last_change, encounter_may_edit
-from encounters.tasks import encounter_audit_task
+from jobs.services import job_enqueue
 
 MAX_DIAGNOSES = 25  # UB-04 has 1 principal + 24 other diagnoses
 MAX_PROCEDURES = 25
@@ -780,11 +779,9 @@ def encounter_submit(*, user: User, encounter_id: int, version: int) -> Encounte
         drg=stored,
         submitted_at=timezone.now(),
     )
-    # robust: a broker outage after the commit is logged, not raised (the submit
-    # stands; audit_stalled_requeue queues the audit again later).
-    transaction.on_commit(
-        partial(encounter_audit_task.delay, encounter_id=encounter.id), robust=True
-    )
+    # Through the outbox: sent after the commit; with the broker down the submit
+    # stands and the sweep sends the audit once the broker is back.
+    job_enqueue("encounters.tasks.encounter_audit_task", encounter_id=encounter.id)
     snapshot = coding_snapshot(encounter)
     CodingChange.objects.create(
         encounter=encounter,

@@ -4,6 +4,7 @@ idempotent (the AuditRun key), so acks_late redelivery after a killed worker is 
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 
 @shared_task(
@@ -18,8 +19,11 @@ def encounter_audit_task(*, encounter_id: int) -> None:
 @shared_task(
     acks_late=True,
     reject_on_worker_lost=True,
-    time_limit=3 * 3600,
-    soft_time_limit=3 * 3600 - 60,
+    ignore_result=True,
+    # Under the broker's visibility timeout: a batch works in slices of
+    # AUDIT_BATCH_SLICE_SECONDS and queues its own continuation.
+    time_limit=settings.CELERY_TASK_TIME_LIMIT,
+    soft_time_limit=settings.CELERY_TASK_SOFT_TIME_LIMIT,
 )
 def audit_batch_task(*, batch_id: int) -> None:
     from encounters.audit.services import audit_batch_run
@@ -39,8 +43,8 @@ def reaudit_after_release_task(*, release_id: int) -> None:
 
 @shared_task(acks_late=True, time_limit=120, soft_time_limit=110)
 def audit_stalled_task() -> None:
-    """Beat, every few minutes: submitted encounters whose audit never ran (the
-    broker was down when they were submitted) are queued again."""
+    """Beat, every few minutes: submitted encounters whose audit never ran are
+    queued again (a backstop behind the outbox of jobs.services)."""
     from encounters.audit.services import audit_stalled_requeue
 
     audit_stalled_requeue()

@@ -17,6 +17,16 @@ urlpatterns = [
         "audit/batches/<int:batch_id>/", audit_views.batch_detail, name="batch_detail"
     ),
     path(
+        "audit/batches/<int:batch_id>/retry/",
+        audit_views.batch_retry,
+        name="batch_retry",
+    ),
+    path(
+        "audit/batches/<int:batch_id>/stop/",
+        audit_views.batch_stop,
+        name="batch_stop",
+    ),
+    path(
         "findings/<int:finding_id>/decide/",
         audit_views.finding_decide,
         name="finding_decide",

@@ -48,6 +48,7 @@ from encounters.selectors import (
     sees_all_encounters,
 )
 from encounters.whatif import Price, WhatIf, encounter_what_if
+from jobs.services import QUEUED_LATER, sends_reported
 
 
 @permission_required(CODE_ENCOUNTERS)
@@ -191,13 +192,20 @@ def _save(
             post.version = saved.version
             return None
         if post.action in SUBMITS:
-            services.encounter_submit(
-                user=request.user, encounter_id=encounter.id, version=saved.version
-            )
-            messages.success(
-                request,
-                f"Encounter {encounter.id} submitted: the audit checks run now.",
-            )
+            with sends_reported() as sends:
+                services.encounter_submit(
+                    user=request.user, encounter_id=encounter.id, version=saved.version
+                )
+            if sends.broker_down:
+                messages.warning(
+                    request,
+                    f"Encounter {encounter.id} submitted. Its audit is {QUEUED_LATER}.",
+                )
+            else:
+                messages.success(
+                    request,
+                    f"Encounter {encounter.id} submitted: the audit checks run now.",
+                )
             url = reverse("encounters:queue")
             if post.action.endswith("-next"):
                 url = _next_url(request) or url

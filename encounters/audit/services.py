@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User, UserChange
@@ -38,6 +39,15 @@ from encounters.services import (
     ProcedureInput,
     coding_snapshot,
     encounter_save_coding,
+)
+from jobs.services import (
+    JobClaim,
+    job_claimed,
+    job_enqueue,
+    job_send,
+    jobs_claimed,
+    queued_stale_before,
+    stale_before,
 )
 
 logger = logging.getLogger(__name__)
@@ -81,19 +91,21 @@ def audit_sample_rate_set(
     return sample
 
 
-def encounter_audit_enqueue(encounter_id: int) -> None:
-    """Queue the audit of a submitted encounter; a broker outage is logged, not
-    raised: the submit is committed, and audit_stalled_requeue picks it up later."""
-    from encounters.tasks import encounter_audit_task
-
-    try:
-        encounter_audit_task.delay(encounter_id=encounter_id)
-    except Exception:
-        logger.exception("Could not queue the audit of encounter %s", encounter_id)
+AUDIT_TASK = "encounters.tasks.encounter_audit_task"
+BATCH_TASK = "encounters.tasks.audit_batch_task"
 
 
-def audit_stalled_requeue(*, older_than: dt.timedelta = dt.timedelta(minutes=2)) -> int:
-    """Queue again the audits of encounters submitted a while ago and still waiting."""
+def encounter_audit_enqueue(encounter_id: int) -> bool:
+    """Queue the audit of a submitted encounter now; False (logged) when the broker is
+    down: the submit stands and the outbox or audit_stalled_requeue sends it later."""
+    return job_send(AUDIT_TASK, {"encounter_id": encounter_id})
+
+
+def audit_stalled_requeue(
+    *, older_than: dt.timedelta = dt.timedelta(minutes=10)
+) -> int:
+    """Queue again the audits of encounters submitted a while ago and still waiting
+    (a backstop: the outbox sends the audits a broker outage held back)."""
     stalled = list(
         Encounter.objects.filter(
             status=Encounter.Status.SUBMITTED,
@@ -101,7 +113,8 @@ def audit_stalled_requeue(*, older_than: dt.timedelta = dt.timedelta(minutes=2))
         ).values_list("id", flat=True)[:5000]
     )
     for encounter_id in stalled:
-        encounter_audit_enqueue(encounter_id)
+        if not encounter_audit_enqueue(encounter_id):
+            break
     return len(stalled)
 
 
@@ -120,8 +133,6 @@ def audit_batch_create(
     reason: str,
     trigger: str = AuditRun.Trigger.BATCH,
 ) -> AuditBatch:
-    from encounters.tasks import audit_batch_task
-
     if not encounter_ids:
         raise ValidationError("No encounter matches this selection.")
     batch = AuditBatch.objects.create(
@@ -129,27 +140,60 @@ def audit_batch_create(
         reason=reason[:300],
         trigger=trigger,
         encounter_ids=sorted(set(encounter_ids)),
+        heartbeat_at=timezone.now(),
     )
-    audit_batch_task.delay_on_commit(batch_id=batch.id)
+    # Through the outbox: with the broker down the batch is saved and its job sent
+    # by the sweep once the broker is back.
+    job_enqueue(BATCH_TASK, batch_id=batch.id)
     return batch
 
 
 def audit_batch_run(*, batch_id: int) -> None:
-    """Run (or resume) a batch: chunks already committed are not redone."""
+    """Run (or resume) a batch: chunks already committed are not redone.
+
+    The job holds the batch's claim (jobs.services.JobClaim) and beats after every
+    chunk; a second delivery while it runs does nothing. After
+    AUDIT_BATCH_SLICE_SECONDS it queues its own continuation and stops, so no run
+    outlasts the task time limit (nor the broker's visibility timeout)."""
+    with JobClaim("batch", batch_id) as claim:
+        if not claim.acquire():
+            return  # a live worker runs this batch
+        _audit_batch_slice(batch_id, claim)
+
+
+def _audit_batch_slice(batch_id: int, claim: JobClaim) -> None:
     batch = AuditBatch.objects.get(id=batch_id)
-    if batch.state == AuditBatch.State.DONE:
+    if batch.state in (AuditBatch.State.DONE, AuditBatch.State.FAILED):
         return
-    AuditBatch.objects.filter(id=batch_id).update(state=AuditBatch.State.RUNNING)
+    started = time.monotonic()
+    AuditBatch.objects.filter(id=batch_id).update(
+        state=AuditBatch.State.RUNNING,
+        heartbeat_at=timezone.now(),
+    )
     # `done` moves in the same transaction as each chunk's findings, so it says
     # exactly where a killed worker stopped.
     chunk = settings.AUDIT_CHUNK
     start = (batch.done // chunk) * chunk
     try:
         for offset in range(start, len(batch.encounter_ids), chunk):
+            if (
+                offset > start
+                and time.monotonic() - started > settings.AUDIT_BATCH_SLICE_SECONDS
+            ):
+                with transaction.atomic():
+                    AuditBatch.objects.filter(id=batch_id).update(
+                        state=AuditBatch.State.QUEUED, heartbeat_at=timezone.now()
+                    )
+                    job_enqueue(BATCH_TASK, batch_id=batch_id)
+                return
             audit_encounters(
                 encounter_ids=batch.encounter_ids[offset : offset + chunk],
                 trigger=batch.trigger,
                 batch=batch,
+            )
+            claim.execute(
+                "UPDATE encounters_auditbatch SET heartbeat_at = now() WHERE id = %s",
+                [batch_id],
             )
     except Exception as exc:
         AuditBatch.objects.filter(id=batch_id).update(
@@ -160,7 +204,89 @@ def audit_batch_run(*, batch_id: int) -> None:
         state=AuditBatch.State.DONE,
         done=len(batch.encounter_ids),
         finished_at=timezone.now(),
+        heartbeat_at=timezone.now(),
     )
+
+
+def audit_batches_stalled_requeue() -> tuple[list[str], list[str]]:
+    """The sweep's part for batches (jobs.services.jobs_sweep): a running batch no
+    live worker holds, with no heartbeat for JOB_STALE_SECONDS, is queued again (it
+    resumes at its first uncommitted chunk), or failed after JOB_MAX_ATTEMPTS
+    deaths; a queued one not started after JOB_QUEUED_RESEND_SECONDS is sent again."""
+    requeued: list[str] = []
+    failed: list[str] = []
+    claimed = jobs_claimed("batch")
+    candidates = AuditBatch.objects.filter(
+        Q(state=AuditBatch.State.RUNNING, heartbeat_at__lt=stale_before())
+        | Q(state=AuditBatch.State.QUEUED, heartbeat_at__lt=queued_stale_before())
+        | Q(
+            state__in=[AuditBatch.State.QUEUED, AuditBatch.State.RUNNING],
+            heartbeat_at__isnull=True,
+        )
+    ).exclude(id__in=claimed)
+    for batch in candidates.only("id", "state", "attempts", "heartbeat_at")[:100]:
+        died = batch.state == AuditBatch.State.RUNNING
+        if died and batch.attempts + 1 >= settings.JOB_MAX_ATTEMPTS:
+            AuditBatch.objects.filter(id=batch.id, state=batch.state).update(
+                state=AuditBatch.State.FAILED,
+                error=f"The batch was started {batch.attempts + 1} times and its worker stopped each time "
+                "(killed, or out of memory). What was audited stands; retry to go on from there.",
+            )
+            failed.append(f"batch {batch.id}")
+            continue
+        with transaction.atomic():
+            updated = AuditBatch.objects.filter(
+                id=batch.id, state=batch.state, heartbeat_at=batch.heartbeat_at
+            ).update(
+                state=AuditBatch.State.QUEUED,
+                heartbeat_at=timezone.now(),
+                attempts=F("attempts") + int(died),
+            )
+            if updated:
+                job_enqueue(BATCH_TASK, batch_id=batch.id)
+                requeued.append(f"batch {batch.id}")
+    return requeued, failed
+
+
+def audit_batch_stalled(batch: AuditBatch) -> bool:
+    """A queued or running batch that no live worker holds and that has not moved
+    for JOB_STALE_SECONDS: a supervisor may retry or stop it."""
+    if batch.state not in (AuditBatch.State.QUEUED, AuditBatch.State.RUNNING):
+        return False
+    last = batch.heartbeat_at or batch.created_at
+    return last < stale_before() and not job_claimed("batch", batch.id)
+
+
+@transaction.atomic
+def audit_batch_retry(*, batch_id: int) -> AuditBatch:
+    """A supervisor's Retry on a failed or stalled batch: it goes on from its first
+    chunk not yet committed (what was audited stands)."""
+    batch = AuditBatch.objects.select_for_update().get(id=batch_id)
+    if batch.state != AuditBatch.State.FAILED and not audit_batch_stalled(batch):
+        raise ValidationError(
+            "Only a failed batch, or one whose worker stopped, can be retried."
+        )
+    batch.state = AuditBatch.State.QUEUED
+    batch.error = ""
+    batch.attempts = 0
+    batch.heartbeat_at = timezone.now()
+    batch.save(update_fields=["state", "error", "attempts", "heartbeat_at"])
+    job_enqueue(BATCH_TASK, batch_id=batch.id)
+    return batch
+
+
+@transaction.atomic
+def audit_batch_stop(*, batch_id: int, user: User) -> AuditBatch:
+    """A supervisor's Stop on a stalled batch: failed, what was audited stands."""
+    batch = AuditBatch.objects.select_for_update().get(id=batch_id)
+    if not audit_batch_stalled(batch):
+        raise ValidationError(
+            "Only a batch whose worker stopped can be stopped here; a running batch finishes its work."
+        )
+    batch.state = AuditBatch.State.FAILED
+    batch.error = f"Stopped by {user.get_username()} after its worker stopped; {batch.done} of {batch.total} audited."
+    batch.save(update_fields=["state", "error"])
+    return batch
 
 
 def reaudit_after_release(*, release_id: int) -> AuditBatch | None:
