@@ -242,6 +242,27 @@ class Release(models.Model):
             and (self.effective_to is None or day <= self.effective_to)
         )
 
+    @property
+    def standing(self) -> str:
+        """What the release does for dates of service, in words. The state alone
+        misleads: a "retired" release (a later one was activated) still judges every
+        date of service in its range, so it is called retired only when it covers
+        none."""
+        if not self.is_in_force:
+            return self.get_state_display()
+        start, end = self.effective_from, self.effective_to
+        if start is None or (end is not None and end < start):
+            return "Retired"
+        today = timezone.localdate()
+        if start > today:
+            return f"Takes effect {start:%Y-%m-%d}"
+        if self.covers(today):
+            return "In force"
+        span = f"In force for dates of service {start:%Y-%m-%d} – {end:%Y-%m-%d}"
+        if self.state == self.State.RETIRED:
+            return f"{span}; superseded for new dates"
+        return span
+
 
 class ReleasedRow(models.Model):
     """A row that belongs to every release listed in ``release_ids``.
