@@ -258,7 +258,7 @@ class Release(models.Model):
             return f"Takes effect {start:%Y-%m-%d}"
         if self.covers(today):
             return "In force"
-        span = f"In force for dates of service {start:%Y-%m-%d} – {end:%Y-%m-%d}"
+        span = f"In force for dates of service {start:%Y-%m-%d} to {end:%Y-%m-%d}"
         if self.state == self.State.RETIRED:
             return f"{span}; superseded for new dates"
         return span

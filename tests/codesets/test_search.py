@@ -351,3 +351,60 @@ def test_a_rare_word_is_probed_first_and_a_common_query_keeps_the_rank_tags(
     assert plan("cholera", 20) == "probe"
     # A word hundreds of codes hold, one row wanted: the rank tags stop at the first.
     assert plan("encounter", 1) == "tags"
+
+
+@pytest.fixture
+def after_the_pcs_release(monkeypatch):
+    """Today is 2026-11-16: ICD-10-CM FY2027 covers it, the only ICD-10-PCS release
+    (FY2026) ended on 2026-09-30."""
+    release_import_now(
+        path=CM_FY2026,
+        activate=True,
+        effective_from=dt.date(2025, 10, 1),
+        effective_to=dt.date(2027, 9, 30),
+    )
+    release_import_now(
+        path=PCS_FY2026,
+        activate=True,
+        effective_from=dt.date(2025, 10, 1),
+        effective_to=dt.date(2026, 9, 30),
+    )
+    monkeypatch.setattr(
+        "django.utils.timezone.localdate", lambda *args: dt.date(2026, 11, 16)
+    )
+
+
+@pytest.mark.usefixtures("after_the_pcs_release")
+def test_encoder_starts_on_the_last_date_a_pcs_release_covers_and_says_so(
+    coder_client,
+):
+    page = coder_client.get("/codesets/encoder/").content.decode()
+    assert 'name="dos" value="2026-09-30"' in page
+    assert (
+        "No ICD-10-PCS release covers today (2026-11-16): the date of service is set "
+        "to 2026-09-30, the latest date it covers." in page
+    )
+    # So a PCS code exists on the page's date without the coder changing it.
+    found = coder_client.get(
+        "/codesets/encoder/", {"q": "0DTJ4ZZ", "system": "icd10pcs"}
+    ).content.decode()
+    assert 'data-testid="uncovered"' not in found
+    assert "0DTJ4ZZ" in found.split('id="results"')[1]
+    panel = coder_client.get("/codesets/encoder/icd10pcs/0DTJ4ZZ/").content.decode()
+    assert "Valid on 2026-09-30" in panel
+    builder = coder_client.get("/codesets/encoder/pcs-builder/").content.decode()
+    assert "tables in force on 2026-09-30" in builder
+    assert 'data-testid="dos-default"' in builder
+
+
+@pytest.mark.usefixtures("after_the_pcs_release")
+def test_encoder_keeps_today_when_every_system_covers_it_or_a_date_is_given(
+    coder_client,
+):
+    # ICD-10-CM alone covers today: today it is, without a note.
+    page = coder_client.get("/codesets/encoder/", {"system": "icd10cm"}).content
+    assert b'name="dos" value="2026-11-16"' in page
+    assert b'data-testid="dos-default"' not in page
+    page = coder_client.get("/codesets/encoder/", {"dos": "2026-11-01"}).content
+    assert b'name="dos" value="2026-11-01"' in page
+    assert b'data-testid="dos-default"' not in page

@@ -151,7 +151,7 @@ def test_a_superseded_release_is_labelled_by_the_dates_it_still_judges(
     # FY2025 still judges every date of service up to 2025-09-30: not "Retired".
     assert "Retired" not in releases
     assert (
-        "In force for dates of service 2024-10-01 – 2025-09-30; "
+        "In force for dates of service 2024-10-01 to 2025-09-30; "
         "superseded for new dates" in releases
     )
     detail = admin_client_.get(
