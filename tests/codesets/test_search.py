@@ -408,3 +408,23 @@ def test_encoder_keeps_today_when_every_system_covers_it_or_a_date_is_given(
     page = coder_client.get("/codesets/encoder/", {"dos": "2026-11-01"}).content
     assert b'name="dos" value="2026-11-01"' in page
     assert b'data-testid="dos-default"' not in page
+
+
+@pytest.mark.usefixtures("releases")
+def test_pcs_code_path_names_section_body_system_and_operation(coder_client):
+    panel = coder_client.get(
+        "/codesets/encoder/icd10pcs/0DTJ4ZZ/", {"dos": "2026-05-01"}
+    ).content.decode()
+    path = panel.split('aria-label="Path">')[1].split("</nav>")[0]
+    crumbs = [c.split(">")[-1] for c in path.split("</a>")[:-1]]
+    assert crumbs == [
+        "Section 0 Medical and Surgical",
+        "Body System D Gastrointestinal System",
+        "Operation T Resection",
+    ]
+    assert "Chapter 0" not in panel
+    # ICD-10-CM keeps its chapters.
+    panel = coder_client.get(
+        "/codesets/encoder/icd10cm/E1165/", {"dos": "2026-05-01"}
+    ).content.decode()
+    assert ">Chapter 4</a>" in panel
