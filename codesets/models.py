@@ -85,6 +85,16 @@ def display_code(system: str, code: str) -> str:
     return code
 
 
+def display_index_code(code: str) -> str:
+    """An ICD-10-CM index code as the index prints it: C34.9-, T39.1X5, T36-T50."""
+    if not code:
+        return ""
+    if "-" in code.rstrip("-"):
+        return "-".join(display_code(System.ICD10CM, part) for part in code.split("-"))
+    plain = code.rstrip("-")
+    return display_code(System.ICD10CM, plain) + code[len(plain) :]
+
+
 def normalize_code(code: str) -> str:
     """What the official files store: no dot, no spaces, upper case."""
     return code.replace(".", "").replace(" ", "").strip().upper()
@@ -659,6 +669,10 @@ class IndexTerm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.path} [{self.column}] {self.code}"
+
+    @property
+    def display(self) -> str:
+        return display_index_code(self.code)
 
 
 class PoaExemptCode(models.Model):
