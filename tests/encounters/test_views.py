@@ -296,7 +296,7 @@ def test_seed_demo_creates_realistic_encounters_that_open_and_group(
     assert principal.code and principal.poa == "Y"
     page = supervisor_client.get(f"/encounters/{inpatient.id}/").content.decode()
     assert "DRG " in page
-    assert "system (feed)" in page  # created by no user: the history says so
+    assert "Import (no user account)" in page  # created by no user: the history says so
     # The demo facilities get illustrative rates (recorded as demo, never CMS's),
     # so that the demo shows payment estimates.
     from codesets.models import PaymentRateChange
