@@ -66,3 +66,23 @@ def test_the_favicon_is_served_not_a_404(client):
     assert response["Location"].endswith("favicon.svg")
     page = client.get("/login/").content.decode()
     assert 'rel="icon"' in page
+
+
+@pytest.mark.django_db
+def test_a_403_logs_one_line_on_the_console_not_a_traceback(coder_client):
+    import io
+    import logging
+
+    # The settings' console handler (pytest adds capture handlers of subclasses).
+    console = next(
+        h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler
+    )
+    out = io.StringIO()
+    before = console.setStream(out)  # type: ignore[attr-defined]
+    try:
+        assert coder_client.get("/codesets/").status_code == 403
+    finally:
+        console.setStream(before)  # type: ignore[attr-defined]
+    lines = out.getvalue().splitlines()
+    assert lines == [lines[0]]
+    assert "Forbidden (Permission denied): /codesets/" in lines[0]
