@@ -86,3 +86,18 @@ def test_a_403_logs_one_line_on_the_console_not_a_traceback(coder_client):
     lines = out.getvalue().splitlines()
     assert lines == [lines[0]]
     assert "Forbidden (Permission denied): /codesets/" in lines[0]
+
+
+def test_make_run_ends_start_up_with_the_address_and_the_demo_passwords(tmp_path):
+    from coding_app.devstack import ready_banner
+
+    credentials = tmp_path / "demo_credentials.json"
+    credentials.write_text('{"coder": "coder-abc", "supervisor": "supervisor-def"}')
+    lines = ready_banner("http://127.0.0.1:8000/", credentials)
+    assert lines[0].startswith("The workbench is running at http://127.0.0.1:8000/")
+    assert "  coder       password: coder-abc" in lines
+    assert "  supervisor  password: supervisor-def" in lines
+    # No demo users (seed_demo refused, or another DATABASE_URL): the address alone.
+    assert ready_banner("http://x/", tmp_path / "none.json") == [
+        "The workbench is running at http://x/  (Ctrl-C stops web, worker and beat)"
+    ]
