@@ -101,3 +101,13 @@ def test_make_run_ends_start_up_with_the_address_and_the_demo_passwords(tmp_path
     assert ready_banner("http://x/", tmp_path / "none.json") == [
         "The workbench is running at http://x/  (Ctrl-C stops web, worker and beat)"
     ]
+
+
+def test_the_licence_is_an_spdx_expression_setuptools_reads_without_a_warning():
+    """`project.license` as a table makes setuptools>=77 warn three times on every
+    `pip install -e .`; the SPDX string needs setuptools>=77 to build."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "AGPL-3.0-or-later"
+    assert "setuptools>=77" in project["build-system"]["requires"]
