@@ -336,3 +336,28 @@ def test_the_history_credits_each_audit_to_what_ran_it(
     assert "Automatic audit (on submit)" in history
     assert f"Batch audit #{batch.id} by Sam Ortiz" in history
     assert f"Release re-audit #{release_batch.id}" in history
+
+
+def test_findings_stored_with_a_source_path_cite_what_judged_them(
+    in_review, supervisor_client
+):
+    """Findings of an older version said "see encounters/audit/rules.py"; the
+    migration words them as the rule does now."""
+    import importlib
+
+    from django.apps import apps
+
+    old = (
+        "ICD-10-CM Official Guidelines for Coding and Reporting, Appendix I (POA); "
+        "exempt categories we carry: see encounters/audit/rules.py"
+    )
+    Finding.objects.filter(encounter=in_review).update(reference=old)
+    importlib.import_module(
+        "encounters.migrations.0006_labels_finding_references"
+    ).forwards(apps, None)
+    page = supervisor_client.get(f"/encounters/{in_review.id}/").content.decode()
+    assert "rules.py" not in page
+    assert (
+        "Appendix I (POA); judged by the built-in approximation of CMS&#x27;s "
+        "POA-exempt list" in page
+    )
