@@ -250,11 +250,12 @@ def encoder(request: AuthenticatedHttpRequest) -> HttpResponse:
         query = form.cleaned_data["q"] or ""
         system = form.cleaned_data["system"] or ""
         day = form.cleaned_data["dos"]
-    default = selectors.day_of_service_default(
-        systems=[system] if system else System.values, today=timezone.localdate()
-    )
-    dos_note = "" if day else default.note
-    day = day or default.day
+    dos_note = ""
+    if day is None:  # the page opened without a date (a search always sends one)
+        default = selectors.day_of_service_default(
+            systems=[system] if system else System.values, today=timezone.localdate()
+        )
+        day, dos_note = default.day, default.note
     result = code_search(
         query=query, day=day, systems=[system] if system else None, limit=25
     )
@@ -328,13 +329,16 @@ def pcs_builder(request: AuthenticatedHttpRequest) -> HttpResponse:
         prefix = form.cleaned_data["code"] or ""
         day = form.cleaned_data["dos"]
         fragment = form.cleaned_data["fragment"] or ""
-    default = selectors.day_of_service_default(
-        systems=[System.ICD10PCS], today=timezone.localdate()
-    )
+    dos_note = ""
+    if day is None:  # a step always sends the builder's date
+        default = selectors.day_of_service_default(
+            systems=[System.ICD10PCS], today=timezone.localdate()
+        )
+        day, dos_note = default.day, default.note
     context = {
-        "step": pcs_builder_step(prefix=prefix, day=day or default.day),
-        "dos": day or default.day,
-        "dos_note": "" if day else default.note,
+        "step": pcs_builder_step(prefix=prefix, day=day),
+        "dos": day,
+        "dos_note": dos_note,
     }
     if request.htmx and fragment:
         return render(request, f"codesets/pcs_builder.html#{fragment}", context)
