@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from codesets.models import Release, System, Table, display_code
+from codesets.models import Release, Table, display_index_code
 from codesets.query_words import query_words, words_tsquery
 
 MAX_LIMIT = 100
@@ -46,14 +46,7 @@ class IndexHit:
     @property
     def display(self) -> str:
         """The code as the index prints it: C34.9-, T39.1X5, T36-T50."""
-        if not self.code:
-            return ""
-        if "-" in self.code.rstrip("-"):
-            return "-".join(
-                display_code(System.ICD10CM, part) for part in self.code.split("-")
-            )
-        plain = self.code.rstrip("-")
-        return display_code(System.ICD10CM, plain) + self.code[len(plain) :]
+        return display_index_code(self.code)
 
     @property
     def panel_code(self) -> str:

@@ -85,6 +85,16 @@ def display_code(system: str, code: str) -> str:
     return code
 
 
+def display_index_code(code: str) -> str:
+    """An ICD-10-CM index code as the index prints it: C34.9-, T39.1X5, T36-T50."""
+    if not code:
+        return ""
+    if "-" in code.rstrip("-"):
+        return "-".join(display_code(System.ICD10CM, part) for part in code.split("-"))
+    plain = code.rstrip("-")
+    return display_code(System.ICD10CM, plain) + code[len(plain) :]
+
+
 def normalize_code(code: str) -> str:
     """What the official files store: no dot, no spaces, upper case."""
     return code.replace(".", "").replace(" ", "").strip().upper()
@@ -244,6 +254,27 @@ class Release(models.Model):
             and self.effective_from <= day
             and (self.effective_to is None or day <= self.effective_to)
         )
+
+    @property
+    def standing(self) -> str:
+        """What the release does for dates of service, in words. The state alone
+        misleads: a "retired" release (a later one was activated) still judges every
+        date of service in its range, so it is called retired only when it covers
+        none."""
+        if not self.is_in_force:
+            return self.get_state_display()
+        start, end = self.effective_from, self.effective_to
+        if start is None or (end is not None and end < start):
+            return "Retired"
+        today = timezone.localdate()
+        if start > today:
+            return f"Takes effect {start:%Y-%m-%d}"
+        if self.covers(today):
+            return "In force"
+        span = f"In force for dates of service {start:%Y-%m-%d} to {end:%Y-%m-%d}"
+        if self.state == self.State.RETIRED:
+            return f"{span}; superseded for new dates"
+        return span
 
 
 class ReleasedRow(models.Model):
@@ -641,6 +672,10 @@ class IndexTerm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.path} [{self.column}] {self.code}"
+
+    @property
+    def display(self) -> str:
+        return display_index_code(self.code)
 
 
 class PoaExemptCode(models.Model):

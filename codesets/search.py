@@ -17,11 +17,13 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
+from django.db.models.fields.json import KeyTransform
 
 from codesets.models import (
     RANK_TAG_LAST,
     Code,
     Note,
+    PcsTable,
     Release,
     System,
     display_code,
@@ -1043,6 +1045,14 @@ class CodeDetail:
     seventh: list[SeventhCharacter]
     seventh_source: str = ""
     message: str = ""
+    # What each ancestor is called on the path: "Chapter 9" (ICD-10-CM), or the
+    # ICD-10-PCS table's axis and value, "Body System D Gastrointestinal System".
+    ancestor_labels: dict[str, str] = field(default_factory=dict)
+
+    def crumbs(self) -> list[tuple[Code, str]]:
+        return [
+            (a, self.ancestor_labels.get(a.code) or a.display) for a in self.ancestors
+        ]
 
     def notes_by_kind(self) -> list[tuple[str, str, list[NoteLine]]]:
         grouped: dict[str, list[NoteLine]] = {}
@@ -1126,6 +1136,7 @@ def code_detail(*, system: str, code: str, day: dt.date) -> CodeDetail | None:
     chain = {c.id: c for c in Code.objects.filter(id__in=chain_ids)}
     ordered = [chain[i] for i in chain_ids if i in chain]
     ancestors = [c for c in ordered if c.code != code]
+    ancestor_labels = _ancestor_labels(system, release, ancestors)
     depth = {c.code: n for n, c in enumerate(ordered)}
     notes_qs = Note.objects.filter(
         system=system, code__in=list(depth), release_ids__contains=[release.id]
@@ -1181,4 +1192,35 @@ def code_detail(*, system: str, code: str, day: dt.date) -> CodeDetail | None:
         seventh=seventh,
         seventh_source=display_code(system, source) if source else "",
         message=message,
+        ancestor_labels=ancestor_labels,
     )
+
+
+def _ancestor_labels(
+    system: str, release: Release, ancestors: list[Code]
+) -> dict[str, str]:
+    """ICD-10-CM chapters by number; ICD-10-PCS headers by the axis their last
+    character stands for in the code's table (section, body system, operation; other
+    sections name axes 2-3 their own way, "Body Region", "Type"), then the value."""
+    if system != System.ICD10PCS:
+        return {a.code: f"Chapter {a.code}" for a in ancestors if a.kind == "chapter"}
+    table = next((a.code for a in ancestors if len(a.code) == 3), "")
+    axes = (
+        PcsTable.objects.filter(
+            system=system, code=table, release_ids__contains=[release.id]
+        )
+        .annotate(axes=KeyTransform("axes", "data"))
+        .values_list("axes", flat=True)
+        .first()
+        if table
+        else None
+    ) or []
+    labels = {}
+    for a in ancestors:
+        position = len(a.code)
+        if position > 3:
+            continue
+        title = axes[position - 1].get("title", "") if position <= len(axes) else ""
+        title = title or ("Section", "Body System", "Operation")[position - 1]
+        labels[a.code] = f"{title} {a.code[-1]} {a.long_title}"
+    return labels

@@ -102,6 +102,43 @@ def release_in_force(*, system: str, day: dt.date) -> Release | None:
     )
 
 
+@dataclass(frozen=True)
+class DayOfService:
+    """The date of service a lookup page starts on, and why it is not today."""
+
+    day: dt.date
+    note: str = ""
+
+
+def day_of_service_default(*, systems: Iterable[str], today: dt.date) -> DayOfService:
+    """Today, unless a loaded code system among ``systems`` has no release covering
+    today (ICD-10-PCS stops at 2026-09-30 until the FY2027 files are imported): then
+    the latest date those systems' releases cover, so that their codes exist on the
+    page's date, with a note saying so."""
+    in_force = releases_in_force()
+    labels, ends = [], []
+    for system in systems:
+        mine = [r for r in in_force if r.system == system]
+        if not mine or any(r.covers(today) for r in mine):
+            continue
+        ended = [
+            r.effective_to for r in mine if r.effective_to and r.effective_to < today
+        ]
+        if ended:  # none: every release starts after today, nothing earlier to offer
+            labels.append(System(system).label)
+            ends.append(max(ended))
+    if not ends:
+        return DayOfService(today)
+    day = min(ends)
+    return DayOfService(
+        day,
+        f"No {' or '.join(labels)} release covers today ({today:%Y-%m-%d}): the date "
+        f"of service is set to {day:%Y-%m-%d}, the latest date "
+        f"{'they cover' if len(labels) > 1 else 'it covers'}. Change it to look up "
+        "another date.",
+    )
+
+
 def coverage_on(day: dt.date) -> list[tuple[str, Release | None]]:
     """For each code system and table: the release judging ``day``, or None. A table
     published in variants (practitioner / hospital PTP edits) has a line per variant;

@@ -275,11 +275,17 @@ def suggestion_accept(request: AuthenticatedHttpRequest) -> HttpResponse:
 def encoder(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Code lookup: type a code or words; results update as you type (HTMX)."""
     form = EncoderSearchForm(request.GET or None)
-    query, system, day = "", "", timezone.localdate()
+    query, system, day = "", "", None
     if form.is_valid():
         query = form.cleaned_data["q"] or ""
         system = form.cleaned_data["system"] or ""
-        day = form.cleaned_data["dos"] or day
+        day = form.cleaned_data["dos"]
+    dos_note = ""
+    if day is None:  # the page opened without a date (a search always sends one)
+        default = selectors.day_of_service_default(
+            systems=[system] if system else System.values, today=timezone.localdate()
+        )
+        day, dos_note = default.day, default.note
     result = code_search(
         query=query, day=day, systems=[system] if system else None, limit=25
     )
@@ -288,6 +294,7 @@ def encoder(request: AuthenticatedHttpRequest) -> HttpResponse:
         "query": query,
         "system": system,
         "dos": day,
+        "dos_note": dos_note,
         "result": result,
         "index_hits": index_search(q=query, dos=day, limit=10)
         if system in ("", System.ICD10CM)
@@ -316,7 +323,9 @@ def code_panel(
     day = (
         form.cleaned_data["dos"]
         if form.is_valid() and form.cleaned_data["dos"]
-        else timezone.localdate()
+        else selectors.day_of_service_default(
+            systems=[system], today=timezone.localdate()
+        ).day
     )
     detail = code_detail(system=system, code=code, day=day)
     if detail is None:
@@ -345,12 +354,22 @@ def pcs_builder(request: AuthenticatedHttpRequest) -> HttpResponse:
     coding form open its panel in place (``fragment=panel``, Alt+B); each character
     typed or picked swaps the step below the code box (``fragment=step``)."""
     form = PcsBuilderForm(request.GET or None)
-    prefix, day, fragment = "", timezone.localdate(), ""
+    prefix, day, fragment = "", None, ""
     if form.is_valid():
         prefix = form.cleaned_data["code"] or ""
-        day = form.cleaned_data["dos"] or day
+        day = form.cleaned_data["dos"]
         fragment = form.cleaned_data["fragment"] or ""
-    context = {"step": pcs_builder_step(prefix=prefix, day=day), "dos": day}
+    dos_note = ""
+    if day is None:  # a step always sends the builder's date
+        default = selectors.day_of_service_default(
+            systems=[System.ICD10PCS], today=timezone.localdate()
+        )
+        day, dos_note = default.day, default.note
+    context = {
+        "step": pcs_builder_step(prefix=prefix, day=day),
+        "dos": day,
+        "dos_note": dos_note,
+    }
     if request.htmx and fragment:
         return render(request, f"codesets/pcs_builder.html#{fragment}", context)
     return render(request, "codesets/pcs_builder.html", context)

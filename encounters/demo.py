@@ -559,9 +559,10 @@ def _documents(
 
 
 def demo_encounters_submit(*, share: float, seed: int = 1) -> dict[str, int]:
-    """Have the demo coder submit ``share`` of the coded, unassigned encounters, and
-    audit them now (as the job would): the audit queue, the returned encounters and
-    the accuracy table then have something to show."""
+    """Have the demo coder submit ``share`` of all the encounters (picked among the
+    coded, unassigned ones, as many as there are), and audit them now (as the job
+    would): the audit queue, the returned encounters and the accuracy table then
+    have something to show."""
     from django.utils import timezone
 
     from encounters.audit.engine import audit_encounters
@@ -577,7 +578,8 @@ def demo_encounters_submit(*, share: float, seed: int = 1) -> dict[str, int]:
         .distinct()
         .values_list("id", flat=True)
     )
-    chosen = [i for i in ids if rng.random() < share]
+    wanted = round(share * Encounter.objects.count())
+    chosen = sorted(rng.sample(ids, min(wanted, len(ids))))
     now = timezone.now()
     for encounter_id in chosen:
         Encounter.objects.filter(id=encounter_id).update(

@@ -16,7 +16,7 @@ from accounts.models import User
 from accounts.permissions import CODE_ENCOUNTERS, REVIEW_AUDITS
 from codesets.models import System
 from codesets.search import SearchHit, code_search, population_of
-from encounters.models import AuditSampleRate, CodingChange, Encounter
+from encounters.models import AuditRun, AuditSampleRate, CodingChange, Encounter
 
 
 def sees_all_encounters(user: User) -> bool:
@@ -206,6 +206,35 @@ class HistoryEntry:
     added: list[str]
     removed: list[str]
     changed: list[str]
+    actor: str  # who or what made the change, as the History table says it
+
+
+def _run_credit(run: AuditRun | None) -> str:
+    """What ran the audit behind an "Audited" change (the change has no user)."""
+    if run is None:
+        return "Automatic audit"
+    if run.trigger == AuditRun.Trigger.SUBMIT:
+        return "Automatic audit (on submit)"
+    batch = run.batch
+    if run.trigger == AuditRun.Trigger.RELEASE:
+        return f"Release re-audit #{batch.id}" if batch else "Release re-audit"
+    if batch is None:
+        return "Batch audit"
+    by = batch.requested_by
+    who = f" by {by.get_full_name() or by.username}" if by else ""
+    return f"Batch audit #{batch.id}{who}"
+
+
+def _actor(change: CodingChange, runs: dict[tuple[int, dt.datetime], AuditRun]) -> str:
+    if change.changed_by is not None:
+        return change.changed_by.get_full_name() or change.changed_by.username
+    if change.action == CodingChange.Action.AUDITED:
+        # The audit writes its run and the change in one go, with one timestamp,
+        # on the version it audited (the change records the version after).
+        return _run_credit(runs.get((change.version - 1, change.changed_at)))
+    if change.action == CodingChange.Action.CREATED:
+        return "Import (no user account)"
+    return "System"
 
 
 def _lines(snapshot: dict) -> dict[str, str]:
@@ -226,6 +255,12 @@ def _lines(snapshot: dict) -> dict[str, str]:
 def encounter_history(*, encounter: Encounter) -> list[HistoryEntry]:
     """Every change, newest first, with what it added, removed and altered."""
     entries = []
+    runs = {
+        (run.encounter_version, run.created_at): run
+        for run in AuditRun.objects.filter(encounter=encounter).select_related(
+            "batch__requested_by"
+        )
+    }
     for change in encounter.changes.select_related("changed_by").order_by(
         "-changed_at", "-id"
     ):
@@ -233,6 +268,7 @@ def encounter_history(*, encounter: Encounter) -> list[HistoryEntry]:
         entries.append(
             HistoryEntry(
                 change=change,
+                actor=_actor(change, runs),
                 added=[after[k] for k in after if k not in before],
                 removed=[before[k] for k in before if k not in after],
                 changed=[

@@ -66,3 +66,48 @@ def test_the_favicon_is_served_not_a_404(client):
     assert response["Location"].endswith("favicon.svg")
     page = client.get("/login/").content.decode()
     assert 'rel="icon"' in page
+
+
+@pytest.mark.django_db
+def test_a_403_logs_one_line_on_the_console_not_a_traceback(coder_client):
+    import io
+    import logging
+
+    # The settings' console handler (pytest adds capture handlers of subclasses).
+    console = next(
+        h for h in logging.getLogger().handlers if type(h) is logging.StreamHandler
+    )
+    out = io.StringIO()
+    before = console.setStream(out)  # type: ignore[attr-defined]
+    try:
+        assert coder_client.get("/codesets/").status_code == 403
+    finally:
+        console.setStream(before)  # type: ignore[attr-defined]
+    lines = out.getvalue().splitlines()
+    assert lines == [lines[0]]
+    assert "Forbidden (Permission denied): /codesets/" in lines[0]
+
+
+def test_make_run_ends_start_up_with_the_address_and_the_demo_passwords(tmp_path):
+    from coding_app.devstack import ready_banner
+
+    credentials = tmp_path / "demo_credentials.json"
+    credentials.write_text('{"coder": "coder-abc", "supervisor": "supervisor-def"}')
+    lines = ready_banner("http://127.0.0.1:8000/", credentials)
+    assert lines[0].startswith("The workbench is running at http://127.0.0.1:8000/")
+    assert "  coder       password: coder-abc" in lines
+    assert "  supervisor  password: supervisor-def" in lines
+    # No demo users (seed_demo refused, or another DATABASE_URL): the address alone.
+    assert ready_banner("http://x/", tmp_path / "none.json") == [
+        "The workbench is running at http://x/  (Ctrl-C stops web, worker and beat)"
+    ]
+
+
+def test_the_licence_is_an_spdx_expression_setuptools_reads_without_a_warning():
+    """`project.license` as a table makes setuptools>=77 warn three times on every
+    `pip install -e .`; the SPDX string needs setuptools>=77 to build."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["license"] == "AGPL-3.0-or-later"
+    assert "setuptools>=77" in project["build-system"]["requires"]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 
 from codesets.models import Release
+from encounters.demo import demo_payment_rates_ensure
+from encounters.models import AuditBatch
 from encounters.services import encounter_claim
 from tests.browser.test_audit_review import case_in_review  # noqa: F401  (fixture)
 from tests.browser.test_coding import uncoded_pneumonia  # noqa: F401  (fixture)
@@ -17,6 +19,29 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 WIDE = {"width": 1440, "height": 900}
 NARROW = {"width": 390, "height": 844}
+
+
+# Words (hyphens are break points of their own) that the page lays out across lines,
+# outside <code>.
+BROKEN_WORDS_JS = """(() => {
+  const out = [];
+  const walker = document.createTreeWalker(document.querySelector('main'),
+                                           NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    // A file layout or a digest in <code> may be longer than any phone is wide.
+    if (node.parentElement.closest('code, pre')) continue;
+    const re = /[^\\s\\-\u2013\u2014]{4,}/g;
+    for (let m = re.exec(node.textContent); m; m = re.exec(node.textContent)) {
+      const range = document.createRange();
+      range.setStart(node, m.index);
+      range.setEnd(node, m.index + m[0].length);
+      const tops = new Set([...range.getClientRects()]
+        .filter(r => r.width > 0).map(r => Math.round(r.top)));
+      if (tops.size > 1) out.push(m[0]);
+    }
+  }
+  return out.slice(0, 10);
+})()"""
 
 
 def _check_pages(browser, live_server, user, password, pages) -> None:
@@ -52,6 +77,10 @@ def _check_pages(browser, live_server, user, password, pages) -> None:
                         .map(e => e.tagName + '.' + e.className + '#' + e.id)"""
                     )
                     pytest.fail(f"{name} scrolls sideways: {widths} {wide}")
+                # Nor is a box narrower than the words in it (a column squeezed to
+                # a letter or two: "SECTI / ON", a cell a word per line).
+                broken = page.evaluate(BROKEN_WORDS_JS)
+                assert not broken, f"{name} breaks words: {broken}"
                 sign_out = page.get_by_role("button", name="Sign out")
                 assert sign_out.is_visible(), name
                 box = sign_out.bounding_box()
@@ -74,6 +103,8 @@ def test_a_coders_pages_fit_390_px(
         ("queue", "/encounters/queue/"),
         ("coding-form", f"/encounters/{encounter.id}/"),
         ("encoder", "/codesets/encoder/"),
+        ("pcs-builder", "/codesets/encoder/pcs-builder/"),
+        ("pcs-builder-step", "/codesets/encoder/pcs-builder/?code=0DT"),
     ]
     _check_pages(browser, live_server, coder, password, pages)
 
@@ -85,9 +116,16 @@ def test_a_supervisors_audit_queue_and_case_fit_390_px(
     password,
     case_in_review,  # noqa: F811
 ):
+    batch = AuditBatch.objects.create(
+        requested_by=supervisor,
+        reason="Quarterly review of the pneumonia cases",
+        encounter_ids=[case_in_review.id],
+    )
     pages = [
         ("audit-queue", "/encounters/audit/"),
         ("audit-case", f"/encounters/{case_in_review.id}/"),
+        ("batch-new", "/encounters/audit/batches/new/"),
+        ("batch", f"/encounters/audit/batches/{batch.id}/"),
     ]
     _check_pages(browser, live_server, supervisor, password, pages)
 
@@ -102,6 +140,7 @@ def test_an_admins_code_sets_and_users_pages_fit_390_px(
 ):
     release = Release.objects.order_by("id").first()
     assert release is not None
+    demo_payment_rates_ensure([2026])
     pages = [
         ("codesets", "/codesets/"),
         ("release", f"/codesets/releases/{release.id}/"),
@@ -109,5 +148,6 @@ def test_an_admins_code_sets_and_users_pages_fit_390_px(
         ("users", "/users/"),
         ("user", f"/users/{coder.id}/"),
         ("status", "/status/"),
+        ("payment-rates", "/codesets/payment-rates/"),
     ]
     _check_pages(browser, live_server, codeset_admin, password, pages)

@@ -376,3 +376,80 @@ def test_the_probe_leaves_out_a_common_word_whose_rows_would_be_read_for_nothing
     assert probe_terms.count("to_tsquery") == 2  # one slot: english and simple
     # And it finds what sorting every match finds.
     assert _index_order("cholera due", 20) == _every_match_sorted("cholera due", 20)
+
+
+@pytest.fixture
+def after_the_pcs_release(monkeypatch):
+    """Today is 2026-11-16: ICD-10-CM FY2027 covers it, the only ICD-10-PCS release
+    (FY2026) ended on 2026-09-30."""
+    release_import_now(
+        path=CM_FY2026,
+        activate=True,
+        effective_from=dt.date(2025, 10, 1),
+        effective_to=dt.date(2027, 9, 30),
+    )
+    release_import_now(
+        path=PCS_FY2026,
+        activate=True,
+        effective_from=dt.date(2025, 10, 1),
+        effective_to=dt.date(2026, 9, 30),
+    )
+    monkeypatch.setattr(
+        "django.utils.timezone.localdate", lambda *args: dt.date(2026, 11, 16)
+    )
+
+
+@pytest.mark.usefixtures("after_the_pcs_release")
+def test_encoder_starts_on_the_last_date_a_pcs_release_covers_and_says_so(
+    coder_client,
+):
+    page = coder_client.get("/codesets/encoder/").content.decode()
+    assert 'name="dos" value="2026-09-30"' in page
+    assert (
+        "No ICD-10-PCS release covers today (2026-11-16): the date of service is set "
+        "to 2026-09-30, the latest date it covers." in page
+    )
+    # So a PCS code exists on the page's date without the coder changing it.
+    found = coder_client.get(
+        "/codesets/encoder/", {"q": "0DTJ4ZZ", "system": "icd10pcs"}
+    ).content.decode()
+    assert 'data-testid="uncovered"' not in found
+    assert "0DTJ4ZZ" in found.split('id="results"')[1]
+    panel = coder_client.get("/codesets/encoder/icd10pcs/0DTJ4ZZ/").content.decode()
+    assert "Valid on 2026-09-30" in panel
+    builder = coder_client.get("/codesets/encoder/pcs-builder/").content.decode()
+    assert "tables in force on 2026-09-30" in builder
+    assert 'data-testid="dos-default"' in builder
+
+
+@pytest.mark.usefixtures("after_the_pcs_release")
+def test_encoder_keeps_today_when_every_system_covers_it_or_a_date_is_given(
+    coder_client,
+):
+    # ICD-10-CM alone covers today: today it is, without a note.
+    page = coder_client.get("/codesets/encoder/", {"system": "icd10cm"}).content
+    assert b'name="dos" value="2026-11-16"' in page
+    assert b'data-testid="dos-default"' not in page
+    page = coder_client.get("/codesets/encoder/", {"dos": "2026-11-01"}).content
+    assert b'name="dos" value="2026-11-01"' in page
+    assert b'data-testid="dos-default"' not in page
+
+
+@pytest.mark.usefixtures("releases")
+def test_pcs_code_path_names_section_body_system_and_operation(coder_client):
+    panel = coder_client.get(
+        "/codesets/encoder/icd10pcs/0DTJ4ZZ/", {"dos": "2026-05-01"}
+    ).content.decode()
+    path = panel.split('aria-label="Path">')[1].split("</nav>")[0]
+    crumbs = [c.split(">")[-1] for c in path.split("</a>")[:-1]]
+    assert crumbs == [
+        "Section 0 Medical and Surgical",
+        "Body System D Gastrointestinal System",
+        "Operation T Resection",
+    ]
+    assert "Chapter 0" not in panel
+    # ICD-10-CM keeps its chapters.
+    panel = coder_client.get(
+        "/codesets/encoder/icd10cm/E1165/", {"dos": "2026-05-01"}
+    ).content.decode()
+    assert ">Chapter 4</a>" in panel

@@ -137,6 +137,35 @@ def test_activation_from_the_page_puts_the_release_in_force(
     assert "No release covers" in listing  # nothing covers today's date in this test
 
 
+def test_a_superseded_release_is_labelled_by_the_dates_it_still_judges(
+    admin_client_,
+):
+    fy25 = release_import_now(
+        path=CM_FY2025, activate=True, effective_from=dt.date(2024, 10, 1)
+    )
+    fy26 = release_import_now(
+        path=CM_FY2026, activate=True, effective_from=dt.date(2025, 10, 1)
+    )
+    listing = admin_client_.get(reverse("codesets:release_list")).content.decode()
+    releases = listing.split('data-testid="releases"')[1]
+    # FY2025 still judges every date of service up to 2025-09-30: not "Retired".
+    assert "Retired" not in releases
+    assert (
+        "In force for dates of service 2024-10-01 to 2025-09-30; "
+        "superseded for new dates" in releases
+    )
+    detail = admin_client_.get(
+        reverse("codesets:release_detail", args=[fy25.id])
+    ).content.decode()
+    assert "superseded for new dates</span>" in detail
+    detail = admin_client_.get(
+        reverse("codesets:release_detail", args=[fy26.id])
+    ).content.decode()
+    # The newest release: in force (for today, or for its own range once it ends).
+    assert 'data-testid="release-state">In force' in detail
+    assert "superseded" not in detail
+
+
 def test_activation_with_an_end_before_the_start_is_refused(admin_client_):
     fy26 = release_import_now(path=CM_FY2026)
     response = admin_client_.post(

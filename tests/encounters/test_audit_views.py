@@ -306,3 +306,58 @@ def test_the_audit_queue_counts_findings_by_rule_and_what_became_of_them(
     cells = [c.split("<", 1)[0] for c in row.split('<td class="num">')[1:]]
     # findings, open, upheld, dismissed, upheld of decided
     assert cells == ["3", "0", "1", "1", "50 %"]
+
+
+def test_the_history_credits_each_audit_to_what_ran_it(
+    in_review, supervisor, supervisor_client
+):
+    from encounters.audit.services import audit_batch_create, audit_batch_run
+
+    supervisor.first_name, supervisor.last_name = "Sam", "Ortiz"
+    supervisor.save(update_fields=["first_name", "last_name"])
+    # Final, then a supervisor's batch finds the warning again: back to review.
+    Encounter.objects.filter(id=in_review.id).update(status="final")
+    batch = audit_batch_create(
+        user=supervisor, encounter_ids=[in_review.id], reason="quarterly review"
+    )
+    audit_batch_run(batch_id=batch.id)
+    # The same after a code-set release asked for a re-audit.
+    Encounter.objects.filter(id=in_review.id).update(status="final")
+    release_batch = audit_batch_create(
+        user=None, encounter_ids=[in_review.id], reason="new release", trigger="release"
+    )
+    audit_batch_run(batch_id=release_batch.id)
+    history = (
+        supervisor_client.get(f"/encounters/{in_review.id}/")
+        .content.decode()
+        .split('data-testid="history"')[1]
+    )
+    assert "system (feed)" not in history
+    assert "Automatic audit (on submit)" in history
+    assert f"Batch audit #{batch.id} by Sam Ortiz" in history
+    assert f"Release re-audit #{release_batch.id}" in history
+
+
+def test_findings_stored_with_a_source_path_cite_what_judged_them(
+    in_review, supervisor_client
+):
+    """Findings of an older version said "see encounters/audit/rules.py"; the
+    migration words them as the rule does now."""
+    import importlib
+
+    from django.apps import apps
+
+    old = (
+        "ICD-10-CM Official Guidelines for Coding and Reporting, Appendix I (POA); "
+        "exempt categories we carry: see encounters/audit/rules.py"
+    )
+    Finding.objects.filter(encounter=in_review).update(reference=old)
+    importlib.import_module(
+        "encounters.migrations.0006_labels_finding_references"
+    ).forwards(apps, None)
+    page = supervisor_client.get(f"/encounters/{in_review.id}/").content.decode()
+    assert "rules.py" not in page
+    assert (
+        "Appendix I (POA); judged by the built-in approximation of CMS&#x27;s "
+        "POA-exempt list" in page
+    )

@@ -297,7 +297,7 @@ def test_seed_demo_creates_realistic_encounters_that_open_and_group(
     assert principal.code and principal.poa == "Y"
     page = supervisor_client.get(f"/encounters/{inpatient.id}/").content.decode()
     assert "DRG " in page
-    assert "system (feed)" in page  # created by no user: the history says so
+    assert "Import (no user account)" in page  # created by no user: the history says so
     # The demo facilities get illustrative rates (recorded as demo, never CMS's),
     # so that the demo shows payment estimates.
     from codesets.models import PaymentRateChange
@@ -309,6 +309,28 @@ def test_seed_demo_creates_realistic_encounters_that_open_and_group(
         "from the IPPS final rule (docs/payment.md)."
     }
     assert 'data-testid="drg-amount"' in page
+
+
+def test_make_runs_demo_has_about_a_third_of_its_encounters_submitted(
+    code_sets, tmp_path
+):
+    """The README: "300 demo encounters ... about a third already submitted by the
+    demo coder and audited". The run asks seed_demo for a share of 0.33 with half the
+    encounters arriving coded."""
+    from django.core.management import call_command
+
+    call_command(
+        "seed_demo",
+        "--encounters",
+        "30",
+        "--submitted-share",
+        "0.33",
+        "--credentials-file",
+        str(tmp_path / "creds.json"),
+    )
+    submitted = Encounter.objects.filter(submitted_at__isnull=False)
+    assert submitted.count() == 10
+    assert set(submitted.values_list("assigned_to__username", flat=True)) == {"coder"}
 
 
 def test_an_empty_principal_row_is_not_silently_replaced(

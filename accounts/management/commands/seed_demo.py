@@ -57,8 +57,9 @@ class Command(BaseCommand):
             "--submitted-share",
             type=float,
             default=0.0,
-            help="Share of the coded encounters the demo coder has already submitted; "
-            "they are audited at once (fills the audit queue and the accuracy table).",
+            help="Share of all the encounters the demo coder has already submitted "
+            "(picked among the coded ones); they are audited at once (fills the audit "
+            "queue and the accuracy table).",
         )
         parser.add_argument("--seed", type=int, default=1, help="Random seed.")
         parser.add_argument(
