@@ -37,8 +37,8 @@ def test_suggestions_being_picked_survive_a_recheck_reply(
     live_server,
     coder,
     password,
-    uncoded_pneumonia,
-    monkeypatch,  # noqa: F811
+    uncoded_pneumonia,  # noqa: F811
+    monkeypatch,
 ):
     """The coder leaves the principal box (its recheck goes out, slowly), types words
     in the next box and arrows down the suggestions; the recheck's reply lands
