@@ -303,7 +303,8 @@
   });
 
   document.addEventListener("htmx:beforeSwap", (event) => {
-    if (!isCodingForm(event.detail.elt) || !outgoing || outgoing.layout === layout) return;
+    const { elt, xhr } = event.detail;
+    if (!isCodingForm(elt) || !outgoing || outgoing.layout === layout || xhr.getResponseHeader("HX-Retarget")) return;
     // Rows moved since this request went out: its verdicts are by the old positions.
     // The recheck the move sent brings the right ones.
     const html = new DOMParser().parseFromString(event.detail.serverResponse, "text/html");
@@ -320,10 +321,9 @@
     f.querySelectorAll(".code-row > .row-verdict").forEach((verdict) => {
       const row = verdict.parentElement;
       const level = `level-${verdict.dataset.level || "none"}`;
-      if (!row.classList.contains(level)) {
-        row.classList.forEach((c) => c.startsWith("level-") && row.classList.remove(c));
-        row.classList.add(level);
-      }
+      const old = Array.from(row.classList).filter((c) => c.startsWith("level-") && c !== level);
+      row.classList.remove(...old);
+      row.classList.add(level);
     });
     // A list of suggestions left open under another box: gone, as once the panel was.
     f.querySelectorAll(".code-input").forEach((input) => {

@@ -644,6 +644,10 @@ def test_a_returned_encounter_shows_the_supervisors_comment_to_its_coder(
     note = page.split('data-testid="return-note"', 1)[1].split("</div>", 1)[0]
     assert "Returned by" in note
     assert "Sequence the respiratory failure first." in note
+    # Said once, to the coder: not as the resolution of each finding confirmed.
+    findings = page.split('data-testid="finding"')[1:]
+    assert findings
+    assert not any("Sequence the respiratory" in f.split("</li>")[0] for f in findings)
     # Above the codes, in the coding form.
     assert page.index('data-testid="return-note"') < page.index('id="dx-0-code"')
     assert page.index('id="coding-form"') < page.index('data-testid="return-note"')
