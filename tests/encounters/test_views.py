@@ -634,6 +634,17 @@ def test_a_returned_encounter_shows_the_supervisors_comment_to_its_coder(
     assert encounter.status == "in_review"
     page = coder_client.get(f"/encounters/{encounter_id}/").content.decode()
     assert 'data-testid="return-note"' not in page
+    # A reminder the supervisor did not mean (the return confirms it all the same).
+    from encounters.models import Finding
+
+    Finding.objects.create(
+        encounter=encounter,
+        run=encounter.audit_runs.latest("id"),
+        rule="use-additional-code",
+        severity="info",
+        message="N39.0: use additional code to identify infectious agent.",
+        codes=["N39.0"],
+    )
     encounter_review_return(
         user=supervisor,
         encounter_id=encounter_id,
