@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.contrib import messages
@@ -34,9 +35,10 @@ from encounters.forms import (
     QueueFilterForm,
     coding_post_parse,
 )
-from encounters.models import PROCEDURE_SYSTEMS, Diagnosis, Encounter
+from encounters.models import PROCEDURE_SYSTEMS, CodingChange, Diagnosis, Encounter
 from encounters.payment import drg_money, drg_pricer, shift_display
 from encounters.selectors import (
+    HistoryEntry,
     encounter_code_suggestions,
     encounter_drg_shift,
     encounter_get_for_user,
@@ -146,12 +148,44 @@ def coding(request: AuthenticatedHttpRequest, encounter_id: int) -> HttpResponse
             request, encounter, post=post, keep=outcome, refresh=bool(outcome)
         )
     if request.htmx:
-        return render(request, "encounters/detail.html#coding-panel", context)
+        return _htmx_reply(request, encounter, post, context)
     # Without HTMX the whole chart (patient, documents) comes back: an access.
     services.chart_access_log(user=request.user, encounter=encounter)
     page = _page_context(request, encounter)
     page.update(context)
     return render(request, "encounters/detail.html", page)
+
+
+# The page's form asks for the computed parts only (its hx-target): see _htmx_reply.
+PARTS_TARGET = "coding-form"
+ROW_ACTION = re.compile(r"^(add|up|down|remove):(dx|px)")
+
+
+def _htmx_reply(
+    request: AuthenticatedHttpRequest,
+    encounter: Encounter,
+    post: CodingPost,
+    context: dict[str, Any],
+) -> HttpResponse:
+    """What htmx gets back. The coding page's form (hx-target #coding-form, hx-swap
+    none) gets only what the server computes, as out-of-band swaps (the version, the
+    banner, the DRG panel, the checks, each row's verdict, the submit dialog, and
+    after a save the history and the status): the inputs stay in the page as typed.
+    A request that changes the form's shape (a row added, moved or removed on the
+    server, or the encounter no longer editable by this user) gets the whole panel,
+    retargeted, as does any other htmx caller."""
+    wants_parts = request.htmx.target == PARTS_TARGET
+    shaped = bool(ROW_ACTION.match(request.POST.get("action", "")))
+    if wants_parts and context["editable"] and not shaped:
+        if context["codes_saved"]:
+            context["history_refresh"] = True
+            context["history"] = encounter_history(encounter=encounter)
+        return render(request, "encounters/detail.html#coding-parts", context)
+    response = render(request, "encounters/detail.html#coding-panel", context)
+    if wants_parts:
+        response["HX-Retarget"] = "#coding-panel"
+        response["HX-Reswap"] = "outerHTML"
+    return response
 
 
 def _save(
@@ -280,12 +314,14 @@ def _flat(exc: ValidationError) -> list[str]:
 def _page_context(
     request: AuthenticatedHttpRequest, encounter: Encounter
 ) -> dict[str, Any]:
+    history = encounter_history(encounter=encounter)
     return {
         "encounter": encounter,
+        "return_note": _return_note(encounter, history),
         "patient": encounter.patient,
         "age": encounter.patient.age_on(encounter.admit_date),
         "documents": list(encounter.documents.all()),
-        "history": encounter_history(encounter=encounter),
+        "history": history,
         "coders": list(User.objects.filter(groups__name="coder").order_by("username"))
         if request.user.has_perm(REVIEW_AUDITS) and encounter.is_editable
         else [],
@@ -295,6 +331,27 @@ def _page_context(
             )
         ),
     }
+
+
+def _return_note(
+    encounter: Encounter, history: list[HistoryEntry]
+) -> dict[str, Any] | None:
+    """A returned encounter: the supervisor's comment of the last return (the history,
+    newest first, is already read for the page: no query of its own)."""
+    if encounter.status != Encounter.Status.RETURNED:
+        return None
+    for entry in history:
+        change = entry.change
+        if change.action == CodingChange.Action.SUBMITTED:
+            return None
+        if change.action == CodingChange.Action.RETURNED:
+            by = change.changed_by
+            return {
+                "by": (by.get_full_name() or by.username) if by else "a supervisor",
+                "at": change.changed_at,
+                "comment": change.comment,
+            }
+    return None
 
 
 def _saved_rows(
@@ -375,6 +432,9 @@ def _panel_context(
     for n, dx_row in enumerate(post.dx_rows):
         item: dict[str, Any] = {
             "n": str(n),  # a string: rendered ~15 times a row, never localized
+            "kind": "dx",
+            "counter": str(n + 1),
+            "first": n == 0,
             **dx_row,
             "title": "",
             "message": "",
@@ -400,6 +460,9 @@ def _panel_context(
     for n, px_row in enumerate(post.px_rows):
         item = {
             "n": str(n),  # a string: rendered ~15 times a row, never localized
+            "kind": "px",
+            "counter": str(n + 1),
+            "first": n == 0,
             **px_row,
             "title": "",
             "message": "",
@@ -479,6 +542,16 @@ def _panel_context(
             [f for r in (*dx_view, *px_view) for f in r["findings"]] + live_general
         ),
         "confirm": None,
+        # The rows coding.js adds in the page, from a <template> of each kind.
+        "blank_dx": _blank_row("dx", code="", poa=""),
+        "blank_px": _blank_row(
+            "px",
+            system=encounter.procedure_systems[0],
+            code="",
+            date="",
+            modifiers="",
+            units="1",
+        ),
         # The rows shown are the saved ones (opened, or just saved): what the page's
         # "unsaved changes" prompt (coding.js) compares the typed codes with.
         "codes_saved": keep is None or bool(keep.get("saved")),
@@ -502,6 +575,24 @@ def _panel_context(
         context["conflict"] = keep.get("conflict")
         context["confirm"] = keep.get("confirm")
     return context
+
+
+def _blank_row(kind: str, **fields: str) -> dict[str, Any]:
+    """A new row for the page's <template>: coding.js numbers it where it lands."""
+    return {
+        "n": "__n__",
+        "kind": kind,
+        "counter": "__c__",
+        "first": False,
+        **fields,
+        "title": "",
+        "message": "",
+        "level": "",
+        "focus": False,
+        "errors": {},
+        "findings": [],
+        "prompts": [],
+    }
 
 
 def _what_if_context(

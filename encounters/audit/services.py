@@ -439,7 +439,9 @@ def encounter_review_return(
         findings_become=Finding.Status.CONFIRMED,
         action=CodingChange.Action.RETURNED,
         comment=comment,
-        resolution=comment.strip(),
+        # The comment is for the coder (the banner of the coding form and the
+        # history), not the resolution of each finding, related or not.
+        resolution="",
     )
 
 

@@ -39,6 +39,7 @@
   }
 
   function close(input) {
+    input.dataset.closedFor = input.value; // a late reply to these keys does not reopen it
     const box = suggestFor(input);
     if (box) box.innerHTML = "";
     input.setAttribute("aria-expanded", "false");
@@ -139,6 +140,11 @@
   document.addEventListener("htmx:beforeSwap", (event) => {
     const box = event.detail.target;
     if (box && box.classList && box.classList.contains("suggest")) {
+      const input = document.querySelector(`[aria-controls="${box.id}"]`);
+      if (input && input.dataset.closedFor === input.value) {
+        event.detail.shouldSwap = false;
+        return;
+      }
       const item = box.querySelector("[role=option][aria-selected=true]");
       kept.set(box.id, item ? item.dataset.code : null);
     }
@@ -159,200 +165,182 @@
     }
   });
 
-  // While the form's request is out, its reply replaces the whole panel, and htmx
-  // drops a request queued on a form that is gone: a button pressed (Alt+D, Alt+S…)
-  // or a value changed meanwhile would be lost. Hold them, and once the reply is in,
-  // put the values back into the new form and press the buttons there, one per reply,
-  // in the order pressed. Rows are numbered by position, and the request out may move
-  // or remove one: held values and row buttons follow their row.
-  let inFlight = null; // the XMLHttpRequest of the form's request out
-  let inFlightForm = null;
-  let inFlightAction = "";
-  let inFlightSince = 0;
-  const heldActions = [];
-  const heldValues = new Map();
+  // A recheck or a save gets back only what the server computes, swapped out of band
+  // (templates/encounters/detail.html#coding-parts): the inputs stay in the page as
+  // typed, so keys pressed while a reply is out land where they were typed. Rows are
+  // added, moved and removed here, in the page, and the form is rechecked.
   const isCodingForm = (elt) => Boolean(elt) && elt.id === "coding-form";
-  // A reply that never comes (a hung connection) must not hold the form for good.
-  const STUCK_MS = 20000;
+  const ROW_ACTION = /^(add|up|down|remove):(dx|px)(?::(\d+))?$/;
+  const NUMBERED = ["id", "name", "for", "aria-controls", "aria-activedescendant", "hx-target", "hx-vals", "hx-include", "data-pcs-build", "aria-label"];
+  let layout = 0; // rows added, moved or removed: the row verdicts of a reply sent before are stale
+  let pendingAction = null; // the button pressed (Save, Submit…): it goes with the next request
+  let outgoing = null; // the form's request out: { layout, sent, codes }
 
-  function holding() {
-    if (inFlight && Date.now() - inFlightSince > STUCK_MS) inFlight = null;
-    return Boolean(inFlight);
+  const listOf = (f, kind) => f.querySelector(`.code-rows[data-kind="${kind}"]`);
+  const rowsOf = (f, kind) => Array.from(f.querySelectorAll(`.code-rows[data-kind="${kind}"] > .code-row`));
+  const codeBox = (row) => row && row.querySelector("input.code-input");
+
+  // Fields are named by position (dx-0-code…), as the server reads them.
+  function renumber(f, kind) {
+    const list = listOf(f, kind);
+    const rows = rowsOf(f, kind);
+    rows.forEach((row, i) => {
+      row.dataset.index = String(i);
+      for (const el of [row, ...row.querySelectorAll("*")]) {
+        for (const name of NUMBERED) {
+          const before = el.getAttribute(name);
+          if (before === null) continue;
+          let after = before.replace(/\b(dx|px)-(\d+|__n__)-/g, `${kind}-${i}-`);
+          after = after.replace(/(diagnosis|procedure) (\d+|__c__)/, `$1 ${i + 1}`);
+          if (after !== before) el.setAttribute(name, after);
+        }
+        if (el.tagName === "BUTTON" && el.name === "action") el.value = el.value.replace(/:(\d+|__n__)$/, `:${i}`);
+        if (el.tagName === "LABEL") el.textContent = el.textContent.replace(/(Diagnosis|Procedure) (\d+|__c__)/, `$1 ${i + 1}`);
+      }
+      const seq = row.querySelector(".seq");
+      if (seq) seq.textContent = i === 0 ? list.dataset.first : String(i + 1);
+    });
+    const count = f.querySelector(`input[name="${kind}-count"]`);
+    if (count) count.value = String(rows.length);
+    const none = list.querySelector(":scope > .none");
+    if (none) none.hidden = rows.length > 0;
   }
 
-  // A row button's value: what it does, to which kind of row, at which position.
-  const ROW_ACTION = /^(up|down|remove):(dx|px):(\d+)$/;
-
-  // Where row `index` of `kind` is after `action` ran on the server; -1 if removed.
-  function rowAfter(action, kind, index) {
-    const m = ROW_ACTION.exec(action || "");
-    if (!m || m[2] !== kind) return index;
-    const n = Number(m[3]);
-    if (m[1] === "up" && n > 0) {
-      if (index === n) return n - 1;
-      if (index === n - 1) return n;
-    } else if (m[1] === "down") {
-      if (index === n) return n + 1;
-      if (index === n + 1) return n;
-    } else if (m[1] === "remove") {
-      if (index === n) return -1;
-      if (index > n) return index - 1;
+  // Add, move or remove a row as the server would (encounters.forms._row_action).
+  function rowAction(f, action) {
+    const [, verb, kind, index] = ROW_ACTION.exec(action);
+    const list = listOf(f, kind);
+    const rows = rowsOf(f, kind);
+    const n = Number(index);
+    const row = rows[n];
+    if (verb === "add") {
+      const template = document.getElementById(`${kind}-row-template`);
+      if (!template) return;
+      const added = template.content.firstElementChild.cloneNode(true);
+      list.insertBefore(added, list.querySelector(":scope > .none"));
+      renumber(f, kind);
+      htmx.process(added);
+      codeBox(added).focus();
+    } else if (!row) {
+      return;
+    } else if (verb === "remove") {
+      const focused = row.contains(document.activeElement);
+      row.remove();
+      renumber(f, kind);
+      const rest = rowsOf(f, kind);
+      const next = rest[Math.min(n, rest.length - 1)] || f.querySelector(`[data-testid=add-${kind}]`);
+      if (focused && next) (codeBox(next) || next).focus();
+    } else if (verb === "up" || verb === "down") {
+      // The neighbour moves, not the row: the box being typed in keeps its focus.
+      if (verb === "up" && n > 0) row.after(rows[n - 1]);
+      else if (verb === "down" && n < rows.length - 1) row.before(rows[n + 1]);
+      else return;
+      renumber(f, kind);
+      if (!row.contains(document.activeElement)) codeBox(row).focus();
     }
-    return index;
+    layout += 1;
+    f.dispatchEvent(new Event("change", { bubbles: true })); // the recheck
   }
 
-  function idAfter(action, id) {
-    const m = /^(dx|px)-(\d+)-(.+)$/.exec(id);
-    if (!m) return id;
-    const index = rowAfter(action, m[1], Number(m[2]));
-    return index < 0 ? null : `${m[1]}-${index}-${m[3]}`;
+  document.addEventListener(
+    "click",
+    (event) => {
+      const button = event.target.closest && event.target.closest("button[name=action]");
+      const f = form();
+      if (!button || !f || !f.contains(button) || !ROW_ACTION.test(button.value)) return;
+      event.preventDefault();
+      event.stopPropagation(); // not htmx's "last button clicked" either
+      rowAction(f, button.value);
+    },
+    true,
+  );
+
+  // ICD-10-PCS has no modifiers and has the table builder: a row's boxes follow its system.
+  function showForSystem(row) {
+    const system = row.querySelector("select.system");
+    if (!system) return;
+    const pcs = system.value === "icd10pcs";
+    const mods = row.querySelector("input.mods");
+    if (mods) {
+      mods.hidden = pcs;
+      mods.disabled = pcs;
+    }
+    const build = row.querySelector("[data-pcs-build]");
+    if (build) build.hidden = !pcs;
   }
+  document.addEventListener(
+    "change",
+    (event) => {
+      if (event.target.matches && event.target.matches(".code-row select.system")) showForSystem(event.target.closest(".code-row"));
+    },
+    true,
+  );
 
-  function actionAfter(action, held) {
-    const m = ROW_ACTION.exec(held);
-    if (!m) return held;
-    const index = rowAfter(action, m[2], Number(m[3]));
-    return index < 0 ? null : `${m[1]}:${m[2]}:${index}`;
-  }
-
-  document.addEventListener("htmx:beforeSend", (event) => {
-    if (!isCodingForm(event.detail.elt)) return;
-    const config = event.detail.requestConfig || {};
-    inFlight = event.detail.xhr;
-    inFlightForm = event.detail.elt;
-    inFlightAction = (config.formData && config.formData.get("action")) || "";
-    inFlightSince = Date.now();
-  });
-
+  // The button pressed goes with the request that is sent next: at once, or after
+  // the reply out (hx-sync queues the last one, with the values as they are then).
   document.addEventListener(
     "submit",
     (event) => {
-      if (!isCodingForm(event.target) || !holding()) return;
-      event.preventDefault();
-      event.stopPropagation();
-      heldActions.push(event.submitter ? event.submitter.value : "");
+      if (!isCodingForm(event.target)) return;
+      const button = event.submitter;
+      pendingAction = button && button.name === "action" ? button.value : "check";
     },
     true,
   );
 
-  function hold(event, changed) {
-    const f = form();
-    const target = event.target;
-    if (!f || !target.id || !f.contains(target) || !("value" in target) || !holding()) return;
-    const before = heldValues.get(target.id);
-    heldValues.set(target.id, { value: target.value, changed: changed || Boolean(before && before.changed) });
-    if (changed) event.stopPropagation(); // the recheck is sent with the new form
-  }
-  document.addEventListener("input", (event) => hold(event, false), true);
-  document.addEventListener("change", (event) => hold(event, true), true);
-
-  // Keys typed after Alt+D / Alt+P, before the new row is there, belong in the new
-  // row's code box, not in the box that still has the focus.
-  let typedAhead = null; // { kind: "dx" | "px", text }
-  function addPending() {
-    if (!holding()) return null;
-    const add = [...heldActions, inFlightAction].reverse().find((a) => /^add:(dx|px)$/.test(a || ""));
-    return add ? add.slice(4) : null;
-  }
-  document.addEventListener(
-    "keydown",
-    (event) => {
-      const f = form();
-      if (!f || !f.contains(event.target) || event.altKey || event.ctrlKey || event.metaKey) return;
-      const kind = addPending();
-      const erase = event.key === "Backspace" && typedAhead && typedAhead.text;
-      if (!kind || (event.key.length !== 1 && !erase)) return;
-      event.preventDefault();
-      event.stopPropagation();
-      if (!typedAhead || typedAhead.kind !== kind) typedAhead = { kind, text: "" };
-      typedAhead.text = erase ? typedAhead.text.slice(0, -1) : typedAhead.text + event.key;
-    },
-    true,
-  );
-
-  function putTypedAhead(f, ran) {
-    const typed = typedAhead;
-    if (!typed || ran !== `add:${typed.kind}`) return;
-    typedAhead = null;
-    const boxes = f.querySelectorAll(`.code-row[data-kind="${typed.kind}"] input.code-input`);
-    const box = boxes[boxes.length - 1];
-    if (!box || box.value) return;
-    box.value = typed.text;
-    box.focus();
-    box.dispatchEvent(new Event("input", { bubbles: true })); // its suggestions
+  function sentValues(f) {
+    return Array.from(f.querySelectorAll("input[name]"))
+      .filter((el) => el.type !== "hidden")
+      .map((el) => [el, el.value]);
   }
 
-  // The end of the request out. When its reply replaced the form, the new form is only
-  // wired by htmx when the swap settles (~20 ms later): a button pressed on it before
-  // then would submit the page natively. So events stay held until htmx:afterSettle,
-  // and the replay happens there.
-  let settling = null; // { xhr, ran }
+  document.addEventListener("htmx:configRequest", (event) => {
+    const f = event.detail.elt;
+    if (!isCodingForm(f)) return;
+    event.detail.formData.set("action", pendingAction || "check");
+    pendingAction = null;
+    outgoing = { layout, sent: sentValues(f), codes: codesNow() };
+  });
+
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const { elt, xhr } = event.detail;
+    if (!isCodingForm(elt) || !outgoing || outgoing.layout === layout || xhr.getResponseHeader("HX-Retarget")) return;
+    // Rows moved since this request went out: its verdicts are by the old positions.
+    // The recheck the move sent brings the right ones.
+    const html = new DOMParser().parseFromString(event.detail.serverResponse, "text/html");
+    html.querySelectorAll(".row-verdict").forEach((el) => el.remove());
+    event.detail.serverResponse = html.body.innerHTML;
+  });
+
   document.addEventListener("htmx:afterRequest", (event) => {
-    const xhr = event.detail.xhr;
-    if (!inFlight || xhr !== inFlight) return;
-    const ran = inFlightAction;
-    const replaced = !document.body.contains(inFlightForm);
-    // The page is going elsewhere (submitted, signed out): nothing is replayed.
-    const away = ["HX-Redirect", "HX-Refresh", "HX-Location"].some((h) => xhr.getResponseHeader(h));
-    if (away || !form()) {
-      inFlight = inFlightForm = settling = typedAhead = null;
-      heldActions.length = 0;
-      heldValues.clear();
-      return;
-    }
-    if (replaced) {
-      settling = { xhr, ran };
-      return;
-    }
-    inFlight = inFlightForm = null;
-    replay(ran, false);
-  });
-
-  document.addEventListener("htmx:afterSettle", (event) => {
-    if (!settling || event.detail.xhr !== settling.xhr) return;
-    const { ran } = settling;
-    settling = null;
-    inFlight = inFlightForm = null;
-    replay(ran, true);
-  });
-
-  function replay(ran, replaced) {
     const f = form();
-    const values = new Map(heldValues);
-    heldValues.clear();
-    if (!f) return;
-    let recheck = false;
-    values.forEach((held, id) => {
-      if (!replaced) {
-        // No new form (an error reply): the values are still in place, unsent.
-        recheck = recheck || held.changed;
-        return;
-      }
-      const moved = idAfter(ran, id);
-      const el = moved && document.getElementById(moved);
-      if (!el || !f.contains(el)) return;
-      // Equal values: the key landed on the new form between the swap and its
-      // settling (the change was held all the same): it still needs its recheck.
-      if (el.value === held.value && !held.changed) return;
-      el.value = held.value;
-      if (held.changed) recheck = true;
-      else if (el.classList.contains("code-input")) el.dispatchEvent(new Event("input", { bubbles: true }));
+    if (!isCodingForm(event.detail.elt) || !f || !event.detail.successful) return;
+    const sent = outgoing;
+    outgoing = null;
+    // Each row shows the worst of its verdict.
+    f.querySelectorAll(".code-row > .row-verdict").forEach((verdict) => {
+      const row = verdict.parentElement;
+      const level = `level-${verdict.dataset.level || "none"}`;
+      const old = Array.from(row.classList).filter((c) => c.startsWith("level-") && c !== level);
+      row.classList.remove(...old);
+      row.classList.add(level);
     });
-    if (replaced) putTypedAhead(f, ran);
-    else typedAhead = null;
-    const pending = heldActions.splice(0).map((a) => (replaced ? actionAfter(ran, a) : a));
-    heldActions.push(...pending.filter((a) => a !== null));
-    while (heldActions.length) {
-      const action = heldActions.shift();
-      const button = Array.from(f.querySelectorAll("button[name=action]")).find((b) => b.value === action);
-      if (button) {
-        button.click(); // the next ones wait for its reply
-        return;
-      }
-      recheck = true; // a plain check ("" or Enter) or a button no longer there
+    // A list of suggestions left open under another box: gone, as once the panel was.
+    f.querySelectorAll(".code-input").forEach((input) => {
+      if (input !== document.activeElement) close(input);
+    });
+    if (!sent || !f.contains(sent.sent[0] && sent.sent[0][0])) return;
+    // The value attribute says what the server last checked (a box typed in since
+    // keeps what was typed).
+    sent.sent.forEach(([el, value]) => {
+      if (el.value === value && el.defaultValue !== value) el.defaultValue = value;
+    });
+    const version = document.getElementById("coding-version");
+    if (version && version.dataset.saved === "1") {
+      savedCodes = sent.codes; // the codes as sent are the saved ones
+      delete version.dataset.saved;
     }
-    if (recheck) f.dispatchEvent(new Event("change", { bubbles: true }));
-  }
+  });
 
   // "Skip to codes": the cursor goes to the first empty diagnosis box (else the
   // principal), where the work starts.

@@ -546,3 +546,142 @@ def test_submit_with_an_open_error_is_held_without_submit_anyway(
         assert 'data-rule="duplicate-code"' in panel
         encounter.refresh_from_db()
         assert encounter.status == "in_progress"
+
+
+# The coding page's form asks for the computed parts only (hx-target #coding-form).
+PARTS = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TARGET": "coding-form"}
+
+
+def test_a_recheck_from_the_page_sends_back_only_what_the_server_computes(
+    code_sets, supervisor, coder, coder_client
+):
+    """The verdicts, the DRG panel, the checks, the banner and the version, each an
+    out-of-band swap; no input the coder types in, no panel."""
+    encounter_id = _create(supervisor)
+    encounter = encounter_claim(user=coder, encounter_id=encounter_id)
+    response = coder_client.post(
+        f"/encounters/{encounter_id}/coding/",
+        _form(
+            encounter, [("J18.9", "Y"), ("J96.01", "Y"), ("E87.99", "Y"), ("J18", "")]
+        ),
+        **PARTS,
+    )
+    parts = response.content.decode()
+    assert response.status_code == 200
+    assert "HX-Retarget" not in response.headers
+    for part in ("drg-panel", "live-checks", "coding-banner", "confirm-slot"):
+        assert f'id="{part}"' in parts
+    assert parts.count('hx-swap-oob="true"') == 9  # 5 above, version, 4 rows
+    assert (
+        f'<input type="hidden" id="coding-version" name="version" '
+        f'value="{encounter.version}" hx-swap-oob="true">'
+    ) in parts
+    verdicts = parts.split('class="row-verdict"')[1:]
+    assert [v.split('id="', 1)[1].split('"', 1)[0] for v in verdicts] == [
+        f"dx-{n}-verdict" for n in range(4)
+    ]
+    assert "Pneumonia, unspecified organism" in verdicts[0]
+    assert 'data-level="error"' in verdicts[2]
+    assert "E87.99 is not an ICD-10-CM code" in verdicts[2]
+    assert "J18 is a header" in verdicts[3]
+    assert "DRG 193" in parts and "Changed from DRG 194" in parts
+    # Nothing typed in comes back: the boxes stay in the page as typed.
+    assert 'id="dx-0-code"' not in parts and 'name="dx-count"' not in parts
+    assert 'id="coding-panel"' not in parts and 'id="history"' not in parts
+    encounter.refresh_from_db()
+    assert [d.code for d in encounter.diagnoses.all()] == ["J189", "E871"]
+
+
+def test_a_save_from_the_page_refreshes_the_history_status_and_version(
+    code_sets, supervisor, coder, coder_client
+):
+    encounter_id = _create(supervisor)
+    encounter = encounter_claim(user=coder, encounter_id=encounter_id)
+    response = coder_client.post(
+        f"/encounters/{encounter_id}/coding/",
+        _form(encounter, [("J18.9", "Y"), ("J96.01", "Y")], action="save"),
+        **PARTS,
+    )
+    parts = response.content.decode()
+    assert "Draft saved" in parts
+    assert (
+        f'value="{encounter.version + 1}" hx-swap-oob="true" data-saved="1">' in parts
+    )
+    history = parts.split('id="history"', 1)[1].split("</section>", 1)[0]
+    assert 'hx-swap-oob="true"' in history.split(">", 1)[0]
+    first = history.split('data-testid="history-row"')[1]
+    assert "Codes saved" in first and "+ J96.01" in first
+    assert 'id="encounter-status"' in parts
+    assert 'id="dx-0-code"' not in parts
+
+
+def test_a_row_action_or_a_form_no_longer_editable_gets_the_whole_panel(
+    code_sets, supervisor, coder, coder_client
+):
+    """The page adds, moves and removes rows itself; a row action posted anyway, or
+    an encounter taken away meanwhile, changes the form's shape: the whole panel
+    comes back, retargeted."""
+    encounter_id = _create(supervisor)
+    encounter = encounter_claim(user=coder, encounter_id=encounter_id)
+    url = f"/encounters/{encounter_id}/coding/"
+    response = coder_client.post(
+        url, _form(encounter, [("J18.9", "Y")], action="add:dx"), **PARTS
+    )
+    assert response.headers["HX-Retarget"] == "#coding-panel"
+    assert response.headers["HX-Reswap"] == "outerHTML"
+    assert 'id="dx-1-code" name="dx-1-code" value=""' in response.content.decode()
+
+    # Submitted from another tab meanwhile: read only now.
+    from encounters.services import encounter_submit
+
+    encounter_submit(user=coder, encounter_id=encounter_id, version=encounter.version)
+    response = coder_client.post(url, _form(encounter, [("J18.9", "Y")]), **PARTS)
+    assert response.headers["HX-Retarget"] == "#coding-panel"
+    assert "Read only" in response.content.decode()
+
+
+def test_a_returned_encounter_shows_the_supervisors_comment_to_its_coder(
+    code_sets, supervisor, coder, coder_client, settings
+):
+    from encounters.audit.services import encounter_audit, encounter_review_return
+    from encounters.services import encounter_submit
+
+    settings.AUDIT_SAMPLE_RATE = 1.0
+    encounter_id = _create(supervisor)
+    encounter = encounter_claim(user=coder, encounter_id=encounter_id)
+    encounter = encounter_submit(
+        user=coder, encounter_id=encounter_id, version=encounter.version
+    )
+    encounter_audit(encounter_id=encounter_id)
+    encounter.refresh_from_db()
+    assert encounter.status == "in_review"
+    page = coder_client.get(f"/encounters/{encounter_id}/").content.decode()
+    assert 'data-testid="return-note"' not in page
+    # A reminder the supervisor did not mean (the return confirms it all the same).
+    from encounters.models import Finding
+
+    Finding.objects.create(
+        encounter=encounter,
+        run=encounter.audit_runs.latest("id"),
+        rule="use-additional-code",
+        severity="info",
+        message="N39.0: use additional code to identify infectious agent.",
+        codes=["N39.0"],
+    )
+    encounter_review_return(
+        user=supervisor,
+        encounter_id=encounter_id,
+        version=encounter.version,
+        comment="Sequence the respiratory failure first.",
+    )
+    page = coder_client.get(f"/encounters/{encounter_id}/").content.decode()
+    note = page.split('data-testid="return-note"', 1)[1].split("</div>", 1)[0]
+    assert "Returned by" in note
+    assert "Sequence the respiratory failure first." in note
+    # Said once, to the coder: not as the resolution of each finding confirmed.
+    findings = page.split('data-testid="finding"')[1:]
+    assert findings
+    assert not any("Sequence the respiratory" in f.split("</li>")[0] for f in findings)
+    # Above the codes, in the coding form.
+    assert page.index('data-testid="return-note"') < page.index('id="dx-0-code"')
+    assert page.index('id="coding-form"') < page.index('data-testid="return-note"')
