@@ -33,9 +33,12 @@
     return keys;
   }
 
-  // Signing out on purpose drops every draft of this tab.
+  // Signing out on purpose drops every draft of this tab, and no draft is written
+  // after it (a recheck answered "signed out" while the sign-out goes through).
+  let signingOut = false;
   document.addEventListener("submit", (event) => {
     if (event.target.matches && event.target.matches("form[data-signout]")) {
+      signingOut = true;
       draftKeys().forEach((key) => store.removeItem(key));
     }
   });
@@ -245,7 +248,7 @@
     const location = xhr && xhr.getResponseHeader("HX-Redirect");
     if (location && location.startsWith(loginUrl)) {
       event.preventDefault();
-      signOut(location);
+      if (!signingOut) signOut(location); // else the sign-out's own page is on its way
     } else if (location && draftForm() && event.detail.elt === draftForm()) {
       removeDraft(); // submitted: the codes went with it
     }
@@ -294,7 +297,7 @@
 
   function saveDraft() {
     const form = draftForm();
-    if (!form || !store || ended || restoring) return;
+    if (!form || !store || ended || restoring || signingOut) return;
     const draft = { version: formVersion(form), at: Date.now(), ...codesOf(form) };
     try {
       store.setItem(draftKey(form), JSON.stringify(draft));
@@ -316,11 +319,15 @@
   window.addEventListener("input", (event) => formField(event) && saveDraft(), true);
   window.addEventListener("change", (event) => formField(event) && saveDraft(), true);
 
-  // Saved (the panel comes back marked as holding the saved codes): no draft to keep.
-  let loaded = false;
+  // Saved (a new panel comes back marked as holding the saved codes): no draft to
+  // keep. The form the page opened with is marked so too, and other swaps (the
+  // suggestions of a code box) leave it in place: only a new form counts.
+  let shownForm = draftForm();
   document.addEventListener("htmx:afterSettle", () => {
     const form = draftForm();
-    if (loaded && form && form.dataset.saved === "1") removeDraft();
+    if (!form || form === shownForm) return;
+    shownForm = form;
+    if (form.dataset.saved === "1") removeDraft();
   });
 
   // Leaving the chart by a link (coding.js asked first when codes were unsaved).
@@ -443,10 +450,7 @@
   // first): the events of the restore must reach it.
   function start() {
     const form = draftForm();
-    waitFor(() => !form || form["htmx-internal-data"], 2000).then(() => {
-      offerDraft();
-      loaded = true;
-    });
+    waitFor(() => !form || form["htmx-internal-data"], 2000).then(offerDraft);
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();

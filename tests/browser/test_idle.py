@@ -207,5 +207,22 @@ def test_signing_out_on_purpose_drops_the_draft(
 
     _sign_in(page, live_server, coder, password)
     _open_chart(page, live_server, chart)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(1000)  # a draft would be back by now (it is, on a timeout)
     expect(page.locator("#dx-0-code")).to_have_value("")
     expect(page.get_by_test_id("draft-restored")).to_have_count(0)
+
+
+def test_a_reload_keeps_the_typed_codes_once_the_suggestions_came(
+    page, live_server, coder, password, chart
+):
+    _sign_in(page, live_server, coder, password)
+    _open_chart(page, live_server, chart)
+    page.locator("#dx-0-code").click()
+    page.keyboard.type("J18.9", delay=10)
+    page.locator("#dx-0-suggest [role=option]").first.wait_for()
+    page.on("dialog", lambda dialog: dialog.accept())  # "leave without saving?"
+    page.reload()
+    page.get_by_test_id("facts").wait_for()
+    expect(page.get_by_test_id("draft-restored")).to_be_visible()
+    expect(page.locator("#dx-0-code")).to_have_value("J18.9")
