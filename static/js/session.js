@@ -87,16 +87,29 @@
     return true;
   }
 
+  // One question to the server at a time; "Stay signed in" pressed while one is out
+  // is sent as soon as it is answered.
+  let keepalivePending = false;
+  function answered() {
+    asking = false;
+    if (keepalivePending) {
+      keepalivePending = false;
+      keepalive();
+    }
+  }
+
   function keepalive() {
-    if (ended || asking) return;
+    if (ended) return;
+    if (asking) {
+      keepalivePending = true;
+      return;
+    }
     lastKeepalive = Date.now();
     asking = true;
     askServer("POST")
       .then((signedIn) => (signedIn ? hideWarning() : signOut()))
       .catch(() => {})
-      .finally(() => {
-        asking = false;
-      });
+      .finally(answered);
   }
 
   // --- the warning ------------------------------------------------------------------
@@ -220,7 +233,7 @@
     } catch {
       if (left <= 0) signOut(); // no answer at the end: the screen is cleared anyway
     } finally {
-      asking = false;
+      answered();
     }
   }
   const ticker = setInterval(tick, 500);
