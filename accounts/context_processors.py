@@ -4,6 +4,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from accounts import permissions as perms
+from accounts.sessions import idle_seconds, session_expires_in, warning_seconds
 
 
 def navigation(request: HttpRequest) -> dict[str, object]:
@@ -26,3 +27,19 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     items.append(("API docs", reverse("api-docs")))
     path = request.path
     return {"nav_items": [(label, url, path.startswith(url)) for label, url in items]}
+
+
+def session_timer(request: HttpRequest) -> dict[str, object]:
+    """What the page's idle countdown starts from (templates/base.html,
+    static/js/session.js), and the sign-in page's "sessions end after" line."""
+    user = getattr(request, "user", None)
+    session = getattr(request, "session", None)
+    timer: dict[str, object] = {"idle_minutes": max(1, round(idle_seconds() / 60))}
+    if user is not None and user.is_authenticated and session is not None:
+        timer["session_timer"] = {
+            "user": user.pk,
+            "expires_in": session_expires_in(session),
+            "warning": warning_seconds(),
+            "idle": idle_seconds(),
+        }
+    return timer

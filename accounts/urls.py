@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("session/", views.session, name="session"),
     path("status/", views.system_status, name="status"),
     path("users/", views.users, name="users"),
     path("users/new/", views.user_new, name="user_new"),

@@ -10,12 +10,12 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.forms import Form
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import permissions as perms
 from accounts.forms import (
@@ -36,6 +36,12 @@ from accounts.services import (
     user_password_set,
     user_role_set,
     user_unlock,
+)
+from accounts.sessions import (
+    idle_seconds,
+    session_expires_in,
+    session_touch,
+    warning_seconds,
 )
 from accounts.types import AuthenticatedHttpRequest
 
@@ -79,6 +85,30 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
         if request.user.has_perm(perm):
             return redirect(url_name)
     return render(request, "accounts/no_role.html", status=403)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def session(request: HttpRequest) -> JsonResponse:
+    """The page's idle countdown (static/js/session.js): GET asks how long is left
+    without counting as activity; POST ("Stay signed in", a key pressed in the page)
+    slides the idle logoff. A session that has ended answers 401."""
+    if not request.user.is_authenticated:
+        return JsonResponse({"signed_in": False}, status=401)
+    if request.method == "POST":
+        session_touch(request.session, force=True)
+    return JsonResponse(
+        {
+            "signed_in": True,
+            "expires_in": session_expires_in(request.session),
+            "idle": idle_seconds(),
+            "warning": warning_seconds(),
+        }
+    )
+
+
+# Asking how long is left is not activity (accounts.middleware.SessionIdleMiddleware).
+session.keeps_idle_clock = True  # type: ignore[attr-defined]
 
 
 @permission_required(MANAGE_CODESETS)

@@ -154,6 +154,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.navigation",
+                "accounts.context_processors.session_timer",
             ],
         },
     }
@@ -184,8 +185,15 @@ LOGOUT_REDIRECT_URL = "accounts:login"
 
 # HIPAA automatic logoff: a session ends after 15 idle minutes.
 # accounts.middleware.SessionIdleMiddleware slides the expiry forward while the user is
-# active (at most one session write a minute).
+# active (at most one session write a minute) and ends the session once it is idle;
+# static/js/session.js warns SESSION_IDLE_WARNING_SECONDS before with a countdown
+# (docs/sessions.md).
 SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 15 * 60)
+SESSION_IDLE_WARNING_SECONDS = env_int("SESSION_IDLE_WARNING_SECONDS", 2 * 60)
+if not 0 < SESSION_IDLE_WARNING_SECONDS < SESSION_IDLE_SECONDS:
+    raise ImproperlyConfigured(
+        "SESSION_IDLE_WARNING_SECONDS must be above 0 and below SESSION_IDLE_SECONDS"
+    )
 SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS
 SESSION_SAVE_EVERY_REQUEST = False
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
