@@ -505,3 +505,57 @@ def test_findings_api_filters_and_pages(
     cole = Client()
     cole.force_login(other_coder)
     assert cole.get("/api/v1/findings/").json()["results"] == []
+
+
+# --- Billing feed -----------------------------------------------------------------
+
+
+def _cold_caches() -> None:
+    from codesets.selectors import drg_weight_cache_clear, payment_rate_cache_clear
+
+    drg_weight_cache_clear()
+    payment_rate_cache_clear()
+
+
+def test_billing_feed_pages_final_encounters_with_codes_drg_and_payment_in_constant_queries(
+    supervisor_client, final_stays
+):
+    from encounters.models import Diagnosis, Encounter
+
+    for enc in Encounter.objects.filter(status="final", type="inpatient"):
+        Diagnosis.objects.create(encounter=enc, sequence=1, code="J189", poa="Y")
+        Diagnosis.objects.create(encounter=enc, sequence=2, code="E871", poa="N")
+    since = "2020-01-01T00:00:00Z"
+
+    def feed() -> tuple[dict, int]:
+        _cold_caches()
+        with CaptureQueriesContext(connection) as queries:
+            response = supervisor_client.get(
+                "/api/v1/encounters/", {"status": "final", "updated_since": since}
+            )
+        assert response.status_code == 200
+        return response.json(), len(queries)
+
+    feed()
+    data, before = feed()
+    assert len(data["results"]) == 6  # five stays and the outpatient visit
+    stay = next(r for r in data["results"] if r["drg"] and r["drg"]["drg"] == 194)
+    assert [(d["code"], d["poa"]) for d in stay["diagnoses"]] == [
+        ("J18.9", "Y"),
+        ("E87.1", "N"),
+    ]
+    assert stay["payment"]["amount"] == "15114.36"  # weight 2.0 x 7557.18
+    north = next(r for r in data["results"] if r["facility"] == "North")
+    assert north["payment"]["amount"] is None  # no rates for North
+    visit = next(r for r in data["results"] if r["type"] == "outpatient")
+    assert visit["payment"] is None
+    for day in range(1, 29):  # more stays on other days and at another facility
+        encounter(
+            status="final",
+            facility="South" if day % 2 else "General",
+            discharge=dt.date(2026, 4, day),
+            drg_dict=drg(195, "1.0"),
+        )
+    data, after = feed()
+    assert len(data["results"]) == 34
+    assert after == before
