@@ -10,7 +10,7 @@ from django.shortcuts import render
 from accounts.types import AuthenticatedHttpRequest
 from encounters.reports.charts import render as render_chart
 from encounters.reports.forms import ReportFilterForm, coder_choices, may_view_reports
-from encounters.reports.render import csv_response, table_cells
+from encounters.reports.render import csv_response, table_html
 from encounters.reports.selectors import REPORTS
 from encounters.selectors import facility_list
 
@@ -60,7 +60,15 @@ def report(request: AuthenticatedHttpRequest, name: str) -> HttpResponse:
             "facilities": facility_list(),
             "coders": coder_choices(),
             "chart": render_chart(result.chart),
-            "tables": [table_cells(t) for t in [result.table, *result.sections]],
+            "tables": [
+                {
+                    "name": t.name,
+                    "title": t.title,
+                    "rows": t.rows,
+                    "html": table_html(t),
+                }
+                for t in [result.table, *result.sections]
+            ],
             "query": query.urlencode(),
         },
     )
