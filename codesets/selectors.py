@@ -444,7 +444,7 @@ def stay_pricing_prime(stays: Iterable[tuple[str, dt.date]]) -> None:
     days = {
         day
         for _, day in stays
-        if (hit := _DRG_RELEASE_ON.get(day)) is None or hit[1] <= now
+        if (cached := _DRG_RELEASE_ON.get(day)) is None or cached[1] <= now
     }
     if days:
         releases = list(
@@ -458,7 +458,9 @@ def stay_pricing_prime(stays: Iterable[tuple[str, dt.date]]) -> None:
                 (
                     (release_id, label)
                     for release_id, label, start, end in releases
-                    if start <= day and (end is None or end >= day)
+                    if start is not None
+                    and start <= day
+                    and (end is None or end >= day)
                 ),
                 None,
             )

@@ -41,7 +41,7 @@ def table_html(table: Table) -> SafeString:
     def row_html(row: dict[str, Any], tag: str, testid: str) -> str:
         cells = []
         for c in columns:
-            text = escape(cell_text(row.get(c.key), c.kind))
+            text: str = escape(cell_text(row.get(c.key), c.kind))
             attr = num if c.kind in NUMERIC else ""
             if c.kind == "link" and row.get("url"):
                 text = f'<a href="{escape(row["url"])}">#{text}</a>'
