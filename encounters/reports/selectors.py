@@ -751,6 +751,24 @@ LIMIT 20
 TREND_RULES = 6  # rules drawn in the chart (the most frequent)
 
 
+def period_starts(filters: ReportFilters, period: str) -> list[dt.date]:
+    """Every week (from its Monday) or month touching the date range, empty ones
+    included: a trend shows the weeks without findings as zero, not as a gap."""
+    if period == "week":
+        day = filters.date_from - dt.timedelta(days=filters.date_from.weekday())
+        out = []
+        while day <= filters.date_to:
+            out.append(day)
+            day += dt.timedelta(days=7)
+        return out
+    day = filters.date_from.replace(day=1)
+    out = []
+    while day <= filters.date_to:
+        out.append(day)
+        day = (day + dt.timedelta(days=32)).replace(day=1)
+    return out
+
+
 def _drg_text(number: int | None) -> str:
     return "—" if number is None else f"{number:03d}"
 
@@ -781,7 +799,7 @@ def audit_impact(filters: ReportFilters) -> Report:
             for k in ("findings", "upheld", "dismissed", "open")
         },
     }
-    periods = sorted({r["period"] for r in rows})
+    periods = [day.isoformat() for day in period_starts(filters, period)]
     top_rules = sorted(totals, key=lambda rule: (-totals[rule], rule))[:TREND_RULES]
     counts = {(r["period"], r["rule"]): r["findings"] for r in rows}
     shifts = _rows(SHIFT_SQL.format(where=where), named)

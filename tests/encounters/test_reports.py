@@ -213,7 +213,9 @@ def final_stays(coder):
         drg_dict=drg(871, "3.0", "MCC"),
     )
     encounter(status="final", facility="North", discharge=may, drg_dict=drg(195, "0.8"))
-    encounter(status="in_review", discharge=may, drg_dict=drg(871, "3.0", "MCC"))
+    encounter(
+        status="in_review", discharge=may, coder=coder, drg_dict=drg(871, "3.0", "MCC")
+    )
     encounter(status="final", type="outpatient", admit=may)
 
 
@@ -395,6 +397,11 @@ def test_audit_impact_trends_findings_per_rule_and_sums_drg_shifts(
         "2026-05-11",
         "2026-05-25",
     ]
+    # The trend has every week from 04-27 to 06-29, the empty ones at zero.
+    chart = weekly["chart"]
+    assert len(chart["categories"]) == 10 and chart["categories"][1] == "2026-05-04"
+    poa = {s["name"]: s["values"] for s in chart["series"]}["poa-missing"]
+    assert poa[:5] == [1, 0, 1, 0, 1]
     rows = csv_rows(
         supervisor_client, "/reports/audit-impact/", table="drg-shifts", **spring
     )
