@@ -175,9 +175,10 @@ WITH sub AS (
 )
 SELECT coder_id, day, type, count(*) AS coded,
        percentile_cont(0.5) WITHIN GROUP (ORDER BY minutes) AS median_minutes,
-       GROUPING(day, type) AS level, GROUPING(coder_id) AS everyone
+       GROUPING(coder_id) AS no_coder, GROUPING(day) AS no_day,
+       GROUPING(type) AS no_type
 FROM timed
-GROUP BY GROUPING SETS ((coder_id, day, type), (coder_id), ())
+GROUP BY GROUPING SETS ((coder_id, type), (coder_id), (day, type), ())
 """
 
 RETURNED_SQL = """
@@ -209,27 +210,28 @@ def productivity(filters: ReportFilters) -> Report:
             returned_named,
         )
     }
-    # GROUPING SETS give a NULL coder for the grand total: told apart by "everyone".
     names = _usernames({r["coder_id"] for r in rows} | set(returned) - {None})
     per_coder: dict[int | None, dict[str, Any]] = {}
     daily: dict[tuple[dt.date, str], int] = {}
     total: dict[str, Any] = {"coder": "All coders", "coded": 0, "returned": 0}
+    # Four grouping sets, told apart by GROUPING(): per coder and type, per coder
+    # (with the median), per day and type, everything (with the median).
     for row in rows:
-        if row["everyone"]:
-            total.update(
-                coded=row["coded"],
-                median_minutes=_round(row["median_minutes"], 1),
-            )
-        elif row["level"]:
+        if not row["no_coder"] and not row["no_type"]:
+            line = per_coder.setdefault(row["coder_id"], {})
+            line[row["type"]] = row["coded"]
+        elif not row["no_coder"]:
             per_coder.setdefault(row["coder_id"], {}).update(
                 coded=row["coded"],
                 median_minutes=_round(row["median_minutes"], 1),
             )
+        elif not row["no_day"]:
+            daily[row["day"], row["type"]] = row["coded"]
         else:
-            line = per_coder.setdefault(row["coder_id"], {})
-            line[row["type"]] = line.get(row["type"], 0) + row["coded"]
-            key = (row["day"], row["type"])
-            daily[key] = daily.get(key, 0) + row["coded"]
+            total.update(
+                coded=row["coded"],
+                median_minutes=_round(row["median_minutes"], 1),
+            )
     for coder_id in returned:
         if coder_id is not None:
             per_coder.setdefault(coder_id, {})
