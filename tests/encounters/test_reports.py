@@ -566,3 +566,23 @@ def test_billing_feed_pages_final_encounters_with_codes_drg_and_payment_in_const
     data, after = feed()
     assert len(data["results"]) == 34
     assert after == before
+
+
+def test_the_reports_index_and_the_findings_api_by_role(
+    supervisor_client, admin_client_, coder_client, outsider, client
+):
+    from django.test import Client
+
+    assert supervisor_client.get("/reports/").status_code == 200
+    assert admin_client_.get("/reports/").status_code == 200
+    assert coder_client.get("/reports/").status_code == 403
+    nobody = Client()
+    nobody.force_login(outsider)
+    assert nobody.get("/reports/").status_code == 403
+    assert nobody.get("/api/v1/reports/backlog/").status_code == 403
+    assert "Reports" in supervisor_client.get("/reports/").content.decode()
+    # Findings: coders (their own) and supervisors; not the code-set admin.
+    assert supervisor_client.get("/api/v1/findings/").status_code == 200
+    assert coder_client.get("/api/v1/findings/").status_code == 200
+    assert admin_client_.get("/api/v1/findings/").status_code == 403
+    assert client.get("/api/v1/findings/").status_code in (401, 403)
