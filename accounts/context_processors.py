@@ -19,6 +19,8 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         items.append(("Encoder", reverse("codesets:encoder")))
     if user.has_perm(perms.REVIEW_AUDITS):
         items.append(("Audit queue", reverse("encounters:audit_queue")))
+    if user.has_perm(perms.REVIEW_AUDITS) or user.has_perm(perms.MANAGE_USERS):
+        items.append(("Reports", reverse("reports:index")))
     if user.has_perm(perms.MANAGE_CODESETS):
         items.append(("Code sets", reverse("codesets:release_list")))
         items.append(("System status", reverse("accounts:status")))

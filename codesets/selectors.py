@@ -489,6 +489,54 @@ def payment_rate_for(*, facility: str, fiscal_year: int) -> PaymentRate | None:
     return rate
 
 
+def stay_pricing_prime(stays: Iterable[tuple[str, dt.date]]) -> None:
+    """Fill the caches ``drg_weights_release_on`` and ``payment_rate_for`` read, for
+    many (facility, discharge date) pairs at once: two queries for a page of
+    encounters instead of up to two per encounter (the billing feed)."""
+    now = time.monotonic()
+    stays = list(stays)
+    days = {
+        day
+        for _, day in stays
+        if (cached := _DRG_RELEASE_ON.get(day)) is None or cached[1] <= now
+    }
+    if days:
+        releases = list(
+            Release.objects.in_force()
+            .filter(system=Table.DRG_WEIGHTS, effective_from__lte=max(days))
+            .filter(Q(effective_to__isnull=True) | Q(effective_to__gte=min(days)))
+            .values_list("id", "label", "effective_from", "effective_to")
+        )
+        for day in days:
+            row = next(
+                (
+                    (release_id, label)
+                    for release_id, label, start, end in releases
+                    if start is not None
+                    and start <= day
+                    and (end is None or end >= day)
+                ),
+                None,
+            )
+            _DRG_RELEASE_ON[day] = (row, now + DRG_RELEASE_TTL)
+    keys = {
+        (facility, day.year + (day.month >= 10))
+        for facility, day in stays
+        if (hit := _PAYMENT_RATES.get((facility, day.year + (day.month >= 10)))) is None
+        or hit[1] <= now
+    }
+    if keys:
+        found = {
+            (rate.facility, rate.fiscal_year): rate
+            for rate in PaymentRate.objects.filter(
+                facility__in={f for f, _ in keys},
+                fiscal_year__in={y for _, y in keys},
+            )
+        }
+        for key in keys:
+            _PAYMENT_RATES[key] = (found.get(key), now + PAYMENT_RATE_TTL)
+
+
 def payment_rate_list() -> QuerySet[PaymentRate]:
     return PaymentRate.objects.select_related("updated_by").prefetch_related(
         "changes__changed_by"

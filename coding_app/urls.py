@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts import api as accounts_api
 from codesets import api as codesets_api
 from encounters import api as encounters_api
+from encounters.reports import api as reports_api
 
 api_v1 = [
     path(
@@ -39,6 +40,8 @@ api_v1 = [
         encounters_api.EncounterWhatIfApi.as_view(),
         name="encounter-what-if",
     ),
+    path("findings/", reports_api.FindingListApi.as_view(), name="finding-list"),
+    path("reports/<slug:name>/", reports_api.ReportApi.as_view(), name="report"),
     path("me/", accounts_api.MeApi.as_view(), name="me"),
     path("ping/", accounts_api.WorkerPingApi.as_view(), name="worker-ping"),
     path("codes/search/", codesets_api.CodeSearchApi.as_view(), name="code-search"),
@@ -72,6 +75,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("codesets/", include("codesets.urls")),
     path("encounters/", include("encounters.urls")),
+    path("reports/", include("encounters.reports.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

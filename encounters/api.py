@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 from accounts.permissions import CODE_ENCOUNTERS, IMPORT_ENCOUNTERS, api_permission
 from accounts.types import AuthenticatedRequest
 from codesets.models import System
+from codesets.selectors import stay_pricing_prime
 from encounters import services
 from encounters.audit.selectors import encounter_checks
 from encounters.drg import DrgResult, encounter_drg
@@ -279,6 +280,16 @@ def _findings(encounter: Encounter) -> list[dict[str, Any]]:
     ]
 
 
+class PaymentSerializer(serializers.Serializer):
+    """The payment estimate of one MS-DRG (DESIGN.md ``drg.payment``)."""
+
+    amount = serializers.CharField(allow_null=True)
+    full_amount = serializers.CharField(allow_null=True, required=False)
+    per_diem = serializers.CharField(allow_null=True, required=False)
+    transfer = serializers.BooleanField(required=False)
+    explanation = serializers.CharField(required=False, allow_blank=True)
+
+
 class EncounterCreateApi(APIView):
     """Create one encounter with its patient, documents and codes (EHR feeds)."""
 
@@ -351,6 +362,13 @@ class EncounterListApi(APIView):
             diagnoses = DiagnosisSerializer(many=True)
             procedures = ProcedureSerializer(many=True)
             drg = serializers.JSONField(allow_null=True)
+            payment = serializers.SerializerMethodField()
+
+            @extend_schema_field(PaymentSerializer(allow_null=True))
+            def get_payment(self, encounter: Encounter) -> dict[str, Any] | None:
+                """The stored DRG's payment estimate (inpatient, discharged)."""
+                payment = encounter_payment(encounter, encounter.drg)
+                return payment.as_dict() if payment is not None else None
 
         results = ItemSerializer(many=True)
         next = serializers.URLField(allow_null=True)
@@ -372,6 +390,11 @@ class EncounterListApi(APIView):
         )
         more = len(rows) > self.PAGE
         rows = rows[: self.PAGE]
+        stay_pricing_prime(
+            (e.facility, e.discharge_date)
+            for e in rows
+            if e.is_inpatient and e.discharge_date is not None
+        )
         next_url = None
         if more:
             query = request.query_params.copy()
@@ -577,16 +600,6 @@ class EncounterChecksApi(APIView):
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
-
-
-class PaymentSerializer(serializers.Serializer):
-    """The payment estimate of one MS-DRG (DESIGN.md ``drg.payment``)."""
-
-    amount = serializers.CharField(allow_null=True)
-    full_amount = serializers.CharField(allow_null=True, required=False)
-    per_diem = serializers.CharField(allow_null=True, required=False)
-    transfer = serializers.BooleanField(required=False)
-    explanation = serializers.CharField(required=False, allow_blank=True)
 
 
 class WhatIfDrgSerializer(serializers.Serializer):

@@ -25,11 +25,15 @@ def _login(page, live_server, username: str, password: str) -> None:
     ("fixture", "heading", "nav"),
     [
         ("coder", "Work queue", ["Work queue", "Encoder"]),
-        ("supervisor", "Audit queue", ["Work queue", "Encoder", "Audit queue"]),
+        (
+            "supervisor",
+            "Audit queue",
+            ["Work queue", "Encoder", "Audit queue", "Reports"],
+        ),
         (
             "codeset_admin",
             "Code sets",
-            ["Encoder", "Code sets", "System status", "Users"],
+            ["Encoder", "Reports", "Code sets", "System status", "Users"],
         ),
     ],
 )
