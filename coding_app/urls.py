@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts import api as accounts_api
 from codesets import api as codesets_api
 from encounters import api as encounters_api
+from encounters.interop import api as interop_api
 
 api_v1 = [
     path(
@@ -39,6 +40,17 @@ api_v1 = [
         encounters_api.EncounterWhatIfApi.as_view(),
         name="encounter-what-if",
     ),
+    path(
+        "encounters/<int:encounter_id>/fhir-claim/",
+        interop_api.EncounterFhirClaimApi.as_view(),
+        name="encounter-fhir-claim",
+    ),
+    path(
+        "encounters/<int:encounter_id>/x12-837/",
+        interop_api.EncounterX12Api.as_view(),
+        name="encounter-x12-837",
+    ),
+    path("fhir/", interop_api.FhirBundleApi.as_view(), name="fhir-bundle"),
     path("me/", accounts_api.MeApi.as_view(), name="me"),
     path("ping/", accounts_api.WorkerPingApi.as_view(), name="worker-ping"),
     path("codes/search/", codesets_api.CodeSearchApi.as_view(), name="code-search"),
@@ -72,6 +84,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("codesets/", include("codesets.urls")),
     path("encounters/", include("encounters.urls")),
+    path("claims/exports/", include("encounters.interop.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
