@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -122,6 +122,12 @@ def fhir_bundle_import(*, body: Any, user: User) -> BundleResult:
     """
     parsed = bundle_parse(body)
     system, value = _source_key(parsed)
+    # Two deliveries of one Bundle at once: the second waits here for the first to
+    # commit, then finds its encounter (no duplicate, no unique-constraint error).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"fhir:{system}|{value}"]
+        )
     source = (
         SourceEncounter.objects.select_for_update()
         .filter(system=system, value=value)

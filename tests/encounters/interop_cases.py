@@ -15,6 +15,25 @@ PCS = "http://www.cms.gov/Medicare/Coding/ICD10"
 CPT = "http://www.ama-assn.org/go/cpt"
 HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 POA = "urn:coding-workbench:fhir:present-on-admission"
+# Encounter API payloads (overrides of pneumonia_payload) of the three claim kinds.
+INPATIENT = {
+    "diagnoses": [{"code": "J18.9", "poa": "Y"}, {"code": "E87.1", "poa": "N"}],
+    "procedures": [{"system": "icd10pcs", "code": "0DTJ4ZZ", "date": "2026-05-11"}],
+}
+OUTPATIENT = {
+    "type": "outpatient",
+    "admit_date": "2026-05-10",
+    "discharge_date": None,
+    "discharge_status": "01",
+    "diagnoses": [{"code": "J18.9"}, {"code": "E87.1"}],
+    "procedures": [
+        {"system": "cpt", "code": "99214", "modifiers": ["25"], "units": 1},
+        {"system": "hcpcs", "code": "J1100", "units": 2, "date": "2026-05-10"},
+    ],
+}
+PROFESSIONAL = {**OUTPATIENT, "type": "professional", "discharge_status": ""}
+
+
 NOTE = (
     "Community-acquired pneumonia. Sodium 128 on admission. Laparoscopic appendectomy."
 )

@@ -14,7 +14,10 @@ from tests.encounters.interop_cases import (
     CPT,
     HCPCS,
     ICD10CM,
+    INPATIENT,
     NOTE,
+    OUTPATIENT,
+    PROFESSIONAL,
     inpatient_bundle,
     without,
     x12_valid,
@@ -125,9 +128,7 @@ def test_a_resent_bundle_cannot_change_a_final_encounter(code_sets, supervisor):
     assert [d.code for d in Encounter.objects.get().diagnoses.all()] == ["J189", "E871"]
 
 
-def test_a_bundle_without_the_patient_is_refused_and_nothing_written(
-    code_sets, supervisor
-):
+def test_a_bundle_without_the_patient_is_refused_and_nothing_written(supervisor):
     issues = _outcome(
         _post(_api(supervisor), without(inpatient_bundle(), "Patient")), 400
     )
@@ -153,7 +154,7 @@ def test_an_unknown_code_system_is_refused_naming_the_element(code_sets, supervi
     _nothing_written()
 
 
-def test_a_bundle_that_is_not_a_transaction_is_refused(code_sets, supervisor):
+def test_a_bundle_that_is_not_a_transaction_is_refused(supervisor):
     bundle = inpatient_bundle()
     bundle["type"] = "collection"
     issues = _outcome(_post(_api(supervisor), bundle), 400)
@@ -161,7 +162,7 @@ def test_a_bundle_that_is_not_a_transaction_is_refused(code_sets, supervisor):
     _nothing_written()
 
 
-def test_an_invalid_resource_is_refused_naming_the_element(code_sets, supervisor):
+def test_an_invalid_resource_is_refused_naming_the_element(supervisor):
     bundle = inpatient_bundle()
     bundle["entry"][1]["resource"]["birthDate"] = "1956-13-45"
     issues = _outcome(_post(_api(supervisor), bundle), 400)
@@ -181,7 +182,7 @@ def test_a_code_no_release_has_is_refused_naming_the_condition(code_sets, superv
     _nothing_written()
 
 
-def test_a_coder_may_not_post_bundles(code_sets, coder):
+def test_a_coder_may_not_post_bundles(coder):
     response = _post(_api(coder), inpatient_bundle())
     assert response.status_code == 403
     _nothing_written()
@@ -205,24 +206,6 @@ def _encounter(supervisor, **overrides) -> int:
     )
     assert response.status_code == 201, response.json()
     return response.json()["id"]
-
-
-INPATIENT = {
-    "diagnoses": [{"code": "J18.9", "poa": "Y"}, {"code": "E87.1", "poa": "N"}],
-    "procedures": [{"system": "icd10pcs", "code": "0DTJ4ZZ", "date": "2026-05-11"}],
-}
-OUTPATIENT = {
-    "type": "outpatient",
-    "admit_date": "2026-05-10",
-    "discharge_date": None,
-    "discharge_status": "01",
-    "diagnoses": [{"code": "J18.9"}, {"code": "E87.1"}],
-    "procedures": [
-        {"system": "cpt", "code": "99214", "modifiers": ["25"], "units": 1},
-        {"system": "hcpcs", "code": "J1100", "units": 2, "date": "2026-05-10"},
-    ],
-}
-PROFESSIONAL = {**OUTPATIENT, "type": "professional", "discharge_status": ""}
 
 
 def test_the_claim_of_an_inpatient_stay_validates_and_carries_the_codes(
