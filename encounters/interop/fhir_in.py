@@ -30,8 +30,6 @@ What the Bundle carries, and where it goes:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -527,19 +525,12 @@ class _BundleReader:
                     )
                     continue
                 try:
-                    raw = attachment.data
-                    text = raw if isinstance(raw, bytes) else base64.b64decode(raw)
-                    if isinstance(raw, bytes):
-                        # fhir.resources may hand back the decoded or encoded bytes.
-                        try:
-                            text = base64.b64decode(raw, validate=True)
-                        except binascii.Error:
-                            text = raw
-                    note = text.decode("utf-8")
-                except (binascii.Error, UnicodeDecodeError):
+                    # The model checked and decoded the base64 (bytes here).
+                    note = bytes(attachment.data).decode("utf-8")
+                except UnicodeDecodeError:
                     self.issue(
                         "invalid",
-                        "attachment.data is not base64 UTF-8 text.",
+                        "attachment.data is not UTF-8 text.",
                         f"{where}.data",
                     )
                     continue

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from fhir.resources.R4B.claim import Claim
 from fhir.resources.R4B.operationoutcome import OperationOutcome
@@ -397,3 +399,79 @@ def test_round_trip_bundle_in_claim_out(code_sets, supervisor):
         .content.decode()
     )
     assert x12_valid(text)[0]
+
+
+def _entry(bundle: dict, resource_type: str) -> tuple[int, dict]:
+    return next(
+        (n, e["resource"])
+        for n, e in enumerate(bundle["entry"])
+        if e["resource"]["resourceType"] == resource_type
+    )
+
+
+def test_a_note_is_kept_as_the_ehr_wrote_it(code_sets, supervisor):
+    """ "Dose" is itself valid base64: it must not be decoded twice."""
+    bundle = inpatient_bundle()
+    _, document = _entry(bundle, "DocumentReference")
+    document["content"][0]["attachment"]["data"] = base64.b64encode(b"Dose").decode()
+    response = _post(_api(supervisor), bundle)
+    assert response.status_code == 201
+    assert Encounter.objects.get().documents.get().text == "Dose"
+
+
+def test_a_note_that_is_not_base64_is_refused(supervisor):
+    bundle = inpatient_bundle()
+    n, document = _entry(bundle, "DocumentReference")
+    document["content"][0]["attachment"]["data"] = "not base64!"
+    issues = _outcome(_post(_api(supervisor), bundle), 400)
+    assert issues[0]["expression"] == [
+        f"Bundle.entry[{n}].resource.content[0].attachment.data"
+    ]
+    _nothing_written()
+
+
+def test_a_professional_bundle_keeps_modifiers_and_units(code_sets, supervisor):
+    bundle = inpatient_bundle(
+        diagnoses=[("J18.9", None)],
+        procedures=[
+            {
+                "system": CPT,
+                "code": "99214",
+                "date": "2026-05-10",
+                "extension": [
+                    {
+                        "url": "urn:coding-workbench:fhir:procedure-modifier",
+                        "valueCoding": {"code": "25"},
+                    },
+                    {
+                        "url": "urn:coding-workbench:fhir:procedure-units",
+                        "valueInteger": 2,
+                    },
+                ],
+            }
+        ],
+    )
+    _, encounter = _entry(bundle, "Encounter")
+    encounter["class"]["code"] = "AMB"
+    encounter["period"] = {"start": "2026-05-10", "end": "2026-05-10"}
+    encounter["type"] = [
+        {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/claim-type",
+                    "code": "professional",
+                }
+            ]
+        }
+    ]
+    response = _post(_api(supervisor), bundle)
+    assert response.status_code == 201, response.content
+    saved = Encounter.objects.get()
+    assert saved.type == "professional"
+    line = saved.procedures.get()
+    assert (line.system, line.code, line.modifiers, line.units) == (
+        "cpt",
+        "99214",
+        ["25"],
+        2,
+    )
