@@ -130,3 +130,7 @@ def claim_encounters_iter(
     size is never all in memory."""
     for encounter in rows.order_by("id").iterator(chunk_size=chunk_size):
         yield claim_encounter(encounter)
+        # Each prefetched code points back at its encounter: a reference cycle
+        # only the garbage collector frees, late in a long-lived worker. Broken
+        # here, a claim is freed as soon as it is written.
+        encounter._prefetched_objects_cache.clear()  # type: ignore[attr-defined]
