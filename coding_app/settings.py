@@ -8,6 +8,7 @@ on and ``DATABASE_URL`` / ``REDIS_URL`` unset, it starts the embedded servers of
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -118,6 +119,7 @@ INSTALLED_APPS = [
     "codesets",
     "encounters",
     "jobs",
+    "encounters.interop",
 ]
 
 MIDDLEWARE = [
@@ -378,6 +380,41 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")
+
+# Claims out (FHIR Claim, X12 837): who sends, who receives, who bills. One set for
+# every facility, with per-facility overrides as JSON keyed by facility name
+# (CLAIM_FACILITIES_JSON='{"General": {"provider_npi": "..."}}').
+CLAIM_PARTIES = {
+    "sender_id": env_str("CLAIM_SENDER_ID", "CODINGWB"),
+    "sender_name": env_str("CLAIM_SENDER_NAME", "Coding workbench"),
+    "sender_phone": env_str("CLAIM_SENDER_PHONE", "5555550100"),
+    "receiver_id": env_str("CLAIM_RECEIVER_ID", "CLEARINGHOUSE"),
+    "receiver_name": env_str("CLAIM_RECEIVER_NAME", "Clearinghouse"),
+    "provider_name": env_str("CLAIM_PROVIDER_NAME", ""),
+    "provider_npi": env_str("CLAIM_PROVIDER_NPI", "1234567893"),
+    "provider_tax_id": env_str("CLAIM_PROVIDER_TAX_ID", "123456789"),
+    "provider_taxonomy": env_str("CLAIM_PROVIDER_TAXONOMY", "282N00000X"),
+    "provider_street": env_str("CLAIM_PROVIDER_STREET", "1 Hospital Way"),
+    "provider_city": env_str("CLAIM_PROVIDER_CITY", "Springfield"),
+    "provider_state": env_str("CLAIM_PROVIDER_STATE", "IL"),
+    "provider_zip": env_str("CLAIM_PROVIDER_ZIP", "627010001"),
+    "payer_name": env_str("CLAIM_PAYER_NAME", "Medicare"),
+    "payer_id": env_str("CLAIM_PAYER_ID", "00000"),
+    "claim_filing": env_str("CLAIM_FILING_INDICATOR", "MA"),
+    "usage": env_str("CLAIM_X12_USAGE", "T"),
+}
+try:
+    CLAIM_FACILITIES: dict[str, dict[str, str]] = json.loads(
+        env_str("CLAIM_FACILITIES_JSON", "{}")
+    )
+except ValueError:
+    raise ImproperlyConfigured("CLAIM_FACILITIES_JSON is not valid JSON") from None
+if not {k for v in CLAIM_FACILITIES.values() for k in v} <= set(CLAIM_PARTIES):
+    raise ImproperlyConfigured(
+        f"CLAIM_FACILITIES_JSON: keys are among {', '.join(sorted(CLAIM_PARTIES))}"
+    )
+# Batch claim exports (encounters.interop) are written here, then downloaded.
+CLAIM_EXPORT_DIR = Path(env_str("CLAIM_EXPORT_DIR", str(MEDIA_ROOT / "claim-exports")))
 
 LOG_LEVEL = (os.environ.get("LOG_LEVEL") or "INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):

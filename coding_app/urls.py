@@ -8,6 +8,7 @@ from accounts import api as accounts_api
 from codesets import api as codesets_api
 from encounters import api as encounters_api
 from encounters.reports import api as reports_api
+from encounters.interop import api as interop_api
 
 api_v1 = [
     path(
@@ -42,6 +43,17 @@ api_v1 = [
     ),
     path("findings/", reports_api.FindingListApi.as_view(), name="finding-list"),
     path("reports/<slug:name>/", reports_api.ReportApi.as_view(), name="report"),
+    path(
+        "encounters/<int:encounter_id>/fhir-claim/",
+        interop_api.EncounterFhirClaimApi.as_view(),
+        name="encounter-fhir-claim",
+    ),
+    path(
+        "encounters/<int:encounter_id>/x12-837/",
+        interop_api.EncounterX12Api.as_view(),
+        name="encounter-x12-837",
+    ),
+    path("fhir/", interop_api.FhirBundleApi.as_view(), name="fhir-bundle"),
     path("me/", accounts_api.MeApi.as_view(), name="me"),
     path("ping/", accounts_api.WorkerPingApi.as_view(), name="worker-ping"),
     path("codes/search/", codesets_api.CodeSearchApi.as_view(), name="code-search"),
@@ -76,6 +88,7 @@ urlpatterns = [
     path("codesets/", include("codesets.urls")),
     path("encounters/", include("encounters.urls")),
     path("reports/", include("encounters.reports.urls")),
+    path("claims/exports/", include("encounters.interop.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
