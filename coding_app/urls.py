@@ -7,8 +7,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts import api as accounts_api
 from codesets import api as codesets_api
 from encounters import api as encounters_api
-from encounters.reports import api as reports_api
 from encounters.interop import api as interop_api
+from encounters.reports import api as reports_api
 
 api_v1 = [
     path(

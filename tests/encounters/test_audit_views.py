@@ -353,7 +353,7 @@ def test_findings_stored_with_a_source_path_cite_what_judged_them(
     )
     Finding.objects.filter(encounter=in_review).update(reference=old)
     importlib.import_module(
-        "encounters.migrations.0006_labels_finding_references"
+        "encounters.migrations.0007_labels_finding_references"
     ).forwards(apps, None)
     page = supervisor_client.get(f"/encounters/{in_review.id}/").content.decode()
     assert "rules.py" not in page

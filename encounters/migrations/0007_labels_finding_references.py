@@ -18,6 +18,6 @@ def forwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("encounters", "0005_drg_shift")]
+    dependencies = [("encounters", "0006_jobs_batch_heartbeat")]
 
     operations = [migrations.RunPython(forwards, migrations.RunPython.noop)]

@@ -10,7 +10,7 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-    dependencies = [("codesets", "0017_payment_rates")]
+    dependencies = [("codesets", "0018_jobs_release_attempts")]
 
     operations = [
         migrations.RunSQL(
