@@ -55,6 +55,7 @@ EXPECTED: dict[str, Row] = {
     "accounts:user_password":       Row((405, 405, 405, 405, 405), post=(302, 403, 403, 403, 200)),
     "accounts:user_unlock":         Row((405, 405, 405, 405, 405), post=(302, 403, 403, 403, 302)),
     "accounts:user_sample_rate":    Row((405, 405, 405, 405, 405), post=(302, 403, 403, 403, 302)),
+    "accounts:session":              Row((401, 200, 200, 200, 200), post=(401, 200, 200, 200, 200)),
     # code sets
     "codesets:release_list":        Row((302, 403, 403, 403, 200)),
     "codesets:encoder":             Row((302, 403, 200, 200, 200)),
@@ -65,6 +66,7 @@ EXPECTED: dict[str, Row] = {
     "codesets:payment_rates":       Row((302, 403, 403, 403, 200), post=(302, 403, 403, 403, 200)),
     "codesets:release_detail":      Row((302, 403, 403, 403, 200)),
     "codesets:release_activate":    Row((405, 405, 405, 405, 405), post=(302, 403, 403, 403, 302)),
+    "codesets:release_retry":        Row((405, 405, 405, 405, 405), post=(302, 403, 403, 403, 302)),
     "codesets:release_discard":     Row((405, 405, 405, 405, 405), post=(302, 403, 403, 403, 302)),
     # encounters
     "encounters:queue":             Row((302, 403, 200, 200, 403)),
@@ -76,10 +78,23 @@ EXPECTED: dict[str, Row] = {
     "encounters:audit_queue":       Row((302, 403, 403, 200, 403)),
     "encounters:batch_new":         Row((302, 403, 403, 200, 403), post=(302, 403, 403, 200, 403)),
     "encounters:batch_detail":      Row((302, 403, 403, 200, 403)),
+    "encounters:batch_retry":        Row((405, 405, 405, 405, 405), post=(302, 403, 403, 302, 403)),
+    "encounters:batch_stop":         Row((405, 405, 405, 405, 405), post=(302, 403, 403, 302, 403)),
     "encounters:finding_decide":    Row((405, 405, 405, 405, 405), post=(302, 403, 403, 302, 403)),
     "encounters:review_decide":     Row((405, 405, 405, 405, 405), post=(302, 403, 403, 302, 403)),
-    "encounters:reassign":          Row((405, 405, 405, 405, 405), post=(302, 403, 403, 302, 403)),
+    "encounters:reassign":          Row((405, 405, 405, 405, 405), post=(302, 403, 403, 400, 403)),  # 400: no version
+    # reports (issue 16) and claim exports (issue 17)
+    "reports:index":                 Row((302, 403, 403, 200, 200)),
+    "reports:report":                Row((302, 403, 403, 200, 200)),
+    "interop:exports":               Row((302, 403, 403, 200, 403), post=(302, 403, 403, 200, 403)),
+    "interop:export_detail":         Row((302, 403, 403, 404, 403)),  # 404: no export yet
+    "interop:export_download":       Row((302, 403, 403, 404, 403)),
     # API
+    "api:finding-list":              Row((401, 403, 200, 200, 403)),
+    "api:report":                    Row((401, 403, 403, 200, 200)),
+    "api:encounter-fhir-claim":      Row((401, 403, 200, 200, 403)),
+    "api:encounter-x12-837":         Row((401, 403, 200, 200, 403)),
+    "api:fhir-bundle":               Row((401, 403, 403, 405, 403), post=(401, 403, 403, 400, 403)),
     "api:encounter-create":         Row((401, 403, 200, 200, 403), post=(401, 403, 403, 400, 403)),
     "api:encounter-bulk-create":    Row((401, 403, 403, 405, 403), post=(401, 403, 403, 400, 403)),
     "api:encounter-detail":         Row((401, 403, 200, 200, 403)),
