@@ -382,4 +382,10 @@ def test_a_pcs_procedure_row_offers_the_builder_for_the_discharge_date(
         procedures=[{"system": "hcpcs", "code": "G0008"}],
     )
     page = coder_client.get(f"/encounters/{visit}/").content.decode()
-    assert "data-pcs-build=" not in page  # CPT/HCPCS rows are not built from tables
+    # CPT/HCPCS rows are not built from tables: the row's builder button is there
+    # (coding.js shows it when the row is switched to ICD-10-PCS) but hidden.
+    import re
+
+    buttons = re.findall(r"<button[^>]*data-pcs-build=\"px-0-code\"[^>]*>", page)
+    assert buttons
+    assert all(" hidden" in button for button in buttons)
