@@ -93,9 +93,13 @@ class ReleaseError(Exception):
     """A code-set operation refused, with a message for the admin."""
 
 
-@dataclass(frozen=True)
 class DuplicateRelease(ReleaseError):
-    existing: Release
+    """The same bytes were imported before. Not a frozen dataclass: Python sets
+    ``__traceback__`` on an exception as it passes through a ``@contextmanager``."""
+
+    def __init__(self, existing: Release) -> None:
+        super().__init__(existing)
+        self.existing = existing
 
     def __str__(self) -> str:
         when = timezone.localtime(self.existing.created_at).strftime("%Y-%m-%d %H:%M")

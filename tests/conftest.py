@@ -17,6 +17,31 @@ CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """With --reuse-db a run killed inside a transactional test (a worker test, a
+    browser test) leaves its committed rows behind, and every later run would then
+    fail on them ("alex" exists, "this file was already imported"). Start from an
+    empty database whatever the last run did."""
+    from django.apps import apps
+    from django.core.management import call_command
+
+    with django_db_blocker.unblock():
+        leftovers = [
+            model._meta.label
+            for model in apps.get_models()
+            if model._meta.managed
+            and not model._meta.proxy
+            and model._meta.app_label not in {"contenttypes", "auth", "sessions"}
+            and model._default_manager.exists()
+        ]
+        if leftovers:
+            print(
+                f"test database held rows from an earlier run ({', '.join(leftovers[:5])}…): flushing"
+            )
+            call_command("flush", interactive=False, verbosity=0)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_process_caches():
     """Caches keyed by release stay valid in a running site (a release's rows never
