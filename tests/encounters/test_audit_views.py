@@ -361,3 +361,18 @@ def test_findings_stored_with_a_source_path_cite_what_judged_them(
         "Appendix I (POA); judged by the built-in approximation of CMS&#x27;s "
         "POA-exempt list" in page
     )
+
+
+def test_the_queue_shows_a_case_whose_coder_was_unassigned(
+    in_review, supervisor_client
+):
+    """A case in review whose coder was taken off it (reassigned, account removed)
+    still shows in the queue and its case page, marked as having no coder."""
+    Encounter.objects.filter(id=in_review.id).update(assigned_to=None)
+    response = supervisor_client.get("/encounters/audit/")
+    assert response.status_code == 200
+    assert f"#{in_review.id}" in response.content.decode()
+    response = supervisor_client.get("/encounters/audit/?sort=coder")
+    assert response.status_code == 200
+    case = supervisor_client.get(f"/encounters/{in_review.id}/")
+    assert case.status_code == 200
