@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -14,7 +16,22 @@ from codesets.models import System, display_code
 from codesets.pcs_builder import pcs_builder_step
 from codesets.pcs_lookup import pcs_lookup
 from codesets.search import code_detail, code_search
-from codesets.selectors import modifier_list
+from codesets.selectors import DayOfService, day_of_service_default, modifier_list
+
+
+def _day_of_service(given: dt.date | None, systems: list[str]) -> DayOfService:
+    """The date asked for, or (none asked) today unless no release of ``systems``
+    covers today: then the latest date they cover, with a note saying so (as the
+    encoder pages do), so that a lookup without a date finds the codes that exist."""
+    if given is not None:
+        return DayOfService(given)
+    return day_of_service_default(systems=systems, today=timezone.localdate())
+
+
+DOS_NOTE_HELP = (
+    "Why dos is not the date asked for: empty unless no dos was given and no release "
+    "covers today, when dos is the latest date the releases cover."
+)
 
 
 class CodeSearchApi(APIView):
@@ -35,6 +52,8 @@ class CodeSearchApi(APIView):
         billable = serializers.BooleanField()
 
     class OutputSerializer(serializers.Serializer):
+        dos = serializers.DateField(help_text="The date of service searched.")
+        dos_note = serializers.CharField(help_text=DOS_NOTE_HELP)
         results = serializers.ListField()
         uncovered = serializers.ListField(
             child=serializers.CharField(), help_text="Systems no release covers on dos."
@@ -58,7 +77,9 @@ class CodeSearchApi(APIView):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        day = data.get("dos") or timezone.localdate()
+        systems = [data["system"]] if data.get("system") else list(System.values)
+        when = _day_of_service(data.get("dos"), systems)
+        day = when.day
         result = code_search(
             query=data["q"],
             day=day,
@@ -66,6 +87,8 @@ class CodeSearchApi(APIView):
             limit=data["limit"],
         )
         body = {
+            "dos": day.isoformat(),
+            "dos_note": when.note,
             "results": self.ResultSerializer(result.hits, many=True).data,
             "uncovered": result.uncovered,
         }
@@ -115,6 +138,7 @@ class CodeDetailApi(APIView):
             help_text="HCPCS termination date: the last date of service.",
         )
         dos = serializers.DateField()
+        dos_note = serializers.CharField(help_text=DOS_NOTE_HELP)
         release = serializers.CharField(allow_null=True)
         message = serializers.CharField()
         ancestors = serializers.ListField(child=serializers.DictField())
@@ -139,7 +163,8 @@ class CodeDetailApi(APIView):
             raise NotFound(
                 f"Unknown code system {system!r}; use one of {', '.join(System.values)}."
             )
-        day = params.validated_data.get("dos") or timezone.localdate()
+        when = _day_of_service(params.validated_data.get("dos"), [system])
+        day = when.day
         detail = code_detail(system=system, code=code, day=day)
         if detail is None:
             raise NotFound(
@@ -163,6 +188,7 @@ class CodeDetailApi(APIView):
                 "valid_from": detail.code.valid_from,
                 "valid_to": detail.code.valid_to,
                 "dos": day.isoformat(),
+                "dos_note": when.note,
                 "release": detail.release.label if detail.release else None,
                 "message": detail.message,
                 "ancestors": [
@@ -201,17 +227,20 @@ class ModifierListApi(APIView):
 
     class OutputSerializer(serializers.Serializer):
         dos = serializers.DateField()
+        dos_note = serializers.CharField(help_text=DOS_NOTE_HELP)
         results = serializers.ListField()
 
     @extend_schema(parameters=[InputSerializer], responses=OutputSerializer)
     def get(self, request: Request) -> Response:
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
-        day = params.validated_data.get("dos") or timezone.localdate()
+        when = _day_of_service(params.validated_data.get("dos"), [System.HCPCS])
+        day = when.day
         modifiers = modifier_list(day=day)
         return Response(
             {
                 "dos": day.isoformat(),
+                "dos_note": when.note,
                 "results": self.ModifierSerializer(modifiers, many=True).data,
             }
         )
@@ -261,6 +290,9 @@ class PcsBuilderApi(APIView):
             notes = PcsNoteSerializer(many=True)
 
         dos = serializers.DateField(source="day")
+        dos_note = serializers.CharField(
+            help_text=DOS_NOTE_HELP, read_only=True, default=""
+        )
         release = serializers.CharField(source="release_label", allow_null=True)
         typed = serializers.CharField(help_text="The prefix asked, normalised.")
         prefix = serializers.CharField(
@@ -289,7 +321,6 @@ class PcsBuilderApi(APIView):
         params = self.InputSerializer(data=request.query_params)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        step = pcs_builder_step(
-            prefix=data["prefix"], day=data.get("dos") or timezone.localdate()
-        )
-        return Response(self.OutputSerializer(step).data)
+        when = _day_of_service(data.get("dos"), [System.ICD10PCS])
+        step = pcs_builder_step(prefix=data["prefix"], day=when.day)
+        return Response({**self.OutputSerializer(step).data, "dos_note": when.note})

@@ -453,3 +453,36 @@ def test_pcs_code_path_names_section_body_system_and_operation(coder_client):
         "/codesets/encoder/icd10cm/E1165/", {"dos": "2026-05-01"}
     ).content.decode()
     assert ">Chapter 4</a>" in panel
+
+
+@pytest.mark.usefixtures("after_the_pcs_release")
+def test_the_api_without_a_date_looks_up_the_latest_date_the_releases_cover(coder):
+    """Asked with no date of service on a day no PCS release covers (FY2027 not yet
+    imported), the API looks the code up on the last day the releases cover and
+    says so, instead of finding nothing on today; a date given is the date used."""
+    client = APIClient()
+    client.force_authenticate(coder)
+    detail = client.get("/api/v1/codes/icd10pcs/0DTJ4ZZ/").json()
+    assert detail["dos"] == "2026-09-30"
+    assert detail["valid"] is True
+    assert detail["dos_note"].startswith(
+        "No ICD-10-PCS release covers today (2026-11-16)"
+    )
+    search = client.get(
+        "/api/v1/codes/search/", {"q": "0DTJ4ZZ", "system": "icd10pcs"}
+    ).json()
+    assert search["dos"] == "2026-09-30"
+    assert [r["code"] for r in search["results"]] == ["0DTJ4ZZ"]
+    assert search["uncovered"] == []
+    builder = client.get("/api/v1/codes/icd10pcs/builder/", {"prefix": "0DT"}).json()
+    assert builder["dos"] == "2026-09-30"
+    assert "ICD-10-PCS" in builder["dos_note"]
+    # ICD-10-CM covers today: today it is, without a note.
+    cm = client.get("/api/v1/codes/search/", {"q": "J18.9", "system": "icd10cm"}).json()
+    assert (cm["dos"], cm["dos_note"]) == ("2026-11-16", "")
+    dated = client.get(
+        "/api/v1/codes/search/",
+        {"q": "0DTJ4ZZ", "system": "icd10pcs", "dos": "2026-11-16"},
+    ).json()
+    assert (dated["dos"], dated["dos_note"], dated["results"]) == ("2026-11-16", "", [])
+    assert dated["uncovered"] == ["icd10pcs"]
