@@ -185,6 +185,8 @@ def main() -> None:
 
     from codesets.models import Release
     from codesets.services import DuplicateRelease, release_receive_file
+    from coding_app import queues
+    from coding_app.devstack import worker_command
     from encounters.audit.services import audit_batch_create
     from encounters.models import AuditBatch, AuditRun, Encounter
 
@@ -214,21 +216,16 @@ def main() -> None:
             cwd=ROOT,
             env=env,
         ),
+        # The two workers of `make run` and compose (coding_app/queues.py).
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "coding_app",
-                "worker",
-                "-l",
-                "WARNING",
-                "--concurrency",
-                "2",
-                "-n",
-                f"floor-{os.getpid()}@%h",
-            ],
+            worker_command(
+                queues.INTERACTIVE, name="floor-interactive", loglevel="WARNING"
+            ),
+            cwd=ROOT,
+            env=env,
+        ),
+        subprocess.Popen(
+            worker_command(queues.BULK, name="floor-bulk", loglevel="WARNING"),
             cwd=ROOT,
             env=env,
         ),
@@ -333,7 +330,7 @@ def main() -> None:
             "users": args.users,
             "seconds": round(elapsed, 1),
             "gunicorn": f"{args.workers} workers x {args.threads} threads",
-            "celery": "1 worker, --concurrency 2 (as make run / compose)",
+            "celery": "interactive and bulk workers, --concurrency 2 each (as make run / compose)",
             "cpu_reference_ms": cpu_reference_ms(),
             "save": summary(out["form"] + out["api"]),
             "form_save": summary(out["form"]),

@@ -2,7 +2,8 @@
 
 ``python -m coding_app.devstack run``: take the run lock, start (or use) the
 database and Redis, migrate, create the demo users, load the bundled code sets,
-then run the web server, a Celery worker and Celery beat until Ctrl-C.
+then run the web server, a Celery worker per queue (interactive, bulk) and Celery
+beat until Ctrl-C.
 
 ``python -m coding_app.devstack test [pytest args]``: the same services, then
 the whole test suite.
@@ -25,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 from typing import IO
+
+from coding_app import queues
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -89,7 +92,7 @@ def ready_banner(url: str, credentials_file: Path) -> list[str]:
     """The lines `make run` ends its start-up with: the address and, beside it, the
     demo users' passwords (seed_demo prints them first, but the servers' start-up
     logs scroll them away)."""
-    lines = [f"The workbench is running at {url}  (Ctrl-C stops web, worker and beat)"]
+    lines = [f"The workbench is running at {url}  (Ctrl-C stops web, workers and beat)"]
     try:
         passwords = json.loads(credentials_file.read_text())
     except (OSError, ValueError):
@@ -113,9 +116,10 @@ def wait_for_port(host: str, port: int, seconds: float) -> None:
         time.sleep(0.25)
 
 
-def solo_worker_command(queue: str) -> list[str]:
-    """A real Celery worker process of this project on one queue, one task at a time
-    (`--pool solo`), quiet: what the audit benchmark and the worker-kill tests start."""
+def solo_worker_command(*queues: str) -> list[str]:
+    """A real Celery worker process of this project on the given queues, one task at
+    a time (`--pool solo`), quiet: what the audit benchmark and the worker-kill tests
+    start."""
     return [
         sys.executable,
         "-m",
@@ -124,7 +128,7 @@ def solo_worker_command(queue: str) -> list[str]:
         "coding_app",
         "worker",
         "-Q",
-        queue,
+        ",".join(queues),
         "--pool",
         "solo",
         "--loglevel",
@@ -132,6 +136,30 @@ def solo_worker_command(queue: str) -> list[str]:
         "--without-gossip",
         "--without-mingle",
         "--without-heartbeat",
+    ]
+
+
+def worker_command(
+    queue: str, *, name: str, concurrency: int = 2, loglevel: str = "INFO"
+) -> list[str]:
+    """The worker of one queue as `make run` starts it (docker-compose.yml has the same)."""
+    return [
+        PYTHON,
+        "-m",
+        "celery",
+        "-A",
+        "coding_app",
+        "worker",
+        "-Q",
+        queue,
+        "-l",
+        loglevel,
+        "--concurrency",
+        str(concurrency),
+        "-n",
+        f"{name}-{os.getpid()}@%h",
+        # Nobody to synchronise with at start-up, and a second sooner ready.
+        "--without-mingle",
     ]
 
 
@@ -170,22 +198,10 @@ def run(host: str, port: int, load_codesets: bool) -> int:
     VAR_DIR.mkdir(exist_ok=True)
     children = {
         "web": [PYTHON, "manage.py", "runserver", f"{host}:{port}", "--noreload"],
-        "worker": [
-            PYTHON,
-            "-m",
-            "celery",
-            "-A",
-            "coding_app",
-            "worker",
-            "-l",
-            "INFO",
-            "--concurrency",
-            "2",
-            "-n",
-            f"worker-{os.getpid()}@%h",
-            # One worker: nobody to synchronise with, and a second sooner ready.
-            "--without-mingle",
-        ],
+        # A worker per queue (coding_app.queues): a coder's submit audit never waits
+        # behind an import or a batch audit.
+        "worker": worker_command(queues.INTERACTIVE, name="interactive"),
+        "bulk worker": worker_command(queues.BULK, name="bulk"),
         "beat": [
             PYTHON,
             "-m",
@@ -232,7 +248,7 @@ def run(host: str, port: int, load_codesets: bool) -> int:
                 stopping = True
                 break
         time.sleep(0.5)
-    say("Stopping web, worker and beat ...")
+    say("Stopping web, workers and beat ...")
     for proc in procs.values():
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -260,7 +276,7 @@ def test(pytest_args: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    run_parser = sub.add_parser("run", help="set up and start web, worker and beat")
+    run_parser = sub.add_parser("run", help="set up and start web, workers and beat")
     run_parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     run_parser.add_argument(
         "--port", type=int, default=int(os.environ.get("PORT", "8000"))

@@ -16,6 +16,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from coding_app import queues
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -324,8 +326,13 @@ CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 25 * 60)
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# The queue of every task not routed elsewhere (tests run workers on a queue of their own).
-CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE") or "celery"
+# Two queues by how long their jobs run, each with a worker of its own (coding_app.queues):
+# the default (interactive) queue of a coder's submit audit, and the bulk queue of
+# imports, batches, release re-audits and claim exports. Tests run workers on queues
+# of their own.
+CELERY_TASK_DEFAULT_QUEUE = queues.INTERACTIVE
+CELERY_BULK_QUEUE = queues.BULK
+CELERY_TASK_ROUTES = ("coding_app.queues.route_task",)
 # A message a worker took but never acknowledged (the worker was killed) goes back
 # to the queue after this many seconds: longer than any task may run, or a task
 # still running would be delivered twice.

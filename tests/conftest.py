@@ -118,14 +118,26 @@ def celery_worker_app():
     queues (an audit after submit, a re-audit after an activation) never reach a
     `make run` worker sharing the same Redis; what no test worker consumed is
     purged at the end."""
+    from django.conf import settings
+
     from coding_app.celery import app
 
     queue = f"tests-{os.getpid()}"
     app.conf.task_default_queue = queue
+    # The router (coding_app.queues) reads the bulk queue's name at each send.
+    settings.CELERY_BULK_QUEUE = f"{queue}-bulk"
     app.conf.task_always_eager = False
     yield app
-    with contextlib.suppress(Exception), app.connection_for_write() as conn:
-        conn.default_channel.queue_delete(queue)
+    for name in (queue, settings.CELERY_BULK_QUEUE):
+        with contextlib.suppress(Exception), app.connection_for_write() as conn:
+            conn.default_channel.queue_delete(name)
+
+
+def worker_queues(app) -> list[str]:
+    """This run's interactive and bulk queues (coding_app.queues)."""
+    from django.conf import settings
+
+    return [app.conf.task_default_queue, settings.CELERY_BULK_QUEUE]
 
 
 @pytest.fixture
@@ -142,7 +154,7 @@ def celery_worker(celery_worker_app, transactional_db) -> Iterator[object]:
         concurrency=2,
         perform_ping_check=True,
         shutdown_timeout=30,
-        queues=[celery_worker_app.conf.task_default_queue],
+        queues=worker_queues(celery_worker_app),
     ) as worker:
         yield worker
 

@@ -187,9 +187,11 @@ def _worker(queue: str) -> subprocess.Popen:
         "CELERY_VISIBILITY_TIMEOUT": "3",
         "AUDIT_CHUNK": "50",
         "DEV_MODE": "1",
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "CELERY_BULK_QUEUE": f"{queue}-bulk",
     }
     return subprocess.Popen(
-        solo_worker_command(queue),
+        solo_worker_command(queue, f"{queue}-bulk"),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

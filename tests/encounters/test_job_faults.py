@@ -67,11 +67,12 @@ def _worker(queue: str, redis_url: str | None = None) -> subprocess.Popen:
         "JOB_STALE_SECONDS": str(STALE),
         # What the worker itself queues (the sweep's restarts) stays on this queue.
         "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "CELERY_BULK_QUEUE": f"{queue}-bulk",
         "DEV_MODE": "1",
     }
     env.pop("CELERY_VISIBILITY_TIMEOUT", None)
     return subprocess.Popen(
-        solo_worker_command(queue),
+        solo_worker_command(queue, f"{queue}-bulk"),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
