@@ -5,9 +5,11 @@ from __future__ import annotations
 import socket
 
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from accounts.tasks import worker_ping_task
+from tests.conftest import worker_queues
 
 
 def test_worker_ping_task_reports_its_host():
@@ -33,3 +35,28 @@ def test_status_page_shows_the_worker_answering(celery_worker, codeset_admin, cl
     assert response.status_code == 200
     assert b"answering" in response.content
     assert b"PostgreSQL" in response.content
+    # Both queues, each with the worker consuming it.
+    page = response.content.decode()
+    for name in worker_queues(celery_worker.app):
+        row = page.split(f"Queue “{name}”")[1].split("</tr>")[0]
+        assert "1 worker (" in row, row
+        assert "0 waiting" in row
+
+
+@pytest.mark.django_db
+def test_status_page_names_a_queue_no_worker_consumes(
+    celery_worker_app, codeset_admin, client
+):
+    """No worker runs: the page says so of each queue, and counts what waits."""
+    from encounters.tasks import audit_batch_task
+
+    audit_batch_task.apply_async(kwargs={"batch_id": 0})
+    client.force_login(codeset_admin)
+    try:
+        page = client.get("/status/").content.decode()
+    finally:  # what no worker took must not reach a later test's worker
+        with celery_worker_app.connection_for_write() as conn:
+            conn.default_channel.client.delete(*worker_queues(celery_worker_app))
+    assert "not answering" in page
+    bulk = page.split(f"Queue “{settings.CELERY_BULK_QUEUE}”")[1].split("</tr>")[0]
+    assert "no worker: these jobs wait until one starts; 1 waiting" in bulk
