@@ -10,8 +10,8 @@ Set-up as bench/coding_save.py (migrate, bundled code sets, demo encounters, one
 account per simulated user with three claimed encounters), plus ``--batch`` final
 encounters for the batch audit and a few spare encounters per coder to submit.
 
-Then gunicorn (``--workers`` x ``--threads``) and a Celery worker as `make run` starts
-it (``--concurrency 2``), and at once: a batch audit of ``--batch`` encounters, the
+Then gunicorn (``--workers`` x ``--threads``) and the two Celery workers `make run`
+starts (interactive and bulk queues, ``--concurrency 2`` each), and at once: a batch audit of ``--batch`` encounters, the
 import of ``--import-file`` (default: the full ICD-10-CM tabular in ../shared/data, a
 byte appended so it is a new file each run), and the coders. Each coder loops like
 coding_save.py (HTMX form saves, every fourth an API PATCH, ``--think`` s apart) and
