@@ -49,7 +49,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "coding_app.settings")
 from coding_save import Coder, cpu_reference_ms, percentile, setup  # noqa: E402
 
 DEFAULT_IMPORT = (
-    ROOT.parent.parent
+    ROOT.parent
     / "shared"
     / "data"
     / "icd10cm"
@@ -179,6 +179,8 @@ def main() -> None:
         "--drain", type=float, default=300, help="seconds to wait for the jobs after"
     )
     args = parser.parse_args()
+    if not args.import_file.exists():
+        parser.error(f"--import-file {args.import_file} does not exist")
 
     coders = setup(args.users)
     from django.db import connection
@@ -244,19 +246,17 @@ def main() -> None:
         batch = audit_batch_create(
             user=None, encounter_ids=batch_ids, reason="floor load bench"
         )
-        release = None
-        if args.import_file.exists():
-            with tempfile.TemporaryDirectory() as tmp:
-                copy = Path(tmp) / args.import_file.name
-                shutil.copyfile(args.import_file, copy)
-                with open(copy, "a") as fh:
-                    fh.write(f"\n<!-- floor load {time.time()} -->\n")
-                try:
-                    release = release_receive_file(
-                        path=copy, file_name=copy.name, user_id=None
-                    )
-                except DuplicateRelease as exc:
-                    release = exc.existing
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = Path(tmp) / args.import_file.name
+            shutil.copyfile(args.import_file, copy)
+            with open(copy, "a") as fh:
+                fh.write(f"\n<!-- floor load {time.time()} -->\n")
+            try:
+                release = release_receive_file(
+                    path=copy, file_name=copy.name, user_id=None
+                )
+            except DuplicateRelease as exc:
+                release = exc.existing
         out: dict[str, list] = {"form": [], "api": [], "submit": [], "errors": []}
         submitted: dict[int, tuple[float, object]] = {}
         audited: dict[int, float] = {}
