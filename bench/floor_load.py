@@ -184,6 +184,7 @@ def main() -> None:
 
     coders = setup(args.users)
     from django.db import connection
+    from django.utils import timezone
 
     from codesets.models import Release
     from codesets.services import DuplicateRelease, release_receive_file
@@ -283,6 +284,9 @@ def main() -> None:
             thread.start()
         ready.wait()
         measure_from = time.perf_counter() + args.warmup
+        # The wall-clock time of measure_from, to place each save against the
+        # batch's and the import's end (database timestamps).
+        wall_of_measure = time.time() + (measure_from - time.perf_counter())
         for thread in threads:
             thread.measure_from = measure_from
             thread.stop_at = measure_from + args.seconds
@@ -326,6 +330,23 @@ def main() -> None:
                 "max_ms": round(max(values) * 1000, 1),
             }
 
+        # Form saves by what ran beside them: the batch and the import, the import
+        # alone, then neither (the coders' steady state).
+        release_end = (
+            Release.objects.get(id=release.id).imported_at or timezone.now()
+        ).timestamp()
+        batch_end = (batch.finished_at or timezone.now()).timestamp()
+        phases: dict[str, list[float]] = {}
+        for took, at, _kind in out.get("when", []):
+            wall = wall_of_measure + at
+            running = [
+                name
+                for name, end in (("batch", batch_end), ("import", release_end))
+                if wall < end
+            ]
+            phases.setdefault(" and ".join(running) or "neither", []).append(took)
+        by_phase = {name: summary(values) for name, values in sorted(phases.items())}
+
         result = {
             "users": args.users,
             "seconds": round(elapsed, 1),
@@ -334,6 +355,7 @@ def main() -> None:
             "cpu_reference_ms": cpu_reference_ms(),
             "save": summary(out["form"] + out["api"]),
             "form_save": summary(out["form"]),
+            "form_save_while": by_phase,
             "submit_request": summary(out["submit"]),
             "submit_to_finding": summary(to_finding),
             "submitted": len(submitted),
