@@ -119,7 +119,9 @@ CROSS JOIN LATERAL (SELECT * FROM (VALUES {drgs}) v(drg, weight, cc_mcc)
 # The new encounters (those of patients lo..hi) with their number g.
 NEW = """
 SELECT e.id, e.status, e.type, e.assigned_to_id, e.discharge_date, e.admit_date,
-       e.submitted_at, e.drg, substring(p.mrn FROM 2)::int AS g
+       e.submitted_at, e.drg, substring(p.mrn FROM 2)::int AS g,
+       coalesce(e.discharge_date, e.admit_date) + interval '1 day 09:00'
+           + (substring(p.mrn FROM 2)::int %% 60) * interval '1 minute' AS claimed_at
 FROM encounters_encounter e JOIN encounters_patient p ON p.id = e.patient_id
 WHERE p.mrn LIKE 'B%%' AND substring(p.mrn FROM 2)::int BETWEEN %(lo)s AND %(hi)s
 """
@@ -127,16 +129,17 @@ WHERE p.mrn LIKE 'B%%' AND substring(p.mrn FROM 2)::int BETWEEN %(lo)s AND %(hi)
 CHANGES_SQL = """
 WITH n AS ({new})
 INSERT INTO encounters_codingchange (encounter_id, action, changed_by_id, changed_at,
-    version, before, after, comment)
-SELECT id, 'claimed', assigned_to_id,
-       coalesce(discharge_date, admit_date) + interval '1 day 09:00'
-           + (g %% 60) * interval '1 minute', 2, '{{}}'::jsonb, '{{}}'::jsonb, ''
+    version, before, after, comment, started_at)
+SELECT id, 'claimed', assigned_to_id, claimed_at, 2, '{{}}'::jsonb, '{{}}'::jsonb, '', NULL
 FROM n WHERE status <> 'ready'
 UNION ALL
-SELECT id, 'submitted', assigned_to_id, submitted_at, 3, '{{}}'::jsonb, '{{}}'::jsonb, ''
+-- The submit carries the start of its pass, as encounters.services writes it.
+SELECT id, 'submitted', assigned_to_id, submitted_at, 3, '{{}}'::jsonb, '{{}}'::jsonb, '',
+       claimed_at
 FROM n WHERE submitted_at IS NOT NULL
 UNION ALL
-SELECT id, 'returned', NULL, submitted_at + interval '2 minutes', 4, '{{}}'::jsonb, '{{}}'::jsonb, ''
+SELECT id, 'returned', NULL, submitted_at + interval '2 minutes', 4, '{{}}'::jsonb,
+       '{{}}'::jsonb, '', NULL
 FROM n WHERE status = 'returned'
 """
 

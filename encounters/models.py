@@ -330,6 +330,14 @@ class CodingChange(models.Model):
     before = models.JSONField(default=dict)
     after = models.JSONField(default=dict)
     comment = models.CharField(max_length=500, blank=True)
+    started_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A submit: when this pass of coding began (the latest claim, "
+        "reassignment or return before it), written with the row. Empty on rows "
+        "written before 2026-12-03, whose start the productivity report finds in "
+        "the history instead.",
+    )
 
     class Meta:
         ordering = ["changed_at", "id"]

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import User
@@ -50,6 +51,12 @@ from jobs.services import job_enqueue
 MAX_DIAGNOSES = 25  # UB-04 has 1 principal + 24 other diagnoses
 MAX_PROCEDURES = 25
 COMMENT_MAX = 500  # CodingChange.comment
+# The history rows that begin a pass of coding, ended by a submit.
+CODING_STARTS = (
+    CodingChange.Action.CLAIMED,
+    CodingChange.Action.REASSIGNED,
+    CodingChange.Action.RETURNED,
+)
 
 
 @dataclass
@@ -783,6 +790,11 @@ def encounter_submit(*, user: User, encounter_id: int, version: int) -> Encounte
     # stands and the sweep sends the audit once the broker is back.
     job_enqueue("encounters.tasks.encounter_audit_task", encounter_id=encounter.id)
     snapshot = coding_snapshot(encounter)
+    # When this pass of coding began: the productivity report's minutes per encounter
+    # without searching the history for it.
+    started = encounter.changes.filter(action__in=CODING_STARTS).aggregate(
+        at=Max("changed_at")
+    )["at"]
     CodingChange.objects.create(
         encounter=encounter,
         action=CodingChange.Action.SUBMITTED,
@@ -790,6 +802,7 @@ def encounter_submit(*, user: User, encounter_id: int, version: int) -> Encounte
         version=encounter.version,
         before=snapshot,
         after={**snapshot, "drg": stored},
+        started_at=started,
     )
     return encounter
 

@@ -96,6 +96,34 @@ def test_productivity_counts_submits_per_coder_and_type_with_median_minutes(
     assert daily["2026-05-06"]["inpatient"] == 1
 
 
+def test_productivity_reads_the_start_stored_on_the_submit(
+    supervisor_client, coder, code_sets, supervisor
+):
+    """A submit written since 2026-12-03 carries the start of its pass: the report
+    takes it from there (here no claim is left in the history to find), and a submit
+    through the service stores the latest claim, reassignment or return before it."""
+    from encounters.models import CodingChange
+    from tests.encounters.test_audit_jobs import _submitted
+
+    e1 = encounter(coder=coder, discharge=dt.date(2026, 5, 3))
+    CodingChange.objects.create(
+        encounter=e1,
+        action="submitted",
+        changed_at=at("2026-05-04", "09:40"),
+        changed_by=coder,
+        version=1,
+        started_at=at("2026-05-04", "09:00"),
+    )
+    data = api(supervisor_client, "productivity", **MAY)
+    assert data["total"]["coded"] == 1
+    assert data["total"]["median_minutes"] == 40.0
+
+    submitted = _submitted(supervisor, coder)
+    changes = CodingChange.objects.filter(encounter=submitted)
+    claimed = changes.get(action="claimed")
+    assert changes.get(action="submitted").started_at == claimed.changed_at
+
+
 def test_productivity_filters_by_facility_coder_and_type(
     supervisor_client, submissions
 ):
