@@ -370,11 +370,17 @@ def main() -> None:
         for k in counts_full
         if counts_small[k] != counts_full[k]
     }
+    sys.path.insert(0, str(ROOT / "bench"))
+    from coding_save import cpu_reference_ms
+
+    cpu_before = cpu_reference_ms()
     results, slowest = timings(client, args.runs)
+    cpu_after = cpu_reference_ms()
     over = {k: v["p95_ms"] for k, v in results.items() if v["p95_ms"] > BUDGET_MS}
     width = max(len(k) for k in results)
     print(
-        f"encounters {args.encounters} (load {load_small:.1f} s + {load_full:.1f} s), runs {args.runs}"
+        f"encounters {args.encounters} (load {load_small:.1f} s + {load_full:.1f} s), runs {args.runs}, "
+        f"CPU reference {cpu_before} -> {cpu_after} ms (bench/coding_save.py: the VM's speed varies 1.5x)"
     )
     print(
         f"{'call':{width}}  p50 ms  p95 ms  max ms  queries@{small}  queries@{args.encounters}"
@@ -398,6 +404,7 @@ def main() -> None:
                 "date": timezone.localdate().isoformat(),
                 "encounters": args.encounters,
                 "runs": args.runs,
+                "cpu_reference_ms": [cpu_before, cpu_after],
                 "results": results,
                 "queries": {
                     "small": small,

@@ -98,6 +98,13 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured(
         "DATABASE_URL must point at PostgreSQL (postgres:// or postgresql://)"
     )
+# No JIT compilation: this site's queries are short, and a few whose estimated cost
+# is high (a correlated subquery counted for every row, as in the productivity report)
+# would spend ~150 ms compiling to save a few. A libpq option, so no round trip.
+DATABASES["default"].setdefault("OPTIONS", {})
+DATABASES["default"]["OPTIONS"]["options"] = " ".join(
+    filter(None, [DATABASES["default"]["OPTIONS"].get("options"), "-c jit=off"])
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 INSTALLED_APPS = [

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -131,10 +131,9 @@ def _where(
 
 
 def _rows(sql: str, params: Mapping[str, Any] | Sequence[Any]) -> list[dict[str, Any]]:
-    # Without JIT: a report query's estimated cost (a correlated subquery counted
-    # for every row) makes PostgreSQL compile it, ~150 ms, for a query of 100 ms.
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")
+    # (No JIT: settings.DATABASES turns it off; this report's correlated subquery
+    # would otherwise be compiled, ~150 ms, for a query of ~100 ms.)
+    with connection.cursor() as cursor:
         cursor.execute(sql, params)
         names = [c.name for c in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -161,7 +160,7 @@ def _round(value: Any, places: int) -> float | None:
 # reassignment or return before it), stored on the submit's history row when it was
 # written (CodingChange.started_at). Rows written before that column existed find it
 # in the history, one index probe each (COALESCE evaluates the subquery only for
-# them). Minutes as float8: the medians sort 80,000 of them per grouping set.
+# them; no JIT, see _rows). Minutes as float8: the medians sort 80,000 of them per grouping set.
 PRODUCTIVITY_SQL = """
 WITH timed AS (
     SELECT c.changed_by_id AS coder_id, e.type,
