@@ -286,10 +286,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     test_parser = sub.add_parser("test", help="run the whole test suite")
     test_parser.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
+    # pytest's own options (`make test PYTEST_ARGS="--create-db -k lookup"`) are not
+    # ours: argparse would refuse a leading one, so they are passed on as they come.
+    args, unknown = parser.parse_known_args(argv)
     if args.command == "run":
+        if unknown:
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
         return run(args.host, args.port, load_codesets=not args.no_codesets)
-    return test(args.pytest_args)
+    return test([*unknown, *args.pytest_args])
 
 
 if __name__ == "__main__":

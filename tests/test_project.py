@@ -111,3 +111,16 @@ def test_the_licence_is_an_spdx_expression_setuptools_reads_without_a_warning():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert project["project"]["license"] == "AGPL-3.0-or-later"
     assert "setuptools>=77" in project["build-system"]["requires"]
+
+
+def test_make_test_passes_pytest_options_through(monkeypatch):
+    """`make test PYTEST_ARGS="--create-db -k lookup"` (as .ci/run calls it) reaches
+    pytest; devstack's own parser once refused the leading option."""
+    from coding_app import devstack
+
+    seen: list[list[str]] = []
+    monkeypatch.setattr(devstack, "test", lambda args: seen.append(args) or 0)
+    assert devstack.main(["test", "--create-db", "-k", "lookup", "tests/codesets"]) == 0
+    assert seen == [["--create-db", "-k", "lookup", "tests/codesets"]]
+    with pytest.raises(SystemExit):
+        devstack.main(["run", "--no-such-option"])
