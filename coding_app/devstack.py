@@ -116,12 +116,10 @@ def wait_for_port(host: str, port: int, seconds: float) -> None:
         time.sleep(0.25)
 
 
-def solo_worker_command(*queues: str) -> list[str]:
-    """A real Celery worker process of this project on the given queues, one task at
-    a time (`--pool solo`), quiet: what the audit benchmark and the worker-kill tests
-    start."""
+def _celery_worker(*queues: str) -> list[str]:
+    """This project's Celery worker on the given queues (this venv's Python)."""
     return [
-        sys.executable,
+        PYTHON,
         "-m",
         "celery",
         "-A",
@@ -129,6 +127,15 @@ def solo_worker_command(*queues: str) -> list[str]:
         "worker",
         "-Q",
         ",".join(queues),
+    ]
+
+
+def solo_worker_command(*queues: str) -> list[str]:
+    """A real Celery worker process of this project on the given queues, one task at
+    a time (`--pool solo`), quiet: what the audit benchmark and the worker-kill tests
+    start."""
+    return [
+        *_celery_worker(*queues),
         "--pool",
         "solo",
         "--loglevel",
@@ -144,14 +151,7 @@ def worker_command(
 ) -> list[str]:
     """The worker of one queue as `make run` starts it (docker-compose.yml has the same)."""
     return [
-        PYTHON,
-        "-m",
-        "celery",
-        "-A",
-        "coding_app",
-        "worker",
-        "-Q",
-        queue,
+        *_celery_worker(queue),
         "-l",
         loglevel,
         "--concurrency",

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -20,20 +19,10 @@ from codesets.models import Release
 from encounters.audit.services import audit_batch_create
 from encounters.models import AuditBatch, AuditRun
 from tests.encounters.test_audit_jobs import _bulk_encounters, _submitted
+from tests.encounters.test_job_faults import _wait
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 HCPCS = ROOT / "tests" / "fixtures" / "hcpcs" / "HCPC2020_ANWEB_w_disclaimer_cut.txt"
-
-
-def _wait(condition, timeout: float, what: str, describe=lambda: "") -> float:
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if condition():
-            return time.monotonic() - started
-        time.sleep(0.1)
-    raise AssertionError(
-        f"timed out after {timeout} s waiting for {what}: {describe()}"
-    )
 
 
 def _waiting_on(app, queue: str) -> set[tuple[str, int]]:
