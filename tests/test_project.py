@@ -99,7 +99,7 @@ def test_make_run_ends_start_up_with_the_address_and_the_demo_passwords(tmp_path
     assert "  supervisor  password: supervisor-def" in lines
     # No demo users (seed_demo refused, or another DATABASE_URL): the address alone.
     assert ready_banner("http://x/", tmp_path / "none.json") == [
-        "The workbench is running at http://x/  (Ctrl-C stops web, worker and beat)"
+        "The workbench is running at http://x/  (Ctrl-C stops web, workers and beat)"
     ]
 
 
