@@ -4,6 +4,7 @@ import datetime as dt
 import gzip
 
 import pytest
+from django.db import connection
 
 from codesets.importers.base import ImportFormatError
 from codesets.models import Code, Note, PcsTable, Release
@@ -83,6 +84,34 @@ def test_second_release_shares_unchanged_rows_and_diffs_against_the_first():
         row.code.startswith("S7421") and "high level" in row.old_title
         for row in revised
     )
+
+
+def _code_updates() -> tuple[int, int]:
+    """Rows of codesets_code updated so far in this transaction, and how many of them
+    were heap-only (HOT: the new version on the old page, no index entry written)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_xact_user_tables
+               WHERE relname = 'codesets_code'"""
+        )
+        updated, hot = cursor.fetchone()
+    return updated, hot
+
+
+def test_a_release_sharing_rows_adds_itself_without_rewriting_their_index_entries():
+    # Issue 15: an import that shares ~98,000 rows with the last release must not
+    # write a new entry for each of them in every index (GIN included) while coders
+    # save beside it. The table keeps room on each page (migration 0020) so the update
+    # of release_ids stays on the page.
+    release_import_now(
+        path=CM_FY2025, activate=True, effective_from=dt.date(2024, 10, 1)
+    )
+    updated_before, hot_before = _code_updates()
+    fy26 = release_import_now(path=CM_FY2026)
+    updated, hot = _code_updates()
+    shared = Code.objects.filter(release_ids__len=2, release_ids__contains=[fy26.id])
+    assert updated - updated_before == shared.count() > 100
+    assert hot - hot_before >= 0.95 * (updated - updated_before)
 
 
 def test_validity_follows_the_date_of_service():
