@@ -11,7 +11,7 @@ account per simulated user with three claimed encounters), plus ``--batch`` fina
 encounters for the batch audit and a few spare encounters per coder to submit.
 
 Then gunicorn (``--workers`` x ``--threads``) and the two Celery workers `make run`
-starts (interactive and bulk queues, ``--concurrency 2`` each), and at once: a batch audit of ``--batch`` encounters, the
+starts (interactive: ``--concurrency 2``; bulk: ``--concurrency 1`` under ``nice``), and at once: a batch audit of ``--batch`` encounters, the
 import of ``--import-file`` (default: the full ICD-10-CM tabular in ../shared/data, a
 byte appended so it is a new file each run), and the coders. Each coder loops like
 coding_save.py (HTMX form saves, every fourth an API PATCH, ``--think`` s apart) and
@@ -351,7 +351,7 @@ def main() -> None:
             "users": args.users,
             "seconds": round(elapsed, 1),
             "gunicorn": f"{args.workers} workers x {args.threads} threads",
-            "celery": "interactive and bulk workers, --concurrency 2 each (as make run / compose)",
+            "celery": "interactive worker --concurrency 2, bulk worker --concurrency 1 under nice (as make run / compose)",
             "cpu_reference_ms": cpu_reference_ms(),
             "save": summary(out["form"] + out["api"]),
             "form_save": summary(out["form"]),

@@ -146,16 +146,27 @@ def solo_worker_command(*queues: str) -> list[str]:
     ]
 
 
-def worker_command(
-    queue: str, *, name: str, concurrency: int = 2, loglevel: str = "INFO"
-) -> list[str]:
+# The bulk worker (imports, batch audits, release re-audits, claim exports) runs one
+# job at a time at a lower CPU priority: when the machine is busy the coders' pages
+# and the audits of their submits get the CPU first, and bulk work takes what is
+# left; an idle machine still gives it a core. Measured on two cores with 50 coders
+# saving beside a 20,000-encounter batch and a full ICD-10-CM import (issue 15,
+# bench/floor_load.py): save p95 563-662 ms with two bulk processes, 451 ms with one
+# under `nice`. docker-compose.yml and docs/deployment.md start it the same way.
+WORKER_CONCURRENCY = {queues.INTERACTIVE: 2, queues.BULK: 1}
+BULK_NICENESS = 10
+
+
+def worker_command(queue: str, *, name: str, loglevel: str = "INFO") -> list[str]:
     """The worker of one queue as `make run` starts it (docker-compose.yml has the same)."""
+    lower = ["nice", "-n", str(BULK_NICENESS)] if queue == queues.BULK else []
     return [
+        *lower,
         *_celery_worker(queue),
         "-l",
         loglevel,
         "--concurrency",
-        str(concurrency),
+        str(WORKER_CONCURRENCY.get(queue, 2)),
         "-n",
         f"{name}-{os.getpid()}@%h",
         # Nobody to synchronise with at start-up, and a second sooner ready.
