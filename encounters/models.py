@@ -140,6 +140,9 @@ class Encounter(models.Model):
         indexes = [
             models.Index(fields=["status", "assigned_to"]),
             models.Index(fields=["discharge_date"]),
+            # The facility filters of the queue, audit and report pages list the
+            # facilities by skipping through this index (selectors.facility_list).
+            models.Index(fields=["facility"], name="encounter_facility"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -341,7 +344,14 @@ class CodingChange(models.Model):
 
     class Meta:
         ordering = ["changed_at", "id"]
-        indexes = [models.Index(fields=["encounter", "changed_at"])]
+        indexes = [
+            models.Index(fields=["encounter", "changed_at"]),
+            # The reports read the submits or returns of a period among the whole
+            # history (mostly saves): by action and time, not by a scan of every row.
+            models.Index(
+                fields=["action", "changed_at"], name="codingchange_action_at"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} (encounter {self.encounter_id}, v{self.version})"

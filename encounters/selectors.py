@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
@@ -192,12 +193,26 @@ def encounter_next_returned(*, user: User) -> Encounter | None:
     )
 
 
+# The distinct facilities by a skip through the index encounter_facility: one index
+# probe per facility (a handful) instead of a DISTINCT over every encounter (22 ms at
+# 100,000 encounters, on every queue, audit and report page).
+FACILITIES_SQL = """
+WITH RECURSIVE f AS (
+    (SELECT facility FROM encounters_encounter ORDER BY facility LIMIT 1)
+    UNION ALL
+    SELECT (SELECT e.facility FROM encounters_encounter e
+            WHERE e.facility > f.facility ORDER BY e.facility LIMIT 1)
+    FROM f WHERE f.facility IS NOT NULL
+)
+SELECT facility FROM f WHERE facility IS NOT NULL
+"""
+
+
 def facility_list() -> list[str]:
-    return list(
-        Encounter.objects.order_by("facility")
-        .values_list("facility", flat=True)
-        .distinct()
-    )
+    """Every facility an encounter names, sorted."""
+    with connection.cursor() as cursor:
+        cursor.execute(FACILITIES_SQL)
+        return [row[0] for row in cursor.fetchall()]
 
 
 @dataclass(frozen=True)

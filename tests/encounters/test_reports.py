@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -122,6 +123,16 @@ def test_productivity_reads_the_start_stored_on_the_submit(
     changes = CodingChange.objects.filter(encounter=submitted)
     claimed = changes.get(action="claimed")
     assert changes.get(action="submitted").started_at == claimed.changed_at
+
+
+def test_the_facility_filter_lists_each_facility_once_in_order(supervisor_client):
+    for facility in ["North", "General", "North", "South", "General"]:
+        encounter(facility=facility)
+    response = supervisor_client.get("/reports/productivity/")
+    assert response.status_code == 200
+    options = re.findall(r'<option value="([^"]*)"', response.content.decode())
+    start = options.index("")  # "All facilities"
+    assert options[start : start + 4] == ["", "General", "North", "South"]
 
 
 def test_productivity_filters_by_facility_coder_and_type(
