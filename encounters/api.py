@@ -290,12 +290,157 @@ class PaymentSerializer(serializers.Serializer):
     explanation = serializers.CharField(required=False, allow_blank=True)
 
 
+class StaySerializer(serializers.Serializer):
+    """The stay against its DRG's means: LOS in days, GMLOS/AMLOS as decimal text."""
+
+    los = serializers.IntegerField()
+    gmlos = serializers.CharField(allow_null=True)
+    amlos = serializers.CharField(allow_null=True)
+    long_stay = serializers.BooleanField()
+
+
+class DrgSerializer(serializers.Serializer):
+    """An inpatient stay's MS-DRG (DESIGN.md ``drg``), priced when read. Results stored
+    by older versions may lack the keys marked not required."""
+
+    class CcMccSerializer(serializers.Serializer):
+        code = serializers.CharField()
+        level = serializers.CharField(help_text="CC or MCC")
+
+    drg = serializers.IntegerField(allow_null=True)
+    title = serializers.CharField(allow_blank=True, required=False)
+    mdc = serializers.IntegerField(allow_null=True, required=False)
+    mdc_title = serializers.CharField(allow_blank=True, required=False)
+    weight = serializers.FloatField(allow_null=True, required=False)
+    gmlos = serializers.FloatField(allow_null=True, required=False)
+    alos = serializers.FloatField(allow_null=True, required=False)
+    grouper_version = serializers.IntegerField(required=False, help_text="431 is v43.1")
+    cc_mcc = CcMccSerializer(many=True, required=False)
+    return_code = serializers.CharField(required=False)
+    message = serializers.CharField(allow_blank=True, required=False)
+    payment = PaymentSerializer(allow_null=True, required=False)
+    stay = StaySerializer(allow_null=True, required=False)
+
+
+@extend_schema_field(DrgSerializer(allow_null=True))
+class StoredDrgField(serializers.JSONField):
+    """The DRG stored with the encounter, passed through as stored (older results
+    keep their keys), described in the schema as a ``Drg``."""
+
+
+class DrgShiftSerializer(serializers.Serializer):
+    """What the supervisor's corrections since the last submit did to the MS-DRG."""
+
+    class SideSerializer(serializers.Serializer):
+        drg = serializers.IntegerField(allow_null=True)
+        title = serializers.CharField(allow_blank=True)
+        weight = serializers.CharField(allow_null=True)
+        payment = serializers.CharField(allow_null=True)
+
+    to = SideSerializer()
+    weight_delta = serializers.CharField(allow_null=True)
+    payment_delta = serializers.CharField(allow_null=True)
+    reason = serializers.CharField(allow_blank=True)
+    by = serializers.CharField(allow_null=True)
+    by_name = serializers.CharField(allow_null=True)
+    at = serializers.DateTimeField()
+    corrections = serializers.IntegerField()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # "from" is a Python keyword, so it cannot be declared as an attribute.
+        return {"from": self.SideSerializer(), **super().get_fields()}
+
+
+class EncounterOutputSerializer(serializers.Serializer):
+    """An encounter as the API answers it (``encounter_output``): its stay, patient,
+    documents, codes with their verdicts, MS-DRG with payment and findings."""
+
+    class PatientSerializer(serializers.Serializer):
+        mrn = serializers.CharField()
+        first_name = serializers.CharField()
+        last_name = serializers.CharField()
+        birth_date = serializers.DateField()
+        sex = serializers.CharField()
+
+    class DocumentOutSerializer(serializers.Serializer):
+        kind = serializers.CharField()
+        title = serializers.CharField(allow_blank=True)
+        text = serializers.CharField(allow_blank=True)
+
+    class DiagnosisOutSerializer(serializers.Serializer):
+        code = serializers.CharField(help_text="dotted, as printed: J18.9")
+        poa = serializers.CharField(allow_blank=True)
+        title = serializers.CharField(allow_blank=True)
+        valid = serializers.BooleanField()
+        message = serializers.CharField(allow_blank=True)
+
+    class ProcedureOutSerializer(serializers.Serializer):
+        system = serializers.CharField()
+        code = serializers.CharField()
+        date = serializers.DateField(allow_null=True)
+        modifiers = serializers.ListField(child=serializers.CharField())
+        units = serializers.IntegerField()
+        title = serializers.CharField(allow_blank=True)
+        valid = serializers.BooleanField()
+        message = serializers.CharField(allow_blank=True)
+
+    class FindingOutSerializer(serializers.Serializer):
+        rule = serializers.CharField()
+        severity = serializers.CharField()
+        message = serializers.CharField()
+        codes = serializers.ListField(child=serializers.CharField())
+        reference = serializers.CharField(allow_blank=True)
+        status = serializers.CharField()
+
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    version = serializers.IntegerField()
+    assigned_to = serializers.CharField(allow_null=True)
+    type = serializers.CharField()
+    facility = serializers.CharField()
+    admit_date = serializers.DateField()
+    discharge_date = serializers.DateField(allow_null=True)
+    discharge_status = serializers.CharField(allow_blank=True)
+    discharge_status_label = serializers.CharField(allow_blank=True)
+    attending_provider = serializers.CharField(allow_blank=True)
+    patient = PatientSerializer()
+    documents = DocumentOutSerializer(many=True)
+    diagnoses = DiagnosisOutSerializer(many=True)
+    procedures = ProcedureOutSerializer(many=True)
+    drg = DrgSerializer(allow_null=True)
+    drg_shift = DrgShiftSerializer(allow_null=True)
+    findings = FindingOutSerializer(many=True)
+
+
+class EncounterBulkOutputSerializer(serializers.Serializer):
+    class CreatedSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        version = serializers.IntegerField()
+
+    created = CreatedSerializer(many=True)
+
+
+class EncounterSubmitOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    version = serializers.IntegerField()
+    drg = serializers.JSONField(
+        allow_null=True, help_text="The MS-DRG stored with the submit (inpatient)."
+    )
+    audit_queued = serializers.BooleanField(
+        help_text="False when the job service was down: the audit runs once it is back."
+    )
+    message = serializers.CharField()
+
+
 class EncounterCreateApi(APIView):
     """Create one encounter with its patient, documents and codes (EHR feeds)."""
 
     permission_classes = [api_permission(IMPORT_ENCOUNTERS)]
 
-    @extend_schema(request=EncounterInputSerializer, responses={201: dict})
+    @extend_schema(
+        request=EncounterInputSerializer, responses={201: EncounterOutputSerializer}
+    )
     def post(self, request: AuthenticatedRequest) -> Response:
         data = EncounterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -361,7 +506,7 @@ class EncounterListApi(APIView):
             patient = PatientSerializer()
             diagnoses = DiagnosisSerializer(many=True)
             procedures = ProcedureSerializer(many=True)
-            drg = serializers.JSONField(allow_null=True)
+            drg = StoredDrgField(allow_null=True)
             payment = serializers.SerializerMethodField()
 
             @extend_schema_field(PaymentSerializer(allow_null=True))
@@ -417,7 +562,10 @@ class EncounterBulkCreateApi(APIView):
 
     permission_classes = [api_permission(IMPORT_ENCOUNTERS)]
 
-    @extend_schema(request=EncounterInputSerializer(many=True), responses={201: dict})
+    @extend_schema(
+        request=EncounterInputSerializer(many=True),
+        responses={201: EncounterBulkOutputSerializer},
+    )
     def post(self, request: AuthenticatedRequest) -> Response:
         if not isinstance(request.data, list) or not request.data:
             return Response(
@@ -488,13 +636,13 @@ class EncounterDetailApi(APIView):
 
     permission_classes = [api_permission(CODE_ENCOUNTERS)]
 
-    @extend_schema(responses=dict)
+    @extend_schema(responses=EncounterOutputSerializer)
     def get(self, request: AuthenticatedRequest, encounter_id: int) -> Response:
         encounter = encounter_get_for_user(user=request.user, encounter_id=encounter_id)
         services.chart_access_log(user=request.user, encounter=encounter, via="api")
         return Response(encounter_output(encounter))
 
-    @extend_schema(request=CodingUpdateSerializer, responses=dict)
+    @extend_schema(request=CodingUpdateSerializer, responses=EncounterOutputSerializer)
     def patch(self, request: AuthenticatedRequest, encounter_id: int) -> Response:
         encounter = encounter_get_for_user(
             user=request.user, encounter_id=encounter_id, write=True
@@ -530,7 +678,9 @@ class EncounterSubmitApi(APIView):
 
     permission_classes = [api_permission(CODE_ENCOUNTERS)]
 
-    @extend_schema(request=SubmitSerializer, responses={202: dict})
+    @extend_schema(
+        request=SubmitSerializer, responses={202: EncounterSubmitOutputSerializer}
+    )
     def post(self, request: AuthenticatedRequest, encounter_id: int) -> Response:
         encounter = encounter_get_for_user(
             user=request.user, encounter_id=encounter_id, write=True
