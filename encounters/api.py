@@ -351,16 +351,19 @@ class DrgShiftSerializer(serializers.Serializer):
         return {"from": self.SideSerializer(), **super().get_fields()}
 
 
+class PatientOutputSerializer(serializers.Serializer):
+    """The patient of an encounter, in every answer that carries one."""
+
+    mrn = serializers.CharField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    birth_date = serializers.DateField()
+    sex = serializers.CharField()
+
+
 class EncounterOutputSerializer(serializers.Serializer):
     """An encounter as the API answers it (``encounter_output``): its stay, patient,
     documents, codes with their verdicts, MS-DRG with payment and findings."""
-
-    class PatientSerializer(serializers.Serializer):
-        mrn = serializers.CharField()
-        first_name = serializers.CharField()
-        last_name = serializers.CharField()
-        birth_date = serializers.DateField()
-        sex = serializers.CharField()
 
     class DocumentOutSerializer(serializers.Serializer):
         kind = serializers.CharField()
@@ -403,7 +406,7 @@ class EncounterOutputSerializer(serializers.Serializer):
     discharge_status = serializers.CharField(allow_blank=True)
     discharge_status_label = serializers.CharField(allow_blank=True)
     attending_provider = serializers.CharField(allow_blank=True)
-    patient = PatientSerializer()
+    patient = PatientOutputSerializer()
     documents = DocumentOutSerializer(many=True)
     diagnoses = DiagnosisOutSerializer(many=True)
     procedures = ProcedureOutSerializer(many=True)
@@ -473,13 +476,6 @@ class EncounterListApi(APIView):
 
     class OutputSerializer(serializers.Serializer):
         class ItemSerializer(serializers.Serializer):
-            class PatientSerializer(serializers.Serializer):
-                mrn = serializers.CharField()
-                first_name = serializers.CharField()
-                last_name = serializers.CharField()
-                birth_date = serializers.DateField()
-                sex = serializers.CharField()
-
             class DiagnosisSerializer(serializers.Serializer):
                 code = serializers.CharField(source="display")
                 poa = serializers.CharField()
@@ -503,7 +499,7 @@ class EncounterListApi(APIView):
             discharge_date = serializers.DateField(allow_null=True)
             discharge_status = serializers.CharField()
             updated_at = serializers.DateTimeField()
-            patient = PatientSerializer()
+            patient = PatientOutputSerializer()
             diagnoses = DiagnosisSerializer(many=True)
             procedures = ProcedureSerializer(many=True)
             drg = StoredDrgField(allow_null=True)

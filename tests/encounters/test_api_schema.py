@@ -9,11 +9,13 @@ import requests
 import schemathesis
 from rest_framework.test import APIClient
 
-from encounters.audit.services import encounter_review_correct
-from encounters.services import DiagnosisInput, encounter_claim
+from encounters.services import encounter_claim
 from tests.encounters.conftest import pneumonia_payload
 from tests.encounters.test_audit_views import in_review  # noqa: F401  (fixture)
-from tests.encounters.test_payment import rates  # noqa: F401  (fixture)
+from tests.encounters.test_payment import (  # noqa: F401  (rates: a fixture)
+    correct_to_drg_194,
+    rates,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -106,14 +108,7 @@ def test_the_encounter_endpoints_answer_as_their_schema_says(
     _check(schema, "POST", "/api/v1/encounters/{encounter_id}/submit/", submitted)
 
     # A supervisor's correction that moves the DRG: drg_shift and findings filled.
-    encounter_review_correct(
-        user=supervisor,
-        encounter_id=in_review.id,
-        version=in_review.version,
-        diagnoses=[DiagnosisInput("J18.9", "Y"), DiagnosisInput("E87.1", "Y")],
-        procedures=None,
-        comment="G63 not documented; hyponatremia is",
-    )
+    correct_to_drg_194(in_review, supervisor)
     corrected = feed.get(f"/api/v1/encounters/{in_review.id}/")
     assert corrected.json()["drg_shift"]["from"]["drg"] == 195
     assert corrected.json()["findings"]

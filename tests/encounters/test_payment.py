@@ -312,6 +312,19 @@ def test_an_outpatient_encounter_has_no_payment(code_sets, rates, supervisor):
     assert body["drg_shift"] is None
 
 
+def correct_to_drg_194(encounter, supervisor) -> None:
+    """The supervisor replaces in_review's G63 with hyponatremia (E87.1, a CC): DRG
+    195 -> 194."""
+    encounter_review_correct(
+        user=supervisor,
+        encounter_id=encounter.id,
+        version=encounter.version,
+        diagnoses=[DiagnosisInput("J18.9", "Y"), DiagnosisInput("E87.1", "Y")],
+        procedures=None,
+        comment="G63 not documented; hyponatremia is",
+    )
+
+
 def test_a_supervisor_correction_that_changes_the_drg_is_kept_as_a_shift(
     in_review,  # noqa: F811
     rates,
@@ -321,14 +334,7 @@ def test_a_supervisor_correction_that_changes_the_drg_is_kept_as_a_shift(
     before = _api(supervisor).get(f"/api/v1/encounters/{in_review.id}/").json()
     assert before["drg"]["drg"] == 195
     assert before["drg_shift"] is None
-    encounter_review_correct(
-        user=supervisor,
-        encounter_id=in_review.id,
-        version=in_review.version,
-        diagnoses=[DiagnosisInput("J18.9", "Y"), DiagnosisInput("E87.1", "Y")],
-        procedures=None,
-        comment="G63 not documented; hyponatremia is",
-    )
+    correct_to_drg_194(in_review, supervisor)
     shift = (
         _api(supervisor).get(f"/api/v1/encounters/{in_review.id}/").json()["drg_shift"]
     )
