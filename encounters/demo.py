@@ -29,6 +29,7 @@ from encounters.models import (
     Patient,
     Procedure,
 )
+from encounters.services import coding_snapshot
 
 
 @dataclass(frozen=True)
@@ -404,6 +405,7 @@ def demo_encounters_create(
                         encounter=encounter,
                         action=CodingChange.Action.CREATED,
                         changed_by=created_by,
+                        changed_at=_arrival(encounter),
                         version=1,
                         after={
                             "diagnoses": [
@@ -558,6 +560,16 @@ def _documents(
     return out
 
 
+def _arrival(encounter: Encounter) -> dt.datetime:
+    """When the demo's feed brought the encounter: the morning after discharge (or
+    the visit), never later than now."""
+    from django.utils import timezone
+
+    day = encounter.discharge_date or encounter.admit_date
+    morning = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(8), tzinfo=dt.UTC)
+    return min(morning, timezone.now())
+
+
 def demo_encounters_submit(*, share: float, seed: int = 1) -> dict[str, int]:
     """Have the demo coder submit ``share`` of all the encounters (picked among the
     coded, unassigned ones, as many as there are), and audit them now (as the job
@@ -581,13 +593,45 @@ def demo_encounters_submit(*, share: float, seed: int = 1) -> dict[str, int]:
     wanted = round(share * Encounter.objects.count())
     chosen = sorted(rng.sample(ids, min(wanted, len(ids))))
     now = timezone.now()
-    for encounter_id in chosen:
-        Encounter.objects.filter(id=encounter_id).update(
+    window = dt.timedelta(days=20)
+    changes = []
+    for encounter in Encounter.objects.filter(id__in=chosen).order_by("id"):
+        # The history a coder leaves (encounter_claim, encounter_submit): the claim,
+        # then the submit 5 to 45 minutes later carrying the start of its pass, so
+        # that the history, the productivity report and the accuracy table read the
+        # demo as they read a real floor. The submit: in the last 20 days, an hour at
+        # least after the feed brought the encounter.
+        earliest = max(_arrival(encounter) + dt.timedelta(hours=1), now - window)
+        earliest = min(earliest, now)
+        submitted_at = earliest + (now - earliest) * rng.random()
+        claimed_at = submitted_at - dt.timedelta(minutes=rng.randint(5, 45))
+        snapshot = coding_snapshot(encounter)
+        changes += [
+            CodingChange(
+                encounter=encounter,
+                action=CodingChange.Action.CLAIMED,
+                changed_by=coder,
+                changed_at=claimed_at,
+                version=2,
+            ),
+            CodingChange(
+                encounter=encounter,
+                action=CodingChange.Action.SUBMITTED,
+                changed_by=coder,
+                changed_at=submitted_at,
+                version=3,
+                before=snapshot,
+                after=snapshot,
+                started_at=claimed_at,
+            ),
+        ]
+        Encounter.objects.filter(id=encounter.id).update(
             assigned_to=coder,
             status="submitted",
-            submitted_at=now - dt.timedelta(days=rng.randint(0, 20)),
-            version=2,
+            submitted_at=submitted_at,
+            version=3,
         )
+    CodingChange.objects.bulk_create(changes)
     stats = audit_encounters(encounter_ids=chosen, trigger="submit", seed=seed)
     return {str(k): v for k, v in stats.routed.items()}
 

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from accounts.models import User
 from encounters.models import ChartAccess, CodingChange, Encounter
 from encounters.services import DiagnosisInput, encounter_claim, encounter_save_coding
 from tests.encounters.conftest import pneumonia_payload
@@ -331,6 +332,25 @@ def test_make_runs_demo_has_about_a_third_of_its_encounters_submitted(
     submitted = Encounter.objects.filter(submitted_at__isnull=False)
     assert submitted.count() == 10
     assert set(submitted.values_list("assigned_to__username", flat=True)) == {"coder"}
+    # Each with the history a coder leaves: claimed, then submitted 5-45 minutes
+    # later; so a supervisor's productivity report shows the demo coder's work.
+    for encounter in submitted:
+        actions = list(
+            encounter.changes.order_by("changed_at").values_list("action", flat=True)
+        )
+        assert actions[:3] == ["created", "claimed", "submitted"]
+        submit = encounter.changes.get(action="submitted")
+        assert submit.changed_at == encounter.submitted_at
+        assert (
+            5 * 60 <= (submit.changed_at - submit.started_at).total_seconds() <= 45 * 60
+        )
+    supervisor = User.objects.get(username="supervisor")
+    client = APIClient()
+    client.force_authenticate(supervisor)
+    report = client.get("/api/v1/reports/productivity/").json()
+    coder_row = next(r for r in report["rows"] if r["coder"] == "coder")
+    assert coder_row["coded"] == 10
+    assert 5 <= coder_row["median_minutes"] <= 45
 
 
 def test_an_empty_principal_row_is_not_silently_replaced(
