@@ -427,7 +427,7 @@ class EncounterSubmitOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.CharField()
     version = serializers.IntegerField()
-    drg = serializers.JSONField(
+    drg = StoredDrgField(
         allow_null=True, help_text="The MS-DRG stored with the submit (inpatient)."
     )
     audit_queued = serializers.BooleanField(

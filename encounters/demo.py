@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from accounts.models import User
 from codesets.models import Release, display_code, normalize_code
@@ -563,8 +564,6 @@ def _documents(
 def _arrival(encounter: Encounter) -> dt.datetime:
     """When the demo's feed brought the encounter: the morning after discharge (or
     the visit), never later than now."""
-    from django.utils import timezone
-
     day = encounter.discharge_date or encounter.admit_date
     morning = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(8), tzinfo=dt.UTC)
     return min(morning, timezone.now())
@@ -575,8 +574,6 @@ def demo_encounters_submit(*, share: float, seed: int = 1) -> dict[str, int]:
     coded, unassigned ones, as many as there are), and audit them now (as the job
     would): the audit queue, the returned encounters and the accuracy table then
     have something to show."""
-    from django.utils import timezone
-
     from encounters.audit.engine import audit_encounters
 
     coder = User.objects.filter(username="coder").first()
