@@ -138,33 +138,34 @@ CODES_JSON = (
 CHANGES_SQL = """
 WITH n AS ({new})
 INSERT INTO encounters_codingchange (encounter_id, action, changed_by_id, changed_at,
-    version, before, after, comment, started_at)
+    version, before, after, comment, started_at, encounter_type)
 SELECT id, 'created', NULL::bigint, claimed_at - interval '1 day', 1, '{{}}'::jsonb,
-       '{{}}'::jsonb, '', NULL::timestamptz
+       '{{}}'::jsonb, '', NULL::timestamptz, ''
 FROM n
 UNION ALL
-SELECT id, 'claimed', assigned_to_id, claimed_at, 2, '{{}}'::jsonb, '{{}}'::jsonb, '', NULL
+SELECT id, 'claimed', assigned_to_id, claimed_at, 2, '{{}}'::jsonb, '{{}}'::jsonb, '', NULL, ''
 FROM n WHERE status <> 'ready'
 UNION ALL
 SELECT id, 'saved', assigned_to_id, claimed_at + k * interval '1 minute', 2,
-       '{codes}'::jsonb, '{codes}'::jsonb, '', NULL
+       '{codes}'::jsonb, '{codes}'::jsonb, '', NULL, ''
 FROM n CROSS JOIN generate_series(1, 3) k WHERE status <> 'ready'
 UNION ALL
 SELECT id, 'audited', NULL, submitted_at + interval '1 minute', 3, '{{}}'::jsonb,
-       '{{}}'::jsonb, '', NULL
+       '{{}}'::jsonb, '', NULL, ''
 FROM n WHERE submitted_at IS NOT NULL
 UNION ALL
 SELECT id, 'finalized', NULL, submitted_at + interval '2 minutes', 3, '{{}}'::jsonb,
-       '{{}}'::jsonb, '', NULL
+       '{{}}'::jsonb, '', NULL, ''
 FROM n WHERE status = 'final'
 UNION ALL
--- The submit carries the start of its pass, as encounters.services writes it.
+-- The submit carries the start of its pass and the type, as encounters.services
+-- writes it.
 SELECT id, 'submitted', assigned_to_id, submitted_at, 3, '{{}}'::jsonb, '{{}}'::jsonb, '',
-       claimed_at
+       claimed_at, type
 FROM n WHERE submitted_at IS NOT NULL
 UNION ALL
 SELECT id, 'returned', NULL, submitted_at + interval '2 minutes', 4, '{{}}'::jsonb,
-       '{{}}'::jsonb, '', NULL
+       '{{}}'::jsonb, '', NULL, ''
 FROM n WHERE status = 'returned'
 """
 
@@ -197,7 +198,9 @@ INSERT INTO encounters_codingchange (encounter_id, action, changed_by_id, change
     version, before, after, comment)
 SELECT id, 'corrected', %(supervisor)s, submitted_at + interval '1 day', 5, '{{}}'::jsonb,
        '{{}}'::jsonb, 'bench'
-FROM n WHERE status = 'final' AND type = 'inpatient' AND g %% 40 = 0
+-- g mod 40 = 10: final (g mod 20 = 10) and inpatient (g mod 5 = 0), one in 40 of
+-- each (before 2026-12-03 g mod 40 = 0, never final: no corrections were loaded).
+FROM n WHERE status = 'final' AND type = 'inpatient' AND g %% 40 = 10
 """
 
 SHIFTS_SQL = """

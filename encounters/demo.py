@@ -620,6 +620,7 @@ def demo_encounters_submit(*, share: float, seed: int = 1) -> dict[str, int]:
                 before=snapshot,
                 after=snapshot,
                 started_at=claimed_at,
+                encounter_type=encounter.type,
             ),
         ]
         Encounter.objects.filter(id=encounter.id).update(

@@ -341,6 +341,19 @@ class CodingChange(models.Model):
         "written before 2026-12-03, whose start the productivity report finds in "
         "the history instead.",
     )
+    encounter_type = models.CharField(
+        max_length=12,
+        choices=Encounter.Type.choices,
+        blank=True,
+        default="",
+        # In the table too: the coding save's history insert (BUMP_AND_RECORD_SQL)
+        # and other SQL writers name only the columns they fill.
+        db_default="",
+        help_text="A submit: the encounter's type when it was submitted, written with "
+        "the row, so the productivity report counts submits by type without reading "
+        "the encounters. Empty on rows written before 2026-12-03, whose type the "
+        "report reads from the encounter instead.",
+    )
 
     class Meta:
         ordering = ["changed_at", "id"]

@@ -803,6 +803,7 @@ def encounter_submit(*, user: User, encounter_id: int, version: int) -> Encounte
         before=snapshot,
         after={**snapshot, "drg": stored},
         started_at=started,
+        encounter_type=encounter.type,
     )
     return encounter
 

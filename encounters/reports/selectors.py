@@ -158,16 +158,23 @@ def _round(value: Any, places: int) -> float | None:
 
 # The minutes of each submit: from the start of its pass of coding (the latest claim,
 # reassignment or return before it), stored on the submit's history row when it was
-# written (CodingChange.started_at). Rows written before that column existed find it
-# in the history, one index probe each (COALESCE evaluates the subquery only for
-# them; no JIT, see _rows). The submits are read once (MATERIALIZED) and grouped
-# three ways: counts per coder and type and per day and type by hashing, and the
-# medians only where the report shows them, per coder and overall (the medians sort
-# the minutes of each group: over a year ~80,000 of them, so no grouping set is
-# sorted for a median nobody reads).
+# written (CodingChange.started_at); and the encounter's type, stored there too
+# (CodingChange.encounter_type), so a year's submits are counted without reading the
+# encounters (their join was a quarter of this report's time). Rows written before
+# those columns existed find the start in the history and the type on the encounter,
+# one index probe each (COALESCE evaluates the subquery only for them; no JIT, see
+# _rows); the facility filter alone reads the encounters. The submits are read once
+# (MATERIALIZED) and grouped three ways: counts per coder and type and per day and
+# type by hashing, and the medians only where the report shows them, per coder and
+# overall (the medians sort the minutes of each group: over a year ~80,000 of them,
+# so no grouping set is sorted for a median nobody reads).
+SUBMIT_TYPE_SQL = """coalesce(nullif(c.encounter_type, ''), (
+    SELECT e.type FROM encounters_encounter e WHERE e.id = c.encounter_id
+))"""
+
 PRODUCTIVITY_SQL = """
 WITH timed AS MATERIALIZED (
-    SELECT c.changed_by_id AS coder_id, e.type,
+    SELECT c.changed_by_id AS coder_id, {type} AS type,
            (c.changed_at AT TIME ZONE %(tz)s)::date AS day,
            extract(epoch FROM c.changed_at - coalesce(c.started_at, (
                SELECT max(k.changed_at) FROM encounters_codingchange k
@@ -176,7 +183,6 @@ WITH timed AS MATERIALIZED (
                  AND k.changed_at <= c.changed_at
            )))::float8 / 60 AS minutes
     FROM encounters_codingchange c
-    JOIN encounters_encounter e ON e.id = c.encounter_id
     WHERE c.action = 'submitted' AND c.changed_at >= %(start)s
       AND c.changed_at < %(end)s {where}
 )
@@ -191,14 +197,41 @@ SELECT coder_id, NULL, NULL, count(*),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY minutes),
        GROUPING(coder_id), 1, 1
 FROM timed GROUP BY GROUPING SETS ((coder_id), ())
-"""
+""".replace("{type}", SUBMIT_TYPE_SQL)
 
+
+def _submit_where(filters: ReportFilters) -> tuple[str, dict[str, Any]]:
+    """The filters on the submit ``c``: its coder (who pressed Submit), its stored
+    type, and the encounter's facility (the one filter that reads the encounters)."""
+    sql: list[str] = []
+    params: dict[str, Any] = {}
+    if filters.facility:
+        sql.append(
+            "c.encounter_id IN (SELECT e.id FROM encounters_encounter e"
+            " WHERE e.facility = %(facility)s)"
+        )
+        params["facility"] = filters.facility
+    if filters.coder_id is not None:
+        sql.append("c.changed_by_id = %(coder)s")
+        params["coder"] = filters.coder_id
+    if filters.type:
+        sql.append(f"{SUBMIT_TYPE_SQL} = %(type)s")
+        params["type"] = filters.type
+    return "".join(f" AND {s}" for s in sql), params
+
+
+# The returns of the period with the coder of each encounter: an index probe per
+# return (a few thousand a year; OFFSET 0 keeps the planner from hashing every
+# encounter to join them, which cost ~50 ms at 100,000 encounters).
 RETURNED_SQL = """
 SELECT e.assigned_to_id AS coder_id, count(*) AS returned
 FROM encounters_codingchange c
-JOIN encounters_encounter e ON e.id = c.encounter_id
-WHERE c.action = 'returned' AND c.changed_at >= %(start)s
-  AND c.changed_at < %(end)s {where}
+CROSS JOIN LATERAL (
+    SELECT e.assigned_to_id FROM encounters_encounter e
+    WHERE e.id = c.encounter_id {where}
+    OFFSET 0
+) e
+WHERE c.action = 'returned' AND c.changed_at >= %(start)s AND c.changed_at < %(end)s
 GROUP BY GROUPING SETS ((e.assigned_to_id), ())
 """
 
@@ -207,10 +240,8 @@ def productivity(filters: ReportFilters) -> Report:
     """Encounters submitted per coder (who pressed Submit), per day and type; the
     median minutes from the claim (or the return, for rework) to the submit; how
     many of the coder's encounters the audit or a supervisor sent back."""
-    where, params = _where(filters, coder_column="c.changed_by_id")
-    named = {"tz": settings.TIME_ZONE, "start": filters.start(), "end": filters.end()}
-    named.update({f"p{i}": p for i, p in enumerate(params)})
-    where = _numbered(where, len(params))
+    where, named = _submit_where(filters)
+    named.update(tz=settings.TIME_ZONE, start=filters.start(), end=filters.end())
     rows = _rows(PRODUCTIVITY_SQL.format(where=where), named)
     r_where, r_params = _where(filters)
     returned_named = {"start": named["start"], "end": named["end"]}
@@ -595,32 +626,33 @@ def case_mix(filters: ReportFilters) -> Report:
 
 # --- Accuracy -----------------------------------------------------------------
 
+# The encounters audited at submit in the period, each once however many times it
+# was resubmitted: a semi-join (the encounters probe a hash of the period's audits,
+# duplicates and all, instead of the audits being made distinct first); with their
+# coder, and the upheld findings and DRG changes of each, counted per encounter over
+# the two tables whole and joined by hashing. Both tables grow at the pace of
+# supervisors deciding by hand (thousands a year, against ~80,000 audits and
+# ~550,000 history rows), so counting them whole costs less than matching them to
+# the period's audited encounters first (bench/README.md, 2026-12-03 third session).
 ACCURACY_SQL = """
-WITH audited AS (
-    SELECT DISTINCT a.encounter_id, e.assigned_to_id AS coder_id
-    FROM encounters_auditrun a
-    JOIN encounters_encounter e ON e.id = a.encounter_id
-    WHERE a.trigger = 'submit' AND a.created_at >= %(start)s
-      AND a.created_at < %(end)s AND e.assigned_to_id IS NOT NULL {where}
-), upheld AS (
-    SELECT f.encounter_id, count(*) AS n
-    FROM encounters_finding f
+SELECT e.assigned_to_id AS coder_id, count(*) AS audited,
+       count(u.encounter_id) AS with_errors, coalesce(sum(u.n), 0)::int AS upheld,
+       coalesce(sum(sh.n), 0)::int AS drg_changes,
+       GROUPING(e.assigned_to_id) AS everyone
+FROM encounters_encounter e
+LEFT JOIN (
+    SELECT f.encounter_id, count(*) AS n FROM encounters_finding f
     WHERE f.status IN ('confirmed', 'corrected') AND f.resolved_by_id IS NOT NULL
-      AND f.encounter_id IN (SELECT encounter_id FROM audited)
     GROUP BY 1
-), shifts AS (
-    SELECT s.encounter_id, count(*) AS n
-    FROM encounters_drgshift s
-    WHERE s.encounter_id IN (SELECT encounter_id FROM audited)
-    GROUP BY 1
-)
-SELECT a.coder_id, count(*) AS audited, count(u.encounter_id) AS with_errors,
-       coalesce(sum(u.n), 0)::int AS upheld, coalesce(sum(sh.n), 0)::int AS drg_changes,
-       GROUPING(a.coder_id) AS everyone
-FROM audited a
-LEFT JOIN upheld u ON u.encounter_id = a.encounter_id
-LEFT JOIN shifts sh ON sh.encounter_id = a.encounter_id
-GROUP BY GROUPING SETS ((a.coder_id), ())
+) u ON u.encounter_id = e.id
+LEFT JOIN (
+    SELECT s.encounter_id, count(*) AS n FROM encounters_drgshift s GROUP BY 1
+) sh ON sh.encounter_id = e.id
+WHERE e.assigned_to_id IS NOT NULL AND e.id IN (
+    SELECT a.encounter_id FROM encounters_auditrun a
+    WHERE a.trigger = 'submit' AND a.created_at >= %(start)s AND a.created_at < %(end)s
+) {where}
+GROUP BY GROUPING SETS ((e.assigned_to_id), ())
 """
 
 

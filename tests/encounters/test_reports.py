@@ -97,16 +97,18 @@ def test_productivity_counts_submits_per_coder_and_type_with_median_minutes(
     assert daily["2026-05-06"]["inpatient"] == 1
 
 
-def test_productivity_reads_the_start_stored_on_the_submit(
+def test_productivity_reads_the_start_and_type_stored_on_the_submit(
     supervisor_client, coder, code_sets, supervisor
 ):
-    """A submit written since 2026-12-03 carries the start of its pass: the report
-    takes it from there (here no claim is left in the history to find), and a submit
-    through the service stores the latest claim, reassignment or return before it."""
-    from encounters.models import CodingChange
+    """A submit written since 2026-12-03 carries the start of its pass and the
+    encounter's type: the report takes both from there (here no claim is left in the
+    history to find, and the encounter became outpatient after its inpatient submit),
+    and a submit through the service stores the latest claim, reassignment or return
+    before it and the type."""
+    from encounters.models import CodingChange, Encounter
     from tests.encounters.test_audit_jobs import _submitted
 
-    e1 = encounter(coder=coder, discharge=dt.date(2026, 5, 3))
+    e1 = encounter(type="outpatient", coder=coder, admit=dt.date(2026, 5, 3))
     CodingChange.objects.create(
         encounter=e1,
         action="submitted",
@@ -114,15 +116,24 @@ def test_productivity_reads_the_start_stored_on_the_submit(
         changed_by=coder,
         version=1,
         started_at=at("2026-05-04", "09:00"),
+        encounter_type="inpatient",
     )
     data = api(supervisor_client, "productivity", **MAY)
     assert data["total"]["coded"] == 1
+    assert (data["total"]["inpatient"], data["total"]["outpatient"]) == (1, 0)
     assert data["total"]["median_minutes"] == 40.0
+    assert by(data["sections"][0]["rows"], "day")["2026-05-04"]["inpatient"] == 1
+    # The type filter reads the same stored type as the columns.
+    for type_, coded in [("inpatient", 1), ("outpatient", 0)]:
+        only = api(supervisor_client, "productivity", type=type_, **MAY)
+        assert only["total"]["coded"] == coded
 
     submitted = _submitted(supervisor, coder)
     changes = CodingChange.objects.filter(encounter=submitted)
     claimed = changes.get(action="claimed")
-    assert changes.get(action="submitted").started_at == claimed.changed_at
+    submit = changes.get(action="submitted")
+    assert submit.started_at == claimed.changed_at
+    assert submit.encounter_type == Encounter.objects.get(id=submitted.id).type
 
 
 def test_the_facility_filter_lists_each_facility_once_in_order(supervisor_client):
