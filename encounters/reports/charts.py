@@ -4,7 +4,8 @@ so the Content-Security-Policy needs nothing for them."""
 
 from __future__ import annotations
 
-from django.utils.html import escape
+import html
+
 from django.utils.safestring import SafeString, mark_safe
 
 from encounters.reports.selectors import Chart
@@ -45,7 +46,7 @@ def _axes(top: float, y_label: str, percent: bool) -> list[str]:
     out.append(
         f'<text x="12" y="{TOP + plot_h / 2:.0f}" font-size="11" fill="#444" '
         f'transform="rotate(-90 12 {TOP + plot_h / 2:.0f})" text-anchor="middle">'
-        f"{escape(y_label)}</text>"
+        f"{html.escape(str(y_label))}</text>"
     )
     return out
 
@@ -59,7 +60,7 @@ def _x_labels(categories: list[str], slot: float) -> list[str]:
         x = LEFT + slot * (i + 0.5)
         out.append(
             f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" font-size="11" '
-            f'text-anchor="middle" fill="#444">{escape(label)}</text>'
+            f'text-anchor="middle" fill="#444">{html.escape(str(label))}</text>'
         )
     return out
 
@@ -71,7 +72,7 @@ def _legend(names: list[str]) -> list[str]:
         colour = COLOURS[i % len(COLOURS)]
         out.append(
             f'<rect x="{x}" y="{y - 9}" width="10" height="10" fill="{colour}"/>'
-            f'<text x="{x + 14}" y="{y}" font-size="11" fill="#222">{escape(name)}</text>'
+            f'<text x="{x + 14}" y="{y}" font-size="11" fill="#222">{html.escape(str(name))}</text>'
         )
         x += 24 + 7 * len(name)
     return out
@@ -85,7 +86,7 @@ def render(chart: Chart) -> SafeString:
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
         f'role="img" aria-labelledby="chart-title" data-testid="chart" '
         f'class="report-chart" width="100%">',
-        f'<title id="chart-title">{escape(chart.title)}</title>',
+        f'<title id="chart-title">{html.escape(str(chart.title))}</title>',
     ]
     if n == 0:
         parts.append(
@@ -123,7 +124,7 @@ def render(chart: Chart) -> SafeString:
                 parts.append(
                     f'<rect x="{x:.1f}" y="{y1:.1f}" width="{bar:.1f}" '
                     f'height="{y0 - y1:.1f}" fill="{COLOURS[s % len(COLOURS)]}">'
-                    f"<title>{escape(chart.categories[i])} {escape(name)}: "
+                    f"<title>{html.escape(str(chart.categories[i]))} {html.escape(str(name))}: "
                     f"{value:g}</title></rect>"
                 )
                 base += value
@@ -144,7 +145,7 @@ def render(chart: Chart) -> SafeString:
             for x, y, v in points:
                 parts.append(
                     f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}">'
-                    f"<title>{escape(name)}: {v:g}</title></circle>"
+                    f"<title>{html.escape(str(name))}: {v:g}</title></circle>"
                 )
     else:  # intervals
         accuracy = chart.series[0][1] if chart.series else []
@@ -164,7 +165,7 @@ def render(chart: Chart) -> SafeString:
             if rate is not None:
                 parts.append(
                     f'<circle cx="{x:.1f}" cy="{y_of(rate):.1f}" r="5" '
-                    f'fill="{COLOURS[0]}"><title>{escape(chart.categories[i])}: '
+                    f'fill="{COLOURS[0]}"><title>{html.escape(str(chart.categories[i]))}: '
                     f"{rate:.1%}</title></circle>"
                 )
     parts += _x_labels(chart.categories, slot)

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import io
 from decimal import Decimal
 from typing import Any
 
 from django.http import HttpResponse
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from encounters.reports.selectors import Column, Report, ReportFilters, Table
@@ -35,22 +35,25 @@ NUMERIC = ("int", "number", "percent", "money")
 
 def table_html(table: Table) -> SafeString:
     """The table as HTML, built here rather than by template loops (a year of days
-    is thousands of cells: ten times faster this way). Every text is escaped."""
+    is thousands of cells: ten times faster this way). Every text is escaped, by the
+    standard library's escape as Django's does it, without Django's lazy-string
+    wrapper around each call (~10 ms of a year's page)."""
     columns = table.columns
 
     def row_html(row: dict[str, Any], tag: str, testid: str) -> str:
         cells = []
         for c in columns:
-            text: str = escape(cell_text(row.get(c.key), c.kind))
+            text: str = html.escape(str(cell_text(row.get(c.key), c.kind)))
             attr = num if c.kind in NUMERIC else ""
             if c.kind == "link" and row.get("url"):
-                text = f'<a href="{escape(row["url"])}">#{text}</a>'
+                text = f'<a href="{html.escape(str(row["url"]))}">#{text}</a>'
             cells.append(f"<{tag}{attr}>{text}</{tag}>")
         return f'<tr data-testid="{testid}">{"".join(cells)}</tr>'
 
     num = ' class="num"'
     head = "".join(
-        f"<th{num if c.kind in NUMERIC else ''}>{escape(c.label)}</th>" for c in columns
+        f"<th{num if c.kind in NUMERIC else ''}>{html.escape(str(c.label))}</th>"
+        for c in columns
     )
     body = "\n".join(row_html(r, "td", "row") for r in table.rows)
     foot = (

@@ -316,6 +316,26 @@ def test_case_mix_csv(supervisor_client, final_stays):
     assert rows[-1][:4] == ["All", "All", "4", "1.325"]  # (4.5 + 0.8) / 4
 
 
+def test_case_mix_page_escapes_what_a_feed_wrote_in_table_and_chart(
+    supervisor_client,
+):
+    """A facility name is whatever the admission feed sent: on the page it is text,
+    in the table and in the chart's labels and tooltips, never markup."""
+    facility = '<img src=x onerror="alert(1)">North & Co'
+    encounter(
+        facility=facility,
+        status="final",
+        discharge=dt.date(2026, 5, 3),
+        drg_dict=drg(194, "1.0", "CC"),
+    )
+    page = supervisor_client.get("/reports/case-mix/", MAY).content.decode()
+    assert "<img src=x" not in page
+    escaped = "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;North &amp; Co"
+    assert f"<td>{escaped}</td>" in page  # the table
+    chart = page[page.index('data-testid="chart"') :]
+    assert escaped in chart[: chart.index("</svg>")]  # the chart
+
+
 # --- Accuracy -----------------------------------------------------------------
 
 
