@@ -5,6 +5,7 @@ so the Content-Security-Policy needs nothing for them."""
 from __future__ import annotations
 
 import html
+import math
 
 from django.utils.safestring import SafeString, mark_safe
 
@@ -51,16 +52,27 @@ def _axes(top: float, y_label: str, percent: bool) -> list[str]:
     return out
 
 
+# The width of a character of the axis labels (font-size 11), a little over.
+LABEL_CHAR_PX = 6.6
+
+
 def _x_labels(categories: list[str], slot: float) -> list[str]:
-    every = max(1, int(len(categories) / ((WIDTH - LEFT - RIGHT) / 60)) + 1)
+    """Every ``every``-th category, spaced by the width of the longest label with a
+    gap, so dates do not touch; a label that would run past the chart's right edge
+    ends at it instead of being cut."""
+    widest = LABEL_CHAR_PX * max((len(str(c)) for c in categories), default=0)
+    every = max(1, math.ceil((widest + 12) / slot)) if slot else 1
     out = []
     for i, label in enumerate(categories):
         if i % every:
             continue
         x = LEFT + slot * (i + 0.5)
+        anchor = "middle"
+        if x + LABEL_CHAR_PX * len(str(label)) / 2 > WIDTH:
+            x, anchor = WIDTH - 2, "end"
         out.append(
             f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" font-size="11" '
-            f'text-anchor="middle" fill="#444">{html.escape(str(label))}</text>'
+            f'text-anchor="{anchor}" fill="#444">{html.escape(str(label))}</text>'
         )
     return out
 

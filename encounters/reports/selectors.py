@@ -40,6 +40,7 @@ AGE_BUCKETS: list[tuple[str, int, int | None]] = [
 ]
 OLDEST_SHOWN = 20
 TOP_DRGS = 15
+CHART_DAYS_MAX = 731  # the productivity chart's day axis: two years at most
 PERIODS = ("week", "month")
 
 
@@ -294,6 +295,16 @@ def productivity(filters: ReportFilters) -> Report:
     total["returned"] = returned.get(None, 0)
     total.setdefault("median_minutes", None)
     days = sorted({day for day, _ in daily})
+    # The chart's axis is time: every day of the period, those without a submit at
+    # zero (a weekend is a gap in the work, not in the axis); the table lists the
+    # days with submits. Past CHART_DAYS_MAX days (a range of years) the axis keeps
+    # the days with submits only.
+    span = (filters.date_to - filters.date_from).days + 1
+    axis = (
+        [filters.date_from + dt.timedelta(days=i) for i in range(span)]
+        if 0 < span <= CHART_DAYS_MAX
+        else days
+    )
     day_rows = [
         {
             "day": day,
@@ -323,9 +334,9 @@ def productivity(filters: ReportFilters) -> Report:
         chart=Chart(
             "stacked-bars",
             "Submitted per day, by type",
-            [d.isoformat() for d in days],
+            [d.isoformat() for d in axis],
             [
-                (Encounter.Type(t).label, [float(daily.get((d, t), 0)) for d in days])
+                (Encounter.Type(t).label, [float(daily.get((d, t), 0)) for d in axis])
                 for t in ENCOUNTER_TYPES
             ],
             y_label="encounters",

@@ -95,6 +95,13 @@ def test_productivity_counts_submits_per_coder_and_type_with_median_minutes(
         1,
     )
     assert daily["2026-05-06"]["inpatient"] == 1
+    assert "2026-05-01" not in daily  # the table: days with submits
+    # The chart's axis is every day of May, the days without a submit at zero.
+    chart = data["chart"]
+    assert chart["categories"][0] == "2026-05-01" and len(chart["categories"]) == 31
+    per_day = [sum(s["values"][i] for s in chart["series"]) for i in range(31)]
+    assert per_day[0] == 0 and per_day[3] == 2  # 1 May none, 4 May two
+    assert sum(per_day) == 5
 
 
 def test_productivity_reads_the_start_and_type_stored_on_the_submit(
