@@ -61,7 +61,7 @@ def _x_labels(categories: list[str], slot: float) -> list[str]:
     gap, so dates do not touch; a label that would run past the chart's right edge
     ends at it instead of being cut."""
     widest = LABEL_CHAR_PX * max((len(str(c)) for c in categories), default=0)
-    every = max(1, math.ceil((widest + 12) / slot)) if slot else 1
+    every = max(1, math.ceil((widest + 12) / slot))
     out = []
     for i, label in enumerate(categories):
         if i % every:

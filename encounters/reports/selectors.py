@@ -114,19 +114,24 @@ class Report:
 
 
 def _where(
-    filters: ReportFilters, *, coder_column: str = "e.assigned_to_id"
+    filters: ReportFilters,
+    *,
+    coder_column: str = "e.assigned_to_id",
+    type_column: str = "e.type",
+    facility_clause: str = "e.facility = %s",
 ) -> tuple[str, list[Any]]:
-    """The facility, coder and type filters on the encounter ``e``."""
+    """The facility, coder and type filters, on the encounter ``e`` unless a report
+    reads them elsewhere (productivity: the submit's history row ``c``)."""
     sql: list[str] = []
     params: list[Any] = []
     if filters.facility:
-        sql.append("e.facility = %s")
+        sql.append(facility_clause)
         params.append(filters.facility)
     if filters.coder_id is not None:
         sql.append(f"{coder_column} = %s")
         params.append(filters.coder_id)
     if filters.type:
-        sql.append("e.type = %s")
+        sql.append(f"{type_column} = %s")
         params.append(filters.type)
     return "".join(f" AND {s}" for s in sql), params
 
@@ -198,27 +203,7 @@ SELECT coder_id, NULL, NULL, count(*),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY minutes),
        GROUPING(coder_id), 1, 1
 FROM timed GROUP BY GROUPING SETS ((coder_id), ())
-""".replace("{type}", SUBMIT_TYPE_SQL)
-
-
-def _submit_where(filters: ReportFilters) -> tuple[str, dict[str, Any]]:
-    """The filters on the submit ``c``: its coder (who pressed Submit), its stored
-    type, and the encounter's facility (the one filter that reads the encounters)."""
-    sql: list[str] = []
-    params: dict[str, Any] = {}
-    if filters.facility:
-        sql.append(
-            "c.encounter_id IN (SELECT e.id FROM encounters_encounter e"
-            " WHERE e.facility = %(facility)s)"
-        )
-        params["facility"] = filters.facility
-    if filters.coder_id is not None:
-        sql.append("c.changed_by_id = %(coder)s")
-        params["coder"] = filters.coder_id
-    if filters.type:
-        sql.append(f"{SUBMIT_TYPE_SQL} = %(type)s")
-        params["type"] = filters.type
-    return "".join(f" AND {s}" for s in sql), params
+"""
 
 
 # The returns of the period with the coder of each encounter: an index probe per
@@ -241,18 +226,22 @@ def productivity(filters: ReportFilters) -> Report:
     """Encounters submitted per coder (who pressed Submit), per day and type; the
     median minutes from the claim (or the return, for rework) to the submit; how
     many of the coder's encounters the audit or a supervisor sent back."""
-    where, named = _submit_where(filters)
-    named.update(tz=settings.TIME_ZONE, start=filters.start(), end=filters.end())
-    rows = _rows(PRODUCTIVITY_SQL.format(where=where), named)
-    r_where, r_params = _where(filters)
-    returned_named = {"start": named["start"], "end": named["end"]}
-    returned_named.update({f"p{i}": p for i, p in enumerate(r_params)})
+    period = {"start": filters.start(), "end": filters.end()}
+    # The submit's coder (who pressed Submit) and stored type; the facility is the
+    # one filter that reads the encounters.
+    where, named = _named(
+        filters,
+        {**period, "tz": settings.TIME_ZONE},
+        coder_column="c.changed_by_id",
+        type_column=SUBMIT_TYPE_SQL,
+        facility_clause="c.encounter_id IN (SELECT e.id FROM encounters_encounter e"
+        " WHERE e.facility = %s)",
+    )
+    rows = _rows(PRODUCTIVITY_SQL.format(where=where, type=SUBMIT_TYPE_SQL), named)
+    r_where, r_named = _named(filters, period)
     returned = {
         r["coder_id"]: r["returned"]
-        for r in _rows(
-            RETURNED_SQL.format(where=_numbered(r_where, len(r_params))),
-            returned_named,
-        )
+        for r in _rows(RETURNED_SQL.format(where=r_where), r_named)
     }
     names = _usernames({r["coder_id"] for r in rows} | set(returned) - {None})
     per_coder: dict[int | None, dict[str, Any]] = {}
@@ -364,12 +353,11 @@ def _numbered(where: str, count: int) -> str:
 
 
 def _named(
-    filters: ReportFilters,
-    extra: dict[str, Any],
-    *,
-    coder_column: str = "e.assigned_to_id",
+    filters: ReportFilters, extra: dict[str, Any], **columns: str
 ) -> tuple[str, dict[str, Any]]:
-    where, params = _where(filters, coder_column=coder_column)
+    """``_where`` (``columns`` as its keywords) with named parameters, ``extra``
+    among them."""
+    where, params = _where(filters, **columns)
     named = dict(extra)
     named.update({f"p{i}": p for i, p in enumerate(params)})
     return _numbered(where, len(params)), named
