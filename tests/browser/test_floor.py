@@ -65,7 +65,12 @@ def _sign_in(page, live_server, user, password) -> None:
 
 
 def _code_principal(page) -> None:
-    """Type J18.9 into the focused box, check it (Enter), POA Y."""
+    """Type J18.9 into the principal box, check it (Enter), POA Y.
+
+    The box has the cursor when the chart opens (autofocus); the keys wait for it, as
+    a coder's eyes do, since a slow machine may paint the page before it is focused.
+    """
+    expect(page.locator("#dx-0-code")).to_be_focused()
     page.keyboard.type("J18.9", delay=10)
     page.keyboard.press("Enter")
     page.get_by_test_id("drg").filter(has_text="DRG 195").wait_for()
