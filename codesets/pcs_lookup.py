@@ -853,6 +853,9 @@ def lead_with_index_hits(
             query=expanded[0], day=day, limit=limit, refine=expanded[1], latest=True
         ).hits
         pcs_only = pcs_only or bool(found)
+    elif not pcs_only and len(hits) >= limit:
+        # The Index's codes would follow the others, and the others fill the page.
+        return hits
     else:
         normalized = normalize(query)
         fallback = not _has_pcs_synonym(query)

@@ -13,6 +13,8 @@ import json
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -264,6 +266,20 @@ def test_a_search_of_all_systems_adds_the_index_codes(pcs):
     result = code_search(query="appendectomy", day=DOS)
     assert {"icd10cm", "icd10pcs"} <= set(result.releases)
     assert [h.code for h in result.hits][:2] == ["0DTJ0ZZ", "0DTJ4ZZ"]
+
+
+def test_a_search_of_all_systems_whose_page_is_full_does_not_read_the_index(pcs):
+    # The Index's codes follow the others in a search of every system: when the
+    # others fill the page, the Index is not read, and the page is the same.
+    release_import_now(path=CM_FY2025, activate=True)
+    two = [h.code for h in code_search(query="appendectomy", day=DOS, limit=2).hits]
+    with CaptureQueriesContext(connection) as queries:
+        one = code_search(query="appendectomy", day=DOS, limit=1)
+    assert [h.code for h in one.hits] == two[:1]
+    assert not [q for q in queries if PcsIndexTerm._meta.db_table in q["sql"]]
+    with CaptureQueriesContext(connection) as queries:
+        code_search(query="appendectomy", day=DOS, limit=20)
+    assert [q for q in queries if PcsIndexTerm._meta.db_table in q["sql"]]
 
 
 def test_sides_and_durations_choose_among_the_codes_the_other_words_find(pcs):
