@@ -31,6 +31,7 @@ from codesets.models import (
 )
 from codesets.query_words import (
     PREFIX,
+    STEMMED,
     ParsedQuery,
     Slot,
     mentions_population,
@@ -354,24 +355,75 @@ def _prefix_share(stats: LexemeShares, prefix: str) -> float:
     return sum(stats.shares[start:end]) + stats.floor
 
 
+def _exact_share(stats: LexemeShares, lexeme: str) -> float:
+    """About the share of rows holding ``lexeme`` (at most the floor when unlisted)."""
+    at = bisect.bisect_left(stats.lexemes, lexeme)
+    if at < len(stats.lexemes) and stats.lexemes[at] == lexeme:
+        return stats.shares[at]
+    return stats.floor
+
+
+# The lexemes PostgreSQL makes of a typed word (query_words.TERM_SQL: the English
+# stem and the word as typed), asked for once per word and process: the shares are
+# those of the words the search will read ("pulse" is read as 'puls':*, not as every
+# word starting "pul"). A few thousand words at most: common chart words recur.
+LEXEME_SQL = """
+SELECT p, to_tsquery('english', p)::text, to_tsquery('simple', p)::text
+FROM unnest(%s::text[]) AS p
+"""
+LEXEME = re.compile(r"'([^']*)'")
+LEXEMES_KEPT = 20000
+_lexemes: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _term(word: str, mode: str) -> str:
+    return f"{word}:*" if mode == PREFIX else word
+
+
+def _read_lexemes(slots: list[Slot]) -> None:
+    """Ask PostgreSQL for the lexemes of the slots' words not asked for before."""
+    wanted = {
+        _term(word, mode)
+        for slot in slots
+        for alternative in slot.alternatives
+        for word, mode in alternative
+    } - _lexemes.keys()
+    if not wanted:
+        return
+    if len(_lexemes) + len(wanted) > LEXEMES_KEPT:
+        _lexemes.clear()
+    with connection.cursor() as cursor:
+        cursor.execute(LEXEME_SQL, [sorted(wanted)])
+        for term, english, simple in cursor.fetchall():
+            _lexemes[term] = (
+                tuple(LEXEME.findall(english)),
+                tuple(LEXEME.findall(simple)),
+            )
+
+
+def _term_share(stats: LexemeShares, word: str, mode: str) -> float:
+    """At most (about) the share of rows a word matches as the search reads it."""
+    english, simple = _lexemes.get(_term(word, mode), ((), ()))
+    if mode == PREFIX:
+        # to_tsquery('english') || to_tsquery('simple'): the stem's range holds the
+        # word's when the word starts with it ("puls" and "pulse").
+        e = min((_prefix_share(stats, x) for x in english), default=0.0)
+        s = min((_prefix_share(stats, x) for x in simple), default=0.0)
+        covered = len(english) == len(simple) == 1 and simple[0].startswith(english[0])
+        share = e if covered else e + s
+    else:
+        read = english if mode == STEMMED else simple
+        share = min((_exact_share(stats, x) for x in read), default=0.0)
+    return share if english or simple else 1.0  # a stop word: no plan from it
+
+
 def _slot_share(stats: LexemeShares, slot: Slot) -> float:
     """At most the share of rows a slot matches (an alternative: all its words)."""
     total = 0.0
     for alternative in slot.alternatives:
-        best = 1.0
-        for word, mode in alternative:
-            if mode == PREFIX:
-                # The English stem may be shorter than the word typed ("fractur").
-                cuts = {
-                    word,
-                    word[: max(3, len(word) - 1)],
-                    word[: max(3, len(word) - 2)],
-                }
-                share = max(_prefix_share(stats, cut) for cut in cuts)
-            else:
-                share = _prefix_share(stats, word[: max(3, len(word) - 2)])
-            best = min(best, share)
-        total += best
+        total += min(
+            (_term_share(stats, word, mode) for word, mode in alternative), default=1.0
+        )
     return min(total, 1.0)
 
 
@@ -387,6 +439,7 @@ def word_sql(
     stats = lexeme_shares()
     if stats is None or not stats.rows:
         return tags_sql, tags_params
+    _read_lexemes(slots)
     shares = {id(slot): _slot_share(stats, slot) for slot in slots}
     ranked = sorted(slots, key=lambda slot: shares[id(slot)])
     # The rarest slot, and the next rarest while their posting lists stay short

@@ -368,6 +368,7 @@ def test_the_probe_leaves_out_a_common_word_whose_rows_would_be_read_for_nothing
     stats = lexeme_shares()
     assert stats is not None
     # The posting lists allowed: cholera's rows, not those of both words.
+    search._read_lexemes(slots)
     shares = sorted(search._slot_share(stats, slot) for slot in slots)
     monkeypatch.setattr(search, "PROBE_POSTINGS", stats.rows * sum(shares) - 0.5)
     sql, _params = word_sql(slots, ids, DOS_2026, 20)
@@ -376,6 +377,23 @@ def test_the_probe_leaves_out_a_common_word_whose_rows_would_be_read_for_nothing
     assert probe_terms.count("to_tsquery") == 2  # one slot: english and simple
     # And it finds what sorting every match finds.
     assert _index_order("cholera due", 20) == _every_match_sorted("cholera due", 20)
+
+
+def test_a_word_is_weighed_by_the_lexemes_postgresql_reads_it_as(analyzed):
+    """ "pulse" is read as the English stem 'puls':* (and 'pulse':*): its share is
+    that of the rows holding a word starting "puls", not of every word starting
+    "pul" (pulmonary), which would keep a rare word from being probed first."""
+    from codesets import search
+    from codesets.query_words import PREFIX, parse_query
+
+    releases, _ = search.releases_on(DOS_2026)
+    stats = search.lexeme_shares()
+    assert stats is not None
+    assert any(x.startswith("pulmonari") for x in stats.lexemes)  # in the fixture
+    search._read_lexemes(parse_query("pulse", sorted(releases)).required)
+    share = search._term_share(stats, "pulse", PREFIX)
+    assert share == search._prefix_share(stats, "puls")
+    assert share < search._prefix_share(stats, "pul")
 
 
 @pytest.fixture
