@@ -624,6 +624,8 @@ SCOPE_OPERATIONS: dict[str, tuple[str, str]] = {
     "cauterization": ("destruction", ""),
     "ablation": ("destruction", ""),
 }
+# Words that say a scope only looked (no operation through it).
+LOOKING_ONLY = frozenset({"diagnostic", "screening", "surveillance", "inspection"})
 SIDES = frozenset({"right", "left", "bilateral"})
 # Words of the note that name neither operation nor body part.
 NOISE = frozenset(
@@ -633,6 +635,7 @@ NOISE = frozenset(
         "lesion",
         "placement",
         "guided",
+        "snare",
         "us",
         "graft",
         "grafts",
@@ -663,6 +666,19 @@ JOINED = re.compile(r"\b([a-z])\s*&\s*([a-z])\b")
 WORD = re.compile(r"[a-z0-9]+")
 
 
+# Chart shorthand for with / without ("EGD w/ bx", "w/o contrast").
+WITH = re.compile(r"\bw/o\b|\bw/(?=\s|\w|$)")
+
+
+def _spaced_words(query: str) -> str:
+    """The query's words, lower case, each between spaces ("d&c" -> "dandc", "w/" ->
+    "with")."""
+    text = WITH.sub(
+        lambda m: " without " if m.group(0) == "w/o" else " with ", query.lower()
+    )
+    return " " + " ".join(WORD.findall(JOINED.sub(r"\1and\2", text))) + " "
+
+
 DURATION = re.compile(r" (\d+) ?(hours|hour|hrs|hr|h|days|day|d) ")
 
 
@@ -686,13 +702,19 @@ def expand(query: str) -> tuple[str, tuple[str, ...]] | None:
     """The Index words and refining words of a query that holds an abbreviation of
     ABBREVIATIONS ("R THA" -> "replacement hip joint right", ("synthetic",
     "substitute")), or None when it holds none."""
-    text = " " + " ".join(WORD.findall(JOINED.sub(r"\1and\2", query.lower()))) + " "
+    text = _spaced_words(query)
     for phrase, meant in BODY_WORDS.items():
         text = text.replace(f" {phrase} ", f" {meant} ")
     words = _durations(text).split()
     scoped = _scope_operation(words)
     if scoped is not None:
         return scoped
+    scope_only = [w for w in words if w not in LOOKING_ONLY]
+    if len(scope_only) < len(words) and any(w in SCOPES for w in scope_only):
+        # A scope that only looked ("diagnostic colonoscopy", "screening EGD"): the
+        # scope as the Index files it ("Colonoscopy: see Inspection, Lower
+        # Intestinal Tract"), not an excision with the qualifier Diagnostic.
+        return expand(" ".join(scope_only)) or (" ".join(scope_only), ())
     if not any(w in ABBREVIATIONS for w in words):
         return None
     index: list[str] = []
@@ -737,6 +759,8 @@ def _scope_operation(words: list[str]) -> tuple[str, tuple[str, ...]] | None:
     for word in words:
         if word in SCOPES or word in SCOPE_OPERATIONS or word in NOISE:
             continue
+        if word in LOOKING_ONLY:  # "diagnostic": the operation says what was done
+            continue
         if word in WORD_SYNONYMS:
             refine += WORD_SYNONYMS[word].split()
         elif word in SIDES:
@@ -753,7 +777,7 @@ def normalize(query: str) -> str:
     """The query's words as the Index files them, for a query without shorthand:
     body-part words of BODY_WORDS, sides spelled out, words of NOISE dropped
     ("US guided paracentesis" -> "paracentesis", "R forearm" -> "right lower arm")."""
-    text = " " + " ".join(WORD.findall(JOINED.sub(r"\1and\2", query.lower()))) + " "
+    text = _spaced_words(query)
     for phrase, meant in BODY_WORDS.items():
         text = text.replace(f" {phrase} ", f" {meant} ")
     words = [SIDE_WORDS.get(w, w) for w in _durations(text).split() if w not in NOISE]

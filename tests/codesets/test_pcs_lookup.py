@@ -345,6 +345,34 @@ def test_a_scope_with_a_biopsy_is_an_endoscopic_diagnostic_excision(pcs):
     assert pcs_search("EGD with biopsy of duodenum")[0] == "0DB98ZX"
 
 
+@pytest.mark.parametrize("written", ["EGD w/ bx of duodenum", "EGD w/bx of duodenum"])
+def test_w_slash_is_with_in_op_note_shorthand(pcs, written):
+    # "w/" was read as a body-part word "w": nothing in the Index, so the code
+    # search's excisions of any wall came first.
+    assert pcs_search(written)[0] == "0DB98ZX"
+    assert pcs_search(written)[:5] == pcs_search("EGD with biopsy of duodenum")[:5]
+
+
+def test_a_snare_polypectomy_is_an_excision_through_the_scope(pcs):
+    # "Polypectomy, gastrointestinal: see Excision"; the snare is how, not where.
+    first = pcs_search("colonoscopy w/ snare polypectomy")[0]
+    assert first[:3] == "0DB" and first[4:6] == "8Z"
+
+
+def test_a_scope_that_only_looked_reads_as_the_scope_not_as_a_diagnostic_excision():
+    from codesets.pcs_phrases import expand
+
+    # "Colonoscopy: see Inspection, Lower Intestinal Tract": "diagnostic" and
+    # "screening" say no operation was done through the scope.
+    for looked in ("diagnostic colonoscopy", "screening colonoscopy"):
+        assert expand(looked) == ("colonoscopy", ())
+    assert expand("diagnostic EGD") == expand("EGD")
+    # With an operation word the scope's operation is read (unchanged).
+    assert expand("diagnostic colonoscopy with biopsy") == expand(
+        "colonoscopy with biopsy"
+    )
+
+
 def test_shorthand_reads_the_latest_index_when_none_is_in_force():
     # The tables stay in force after the FY2025 Index ends (as on the bench: FY2026
     # tables with the FY2025 Index): the shorthand still leads through that Index.
