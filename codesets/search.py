@@ -573,6 +573,15 @@ def _asks(tokens: list[str], words: tuple[str, ...]) -> bool:
     )
 
 
+# HCPCS titles of a part or supply for a device, and the query words that ask for one.
+PART_MARK = re.compile(
+    r"(\battachment\b|, replacement\b|replacement only|^replacement |replacement for "
+    r"|\bfor use (with|on)\b|\baccessor(y|ies)\b)"
+)
+ASKS_PART = ("attachment", "replacement", "accessory", "accessories", "part", "parts")
+# HCPCS variants for a population or a setting, listed after the general item unless
+# the query names them ("pediatric" hospital bed, test strips "for dialysis").
+UNASKED_VARIANTS = ("pediatric", "for dialysis", "heavy duty", "bariatric")
 ASKS_INTENT = ("intentional", "self", "suicid", "assault", "undetermined", "harm")
 
 
@@ -842,7 +851,12 @@ def _take_partial(
 
 
 def _title_words(lower: str) -> list[str]:
-    return lower.replace("(", " ").replace(")", " ").replace(",", " ").split()
+    """The words of a title, lower case: "Bath/shower chair" holds "shower",
+    "semi-electric" holds "electric"."""
+    return TITLE_SPLIT.sub(" ", lower).split()
+
+
+TITLE_SPLIT = re.compile(r"[(),/-]")
 
 
 def _stem(word: str) -> str:
@@ -952,7 +966,7 @@ def rank(cand: Candidate, traits: QueryTraits, *, population_last: bool) -> tupl
     history, not the "non-..." or "in remission" code unless asked."""
     system, code, title, billable, _kind = cand.row
     lower = title.lower()
-    words = lower.replace("(", " ").replace(")", " ").replace(",", " ").split()
+    words = _title_words(lower)
     typed = traits.typed
     score = 0.0
     if cand.named:
@@ -960,7 +974,12 @@ def rank(cand: Candidate, traits: QueryTraits, *, population_last: bool) -> tupl
     if cand.picks:
         # one pick does not outweigh the index's default; three do
         score += 60 * math.log2(1 + cand.picks)
-    if cand.head:
+    # A variant for a population or a setting the query does not name is no head of
+    # the term, whatever its title reads as ("Blood glucose test strips, for dialysis").
+    variant = system == System.HCPCS and any(
+        v in lower and v.split()[-1] not in typed for v in UNASKED_VARIANTS
+    )
+    if cand.head and not variant:
         score += 40
     if cand.full:
         score += 30
@@ -1031,6 +1050,15 @@ def rank(cand: Candidate, traits: QueryTraits, *, population_last: bool) -> tupl
             and ("autologous" not in typed)
         ):
             score -= 3
+    if system == System.HCPCS:
+        # A part or supply for a device after the device itself (wheel and brake
+        # attachments beside the walker, a replacement cushion beside the mask, a
+        # dressing "for use with" the pump), unless the query asks for a part; and
+        # a variant for a population or setting the query does not name.
+        if PART_MARK.search(lower) and not _asks(list(traits.tokens), ASKS_PART):
+            score -= 8
+        if variant:
+            score -= 4
     if traits.sides:
         printed = {side for side in SIDES if side in words}
         if printed & traits.sides:

@@ -292,3 +292,96 @@ class TestWhatTheQuerySays:
         without = _complications("laceration without foreign body of scalp", traits)
         with_ = _complications("laceration with foreign body of scalp", traits)
         assert without > with_
+
+
+def _ranked(query: str, system: str, rows: list[tuple], **flags) -> list[str]:
+    """The codes of ``rows`` (code, title) in the order the ranking gives them, each a
+    candidate holding every word (with ``flags`` on the first)."""
+    from codesets.query_words import parse_query
+    from codesets.search import Candidate, QueryTraits, rank
+
+    traits = QueryTraits.of(parse_query(query, [system]))
+    candidates = [
+        Candidate(row=(system, code, title, True, "code"), full=True, order=n)
+        for n, (code, title) in enumerate(rows)
+    ]
+    for name, value in flags.items():
+        setattr(candidates[0], name, value)
+    ordered = sorted(candidates, key=lambda c: rank(c, traits, population_last=True))
+    return [c.row[1] for c in ordered]
+
+
+@pytest.mark.parametrize(
+    ("query", "part", "device"),
+    [
+        (
+            "rolling walker",
+            ("E0155", "Wheel attachment, rigid pick-up walker, per pair"),
+            ("E0143", "Walker, folding, wheeled, adjustable or fixed height"),
+        ),
+        (
+            "CPAP full face mask",
+            ("A7031", "Face mask interface, replacement for full face mask, each"),
+            ("A7030", "Full face mask used with positive airway pressure device, each"),
+        ),
+        (
+            "home suction pump",
+            (
+                "K0744",
+                "Absorptive wound dressing for use with suction pump, home model",
+            ),
+            ("E0600", "Respiratory suction pump, home model, portable or stationary"),
+        ),
+    ],
+)
+def test_hcpcs_lists_the_device_before_its_parts_and_supplies(query, part, device):
+    # The walker's and the mask's parts have the shorter titles: without the rule
+    # they came first.
+    assert _ranked(query, System.HCPCS, [part, device]) == [device[0], part[0]]
+
+
+def test_hcpcs_a_part_asked_for_is_not_put_after():
+    part = ("A7031", "Face mask interface, replacement for full face mask, each")
+    mask = ("A7030", "Full face mask used with positive airway pressure device, each")
+    assert (
+        _ranked("full face mask replacement", System.HCPCS, [part, mask])[0] == "A7031"
+    )
+
+
+def test_hcpcs_a_variant_for_a_setting_not_asked_for_is_no_head_of_the_term():
+    # "Blood glucose test strips, for dialysis" reads as the term up to its comma,
+    # but the strips a coder means are the home monitor's.
+    dialysis = ("A4772", "Blood glucose test strips, for dialysis, per 50")
+    home = (
+        "A4253",
+        "Blood glucose test or reagent strips for home blood glucose monitor, per 50 strips",
+    )
+    assert _ranked(
+        "glucose test strips", System.HCPCS, [dialysis, home], head=True
+    ) == [
+        "A4253",
+        "A4772",
+    ]
+    assert (
+        _ranked(
+            "dialysis glucose test strips", System.HCPCS, [dialysis, home], head=True
+        )[0]
+        == "A4772"
+    )
+
+
+def test_hyphenated_title_words_are_words():
+    # "semi-electric" holds "electric": the beds that print it are not passed over
+    # for one that prints "electric or semi-electric" (and is pediatric).
+    pediatric = (
+        "E0329",
+        "Hospital bed, pediatric, electric or semi-electric, 360 degree side enclosures",
+    )
+    adult = (
+        "E0260",
+        "Hospital bed, semi-electric (head and foot adjustment), with any type side rails, with mattress",
+    )
+    assert (
+        _ranked("semi-electric hospital bed", System.HCPCS, [pediatric, adult])[0]
+        == "E0260"
+    )
