@@ -19,7 +19,7 @@ amiodarone).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 WORD = re.compile(r"[a-z0-9]+")
 MAX_WORDS = 8
@@ -236,7 +236,7 @@ DOSE_UNITS = frozenset(
     }
     | {"units", "iu", "mmhg", "lpm", "liters", "liter"}
 )
-AFTER_NUMBER_UNITS = frozenset({"g", "u", "l", "unit", "french", "mm"})
+AFTER_NUMBER_UNITS = frozenset({"g", "u", "l", "unit", "french", "mm", "cm"})
 DOSE = re.compile(r"^[0-9]+(?:\.[0-9]+)?(?:mg|mcg|gm|g|ml|cc|meq|fr|u|units|iu|l|lpm)$")
 
 
@@ -434,7 +434,24 @@ def parse_query(query: str, systems: list[str] | None = None) -> ParsedQuery:
                 slots.append(
                     Slot(typed=(token,), alternatives=(words,), phrasings=(token,))
                 )
+    if any(s.typed[0] not in CONTEXT_WORDS for s in slots if not s.optional):
+        # Where and when the chart was written ("Colles fx L wrist, ED", "ankle
+        # sprain f/u visit") is no word of the code's title: such words are not
+        # required beside the others (the ranking still reads "f/u": QueryTraits).
+        slots = [
+            replace(s, optional=True)
+            if len(s.typed) == 1 and s.typed[0] in CONTEXT_WORDS
+            else s
+            for s in slots
+        ]
     return ParsedQuery(typed=tokens, slots=slots)
+
+
+# Chart words that say where or when, not what: the emergency department, a visit, a
+# follow-up. Alone (or only with each other) they are searched as typed.
+CONTEXT_WORDS = frozenset(
+    {"ed", "er", "visit", "clinic", "office", "f/u", "fu", "followup", "seen"}
+)
 
 
 # Words of nearly every ICD-10-PCS title (the approach, the side): a synonym's meaning

@@ -554,6 +554,7 @@ NOT_ACCIDENTAL = re.compile(r"intentional self-harm|, assault|, undetermined")
 ACCIDENTAL = re.compile(r", accidental \(unintentional\)")
 # Query words that ask for what the marks above rank last.
 ASKS_LATER = (
+    "f/u",
     "subsequent",
     "sequela",
     "follow",
@@ -563,6 +564,11 @@ ASKS_LATER = (
     "delayed",
     "routine",
 )
+
+
+# Query words that ask for the subsequent encounter (7th character D): routine care
+# of a healing injury, a follow-up visit.
+ASKS_SUBSEQUENT = ("subsequent", "f/u", "followup")
 
 
 def _asks(tokens: list[str], words: tuple[str, ...]) -> bool:
@@ -904,6 +910,7 @@ class QueryTraits:
     # per required slot: per alternative, the stems of its words
     slot_stems: tuple[tuple[tuple[str, ...], ...], ...]
     asks_later: bool
+    asks_subsequent: bool
     asks_intent: bool
     diabetes_untyped: bool
     names_approach: bool
@@ -925,6 +932,7 @@ class QueryTraits:
                 for slot in parsed.required
             ),
             asks_later=_asks(parsed.typed, ASKS_LATER),
+            asks_subsequent=_asks(parsed.typed, ASKS_SUBSEQUENT),
             asks_intent=any(w in typed for w in ASKS_INTENT),
             diabetes_untyped=bool(DIABETES_TYPED.search(typed))
             and not DIABETES_TYPE.search(typed),
@@ -1008,7 +1016,9 @@ def rank(cand: Candidate, traits: QueryTraits, *, population_last: bool) -> tupl
     if system == System.ICD10CM:
         if " with" in lower:
             score += _complications(lower, traits)
-        if len(code) == 7 and code[6] == "A":
+        if len(code) == 7 and traits.asks_subsequent:
+            score += 5 if code[6] == "D" else 0  # "f/u visit": the subsequent encounter
+        elif len(code) == 7 and code[6] == "A":
             score += 3
         if traits.diabetes_untyped and code[:3] == "E11":
             score += 5

@@ -385,3 +385,46 @@ def test_hyphenated_title_words_are_words():
         _ranked("semi-electric hospital bed", System.HCPCS, [pediatric, adult])[0]
         == "E0260"
     )
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("code_sets")
+class TestWhereAndWhenWords:
+    """Chart words that say where or when (query_words.CONTEXT_WORDS) are not required
+    of a code's title; "f/u" asks for the subsequent encounter."""
+
+    def test_a_setting_word_is_not_required_beside_the_others(self):
+        from codesets.query_words import parse_query
+
+        parsed = parse_query("pneumonia, ED", [System.ICD10CM])
+        assert [s.typed for s in parsed.required] == [("pneumonia",)]
+        assert _codes("pneumonia, ED", System.ICD10CM)[0] == "J18.9"
+
+    def test_setting_words_alone_are_still_searched(self):
+        from codesets.query_words import parse_query
+
+        parsed = parse_query("ED visit", [System.ICD10CM])
+        assert [s.typed for s in parsed.required] == [("ed",), ("visit",)]
+
+    def test_a_follow_up_asks_for_the_subsequent_encounter(self):
+        from codesets.query_words import parse_query
+        from codesets.search import QueryTraits
+
+        assert QueryTraits.of(
+            parse_query("ankle sprain f/u visit", [System.ICD10CM])
+        ).asks_subsequent
+        rows = [
+            (
+                "S93401A",
+                "Sprain of unspecified ligament of right ankle, initial encounter",
+            ),
+            (
+                "S93401D",
+                "Sprain of unspecified ligament of right ankle, subsequent encounter",
+            ),
+        ]
+        assert _ranked("R ankle sprain f/u visit", System.ICD10CM, rows) == [
+            "S93401D",
+            "S93401A",
+        ]
+        assert _ranked("R ankle sprain", System.ICD10CM, rows) == ["S93401A", "S93401D"]
