@@ -960,6 +960,9 @@ def _complications(lower: str, traits: QueryTraits) -> float:
     return max(-4.0, min(4.0, score))
 
 
+COVERED_SLOT = 2.0
+
+
 def rank(cand: Candidate, traits: QueryTraits, *, population_last: bool) -> tuple:
     """Sort key of a candidate, best first: not a maternity or newborn code unless
     asked; billable codes; then the score below; then the shortest title, the code.
@@ -992,14 +995,16 @@ def rank(cand: Candidate, traits: QueryTraits, *, population_last: bool) -> tupl
     if cand.full:
         score += 30
     score -= 30 * cand.dropped
-    if traits.slot_stems and all(
+    covered = [
         any(
             all(any(t.startswith(s) for t in words) for s in alternative)
             for alternative in slot
         )
         for slot in traits.slot_stems
-    ):
+    ]
+    if covered and all(covered):
         score += 10
+    score += COVERED_SLOT * sum(covered)
     # "Unspecified whether with hypoxia or hypercapnia" is no default for a query
     # that says which ("acute hypoxic respiratory failure": J96.01, not J96.00).
     undecided = (

@@ -428,3 +428,13 @@ class TestWhereAndWhenWords:
             "S93401A",
         ]
         assert _ranked("R ankle sprain", System.ICD10CM, rows) == ["S93401A", "S93401D"]
+
+
+def test_a_title_holding_more_of_the_typed_words_comes_first_when_none_holds_all():
+    # No title holds "qqzx": of the two, the one printing both other words leads,
+    # though its title is the longer.
+    rows = [
+        ("X0001", "Disorder of left leg"),
+        ("X0002", "Disorder of left popliteal vein of lower extremity"),
+    ]
+    assert _ranked("left popliteal qqzx", System.ICD10CM, rows) == ["X0002", "X0001"]
