@@ -309,6 +309,9 @@ class Slot:
     alternatives: tuple[tuple[tuple[str, str], ...], ...]
     phrasings: tuple[str, ...]  # the slot as text: typed, then what it means
     optional: bool = False
+    # a word the chart says is absent ("no coma"), or the word saying so: optional,
+    # and searched for once more as required (search.ranked_search)
+    denied: bool = False
     # the alternatives with the words left out of the search (COMMON_WORDS): the
     # ranking asks for them in the title (search.QueryTraits)
     full: tuple[tuple[tuple[str, str], ...], ...] = ()
@@ -444,7 +447,36 @@ def parse_query(query: str, systems: list[str] | None = None) -> ParsedQuery:
             else s
             for s in slots
         ]
+    denied = _denied_slots(slots)
+    if denied and any(not s.optional for n, s in enumerate(slots) if n not in denied):
+        # "DKA, no coma", "asthma w/o status asthmaticus": what the chart says is
+        # absent is no word a code must have (the codes "without" it, and those that
+        # do not mention it, both fit); the ranking reads it (search._complications).
+        slots = [
+            replace(s, optional=True, denied=True) if n in denied else s
+            for n, s in enumerate(slots)
+        ]
     return ParsedQuery(typed=tokens, slots=slots)
+
+
+# Typed words that say the next word(s) are absent ("w/o psychosis", "no coma").
+DENIES = frozenset({"without", "w/o", "wo", "no", "denies", "neg"})
+
+
+def _denied_slots(slots: list[Slot]) -> set[int]:
+    """Positions of the slots of a word of DENIES and of the (up to two) one-word
+    slots after it, up to a "with"."""
+    out: set[int] = set()
+    for n, slot in enumerate(slots):
+        if slot.typed != (slot.typed[0],) or slot.typed[0] not in DENIES:
+            continue
+        out.add(n)
+        for m in range(n + 1, min(n + 3, len(slots))):
+            after = slots[m].typed
+            if len(after) != 1 or after[0] in ("with", "w", "w/") or after[0] in DENIES:
+                break
+            out.add(m)
+    return out
 
 
 # Chart words that say where or when, not what: the emergency department, a visit, a

@@ -13,7 +13,7 @@ import math
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
@@ -30,6 +30,7 @@ from codesets.models import (
     normalize_code,
 )
 from codesets.query_words import (
+    DENIES,
     PREFIX,
     STEMMED,
     ParsedQuery,
@@ -746,6 +747,19 @@ def ranked_search(
         # Maternity and newborn codes go last: twice the rows, so that the page
         # still fills (most queries find none of those codes).
         take(_word_search(cursor, required, release_ids, day, pool * 2), full=True)
+    absent = [
+        replace(s, optional=False)
+        for s in parsed.slots
+        if s.denied and s.alternatives and s.typed[0] not in DENIES
+    ]
+    if absent and required:
+        # The codes whose title says the word, most often "without" it ("hernia
+        # without obstruction"), with the other words: the word search above, which
+        # does not require it, may stop at shorter titles.
+        take(
+            _word_search(cursor, [*required, *absent], release_ids, day, pool),
+            full=True,
+        )
     later = sum(bool(LATER_ENCOUNTER.search(r[2].lower())) for r in words)
     if later * 2 > len(words) > 0 and not _asks(parsed.typed, ASKS_LATER):
         # Subsequent-encounter and sequela titles are the short ones: the initial
@@ -907,6 +921,7 @@ class QueryTraits:
     typed: str  # the typed tokens, space-joined
     tokens: frozenset[str]
     stems: tuple[str, ...]  # of the typed words but with/without
+    denied: tuple[str, ...]  # of the words typed as absent ("w/o psychosis")
     # per required slot: per alternative, the stems of its words
     slot_stems: tuple[tuple[tuple[str, ...], ...], ...]
     asks_later: bool
@@ -924,6 +939,7 @@ class QueryTraits:
             typed=typed,
             tokens=frozenset(parsed.typed),
             stems=tuple(_stem(w) for w in parsed.typed if w not in ("with", "without")),
+            denied=_denied(parsed.typed),
             slot_stems=tuple(
                 tuple(
                     tuple(_stem(w.lstrip("-")) for w, _mode in alternative)
@@ -952,12 +968,29 @@ def _complications(lower: str, traits: QueryTraits) -> float:
     it (the uncomplicated code is the default), unless the query names it."""
     score = 0.0
     for word, clause in CLAUSE.findall(lower):
+        if any(s in clause for s in traits.denied):
+            # "MDD recurrent severe w/o psychosis": the query says it is absent.
+            score += -4 if word == "with" else 4
+            continue
         named = any(s in clause for s in traits.stems)
         if word == "with":
             score += 0 if named else -2
         else:
             score += -4 if named else 2
     return max(-4.0, min(4.0, score))
+
+
+def _denied(typed: list[str]) -> tuple[str, ...]:
+    """Stems of the (up to two) words after a word of DENIES, up to a "with"."""
+    out: list[str] = []
+    for n, token in enumerate(typed):
+        if token not in DENIES:
+            continue
+        for word in typed[n + 1 : n + 3]:
+            if word in ("with", "w", "w/") or word in DENIES:
+                break
+            out.append(_stem(word))
+    return tuple(out)
 
 
 COVERED_SLOT = 2.0
@@ -1080,6 +1113,10 @@ def rank(cand: Candidate, traits: QueryTraits, *, population_last: bool) -> tupl
             score += 6
         elif printed:
             score -= 8
+    elif system == System.ICD10CM and "bilateral" in words:
+        # Both sides is a finding of its own: the Index's code for the bare term is
+        # the one-sided or unspecified one ("Hernia, inguinal K40.90", unilateral).
+        score -= 3
     if traits.numbers and traits.numbers & {w.replace(",", "") for w in words}:
         score += 2  # the dose typed is the title's ("up to 125 mg")
     population = population_last and bool(population_of(system, code))

@@ -438,3 +438,55 @@ def test_a_title_holding_more_of_the_typed_words_comes_first_when_none_holds_all
         ("X0002", "Disorder of left popliteal vein of lower extremity"),
     ]
     assert _ranked("left popliteal qqzx", System.ICD10CM, rows) == ["X0002", "X0001"]
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("code_sets")
+class TestWhatTheChartSaysIsAbsent:
+    """ "w/o", "no", "without": the words after them are not required of a title, and
+    a title "with" them ranks after one "without" them (search._complications)."""
+
+    def test_the_absent_words_are_optional_and_marked(self):
+        from codesets.query_words import parse_query
+
+        parsed = parse_query("DKA, no coma", [System.ICD10CM])
+        assert [s.typed for s in parsed.slots if s.denied] == [("no",), ("coma",)]
+        assert all(s.optional for s in parsed.slots if s.denied)
+        # Alone, a denial is searched as typed.
+        assert not [
+            s for s in parse_query("no coma", [System.ICD10CM]).slots if s.denied
+        ]
+
+    def test_a_title_with_what_the_query_denies_ranks_after_the_one_without_it(self):
+        rows = [
+            (
+                "F33.3",
+                "Major depressive disorder, recurrent, severe with psychotic symptoms",
+            ),
+            (
+                "F33.2",
+                "Major depressive disorder, recurrent severe without psychotic features",
+            ),
+        ]
+        query = "MDD recurrent severe w/o psychosis"
+        assert _ranked(query, System.ICD10CM, rows) == ["F33.2", "F33.3"]
+        # Named without a denial, the psychotic features are asked for.
+        assert (
+            _ranked("MDD recurrent severe with psychosis", System.ICD10CM, rows)[0]
+            == "F33.3"
+        )
+
+
+def test_bilateral_only_when_typed():
+    rows = [
+        (
+            "K40.20",
+            "Bilateral inguinal hernia, without obstruction or gangrene, not specified as recurrent",
+        ),
+        (
+            "K40.90",
+            "Unilateral inguinal hernia, without obstruction or gangrene, not specified as recurrent",
+        ),
+    ]
+    assert _ranked("inguinal hernia", System.ICD10CM, rows)[0] == "K40.90"
+    assert _ranked("bilateral inguinal hernia", System.ICD10CM, rows)[0] == "K40.20"
