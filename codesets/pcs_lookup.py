@@ -187,11 +187,14 @@ WITH r AS (
     ORDER BY level, seq
     LIMIT %s
 ), anyword AS MATERIALIZED (
-    SELECT path, title, see, use, code, level, seq, ({held}) AS mask
-    FROM codesets_pcsindexterm, r
-    WHERE release_id + 0 = r.idx AND search_vector @@ ({any})
-      AND NOT EXISTS (SELECT FROM every)
-    ORDER BY length(replace(({held})::bit(8)::text, '0', '')) DESC, level, seq
+    SELECT path, title, see, use, code, level, seq, mask FROM (
+        SELECT path, title, see, use, code, level, seq, ({held}) AS mask
+        FROM codesets_pcsindexterm
+        WHERE release_id + 0 = (SELECT idx FROM r) AND search_vector @@ ({any})
+          AND NOT EXISTS (SELECT FROM every)
+        OFFSET 0  -- the mask worked out once a row, not again for the order
+    ) held
+    ORDER BY {held_count} DESC, level, seq
     LIMIT %s
 )
 SELECT r.tables, r.idx, r.defs, t.path, t.title, t.see, t.use, t.code, t.mask
@@ -259,6 +262,8 @@ def _index_sql(template: str, words: list[str]) -> tuple[str, list[int | str]]:
         params += [f"{word}:*", f"{word}:*"]
     sql = template.format(
         held=held,
+        # the words a row holds: the bits of its mask
+        held_count=" + ".join(f"(mask >> {i} & 1)" for i in range(len(words))),
         any=" || ".join([WORD_TSQUERY] * len(words)),
         every=" && ".join(f"({WORD_TSQUERY})" for _ in words),
     )
@@ -293,7 +298,6 @@ def _releases_and_index(
                 INDEX_ROWS,
                 *params,  # held
                 *params,  # any
-                *params,  # held, to order
                 INDEX_ROWS,
                 INDEX_ROWS,
             ],
