@@ -572,6 +572,27 @@ ASKS_LATER = (
 ASKS_SUBSEQUENT = ("subsequent", "f/u", "followup")
 
 
+# "Severe pre-eclampsia, unspecified trimester": the axis after "unspecified".
+UNSPECIFIED_AXIS = re.compile(r", unspecified ([a-z]+)")
+# The sex a query states: a word, or age and sex as a chart writes them ("57F").
+SEX_TYPED = {
+    **dict.fromkeys(("female", "woman", "women", "girl"), "female"),
+    **dict.fromkeys(("male", "man", "men", "boy"), "male"),
+}
+AGE_SEX = re.compile(r"^[0-9]{1,3}\s?(?:yo|y/o|y)?\s?(f|m)$")
+SEX_PRINTED = re.compile(r"\b(female|male)\b")
+
+
+def _sex_typed(typed: list[str]) -> str:
+    """ "female" or "male" when a typed word states it ("woman", "57F"), else ""."""
+    for token in typed:
+        if token in SEX_TYPED:
+            return SEX_TYPED[token]
+        if m := AGE_SEX.match(token):
+            return "female" if m.group(1) == "f" else "male"
+    return ""
+
+
 def _asks(tokens: list[str], words: tuple[str, ...]) -> bool:
     """A typed token is one of ``words`` or the start of one ("subse", "malunio")."""
     return any(
@@ -929,6 +950,10 @@ class QueryTraits:
     asks_intent: bool
     diabetes_untyped: bool
     names_approach: bool
+    # the stems of the typed words and of what they stand for ("3rd tri": third,
+    # trimester): what decides an axis a title leaves unspecified
+    decisive: tuple[str, ...] = ()
+    sex: str = ""  # "female" / "male", as typed ("57F", "woman")
     sides: frozenset[str] = frozenset()  # right / left / bilateral, as typed
     numbers: frozenset[str] = frozenset()  # numbers typed (doses: "30 mg", "125mg")
 
@@ -940,6 +965,20 @@ class QueryTraits:
             tokens=frozenset(parsed.typed),
             stems=tuple(_stem(w) for w in parsed.typed if w not in ("with", "without")),
             denied=_denied(parsed.typed),
+            decisive=tuple(
+                dict.fromkeys(
+                    [
+                        *(_stem(w) for w in parsed.typed),
+                        *(
+                            _stem(w.lstrip("-"))
+                            for slot in parsed.required
+                            for alternative in slot.ranked
+                            for w, _mode in alternative
+                        ),
+                    ]
+                )
+            ),
+            sex=_sex_typed(parsed.typed),
             slot_stems=tuple(
                 tuple(
                     tuple(_stem(w.lstrip("-")) for w, _mode in alternative)
@@ -1040,11 +1079,16 @@ def rank(cand: Candidate, traits: QueryTraits, *, population_last: bool) -> tupl
     score += COVERED_SLOT * sum(covered)
     # "Unspecified whether with hypoxia or hypercapnia" is no default for a query
     # that says which ("acute hypoxic respiratory failure": J96.01, not J96.00).
+    # So is "Severe pre-eclampsia, unspecified trimester" for "severe preE 3rd tri",
+    # or "Malignant neoplasm of liver, not specified as primary or secondary" for
+    # "mets to liver": the axis left open is one the query's words decide.
     undecided = (
         lower.partition("unspecified whether")[2]
         or lower.partition("unspecified as to")[2]
+        or lower.partition("not specified as ")[2]
+        or UNSPECIFIED_AXIS.findall(lower)
     )
-    if undecided and any(len(s) >= 4 and s in undecided for s in traits.stems):
+    if undecided and any(len(s) >= 4 and s in str(undecided) for s in traits.decisive):
         score -= 6
     elif DEFAULT_MARK.search(lower):
         score += 8
@@ -1072,6 +1116,10 @@ def rank(cand: Candidate, traits: QueryTraits, *, population_last: bool) -> tupl
         score -= 4
     if "in remission" in lower and "remission" not in typed:
         score -= 6
+    if "in relapse" in lower and "relapse" not in typed:
+        score -= 6  # the Index's default: "not having achieved remission"
+    if traits.sex and (sex := SEX_PRINTED.search(lower)):
+        score += 4 if sex.group(1) == traits.sex else -8
     if "family history" in lower and "family" not in typed:
         score -= 8
     if "non" in lower:

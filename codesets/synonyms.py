@@ -2455,6 +2455,20 @@ CHART_SHORTHAND: tuple[Synonym, ...] = (
         " upper limb",
         CM,
     ),
+    # --- trimesters and pre-eclampsia as prenatal notes write them -------------------
+    _s(
+        "1st tri", "first trimester", "O14.11 Severe pre-eclampsia, first trimester", CM
+    ),
+    _s(
+        "2nd tri",
+        "second trimester",
+        "O09.512 ... elderly primigravida, second trimester",
+        CM,
+    ),
+    _s(
+        "3rd tri", "third trimester", "O14.13 Severe pre-eclampsia, third trimester", CM
+    ),
+    _s("pree", "pre-eclampsia", "O14.9-; Index: Pre-eclampsia O14.9-", CM),
     _s(
         "ble",
         ("bilateral lower extremity", "bilateral lower limb"),

@@ -490,3 +490,63 @@ def test_bilateral_only_when_typed():
     ]
     assert _ranked("inguinal hernia", System.ICD10CM, rows)[0] == "K40.90"
     assert _ranked("bilateral inguinal hernia", System.ICD10CM, rows)[0] == "K40.20"
+
+
+class TestAnAxisTheQueryDecides:
+    """A title that leaves open what the query's words decide is no default for it
+    (search.rank: "unspecified <axis>", "not specified as ...")."""
+
+    def test_the_trimester_typed_over_the_unspecified_trimester(self):
+        rows = [
+            ("O14.10", "Severe pre-eclampsia, unspecified trimester"),
+            ("O14.13", "Severe pre-eclampsia, third trimester"),
+        ]
+        assert _ranked("severe preE 3rd tri", System.ICD10CM, rows)[0] == "O14.13"
+        assert _ranked("severe pre-eclampsia", System.ICD10CM, rows)[0] == "O14.10"
+
+    def test_secondary_typed_over_not_specified_as_primary_or_secondary(self):
+        rows = [
+            (
+                "C22.9",
+                "Malignant neoplasm of liver, not specified as primary or secondary",
+            ),
+            (
+                "C78.7",
+                "Secondary malignant neoplasm of liver and intrahepatic bile duct",
+            ),
+        ]
+        assert (
+            _ranked("secondary malignant neoplasm liver", System.ICD10CM, rows)[0]
+            == "C78.7"
+        )
+
+    def test_in_relapse_only_when_asked(self):
+        rows = [
+            ("C91.12", "Chronic lymphocytic leukemia of B-cell type in relapse"),
+            (
+                "C91.10",
+                "Chronic lymphocytic leukemia of B-cell type not having achieved remission",
+            ),
+        ]
+        assert (
+            _ranked("chronic lymphocytic leukemia", System.ICD10CM, rows)[0] == "C91.10"
+        )
+        assert _ranked("CLL in relapse", System.ICD10CM, rows)[0] == "C91.12"
+
+    @pytest.mark.parametrize(
+        ("written", "first"),
+        [("57F", "C50.412"), ("62M", "C50.422"), ("woman", "C50.412")],
+    )
+    def test_the_sex_a_chart_states_chooses_the_breast(self, written, first):
+        rows = [
+            (
+                "C50.422",
+                "Malignant neoplasm of upper-outer quadrant of left male breast",
+            ),
+            (
+                "C50.412",
+                "Malignant neoplasm of upper-outer quadrant of left female breast",
+            ),
+        ]
+        query = f"{written} left breast cancer upper outer quadrant"
+        assert _ranked(query, System.ICD10CM, rows)[0] == first
