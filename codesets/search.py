@@ -609,7 +609,13 @@ PART_MARK = re.compile(
 ASKS_PART = ("attachment", "replacement", "accessory", "accessories", "part", "parts")
 # HCPCS variants for a population or a setting, listed after the general item unless
 # the query names them ("pediatric" hospital bed, test strips "for dialysis").
-UNASKED_VARIANTS = ("pediatric", "for dialysis", "heavy duty", "bariatric")
+UNASKED_VARIANTS = (
+    "pediatric",
+    "for dialysis",
+    "heavy duty",
+    "bariatric",
+    "preservative free",
+)
 ASKS_INTENT = ("intentional", "self", "suicid", "assault", "undetermined", "harm")
 
 

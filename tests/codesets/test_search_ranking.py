@@ -550,3 +550,12 @@ class TestAnAxisTheQueryDecides:
         ]
         query = f"{written} left breast cancer upper outer quadrant"
         assert _ranked(query, System.ICD10CM, rows)[0] == first
+
+
+def test_hcpcs_preservative_free_only_when_asked():
+    rows = [
+        ("J3300", "Injection, triamcinolone acetonide, preservative free, 1 mg"),
+        ("J3301", "Injection, triamcinolone acetonide, not otherwise specified, 10 mg"),
+    ]
+    assert _ranked("kenalog 40 mg injection", System.HCPCS, rows)[0] == "J3301"
+    assert _ranked("preservative free kenalog", System.HCPCS, rows)[0] == "J3300"
