@@ -1038,6 +1038,18 @@ def _denied(typed: list[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _covers(words: list[str], traits: QueryTraits) -> list[bool]:
+    """Per required slot: whether the title words hold all the words of one of its
+    alternatives (each as the start of a title word)."""
+    return [
+        any(
+            all(any(t.startswith(s) for t in words) for s in alternative)
+            for alternative in slot
+        )
+        for slot in traits.slot_stems
+    ]
+
+
 COVERED_SLOT = 2.0
 
 
@@ -1073,13 +1085,7 @@ def rank(cand: Candidate, traits: QueryTraits, *, population_last: bool) -> tupl
     if cand.full:
         score += 30
     score -= 30 * cand.dropped
-    covered = [
-        any(
-            all(any(t.startswith(s) for t in words) for s in alternative)
-            for alternative in slot
-        )
-        for slot in traits.slot_stems
-    ]
+    covered = _covers(words, traits)
     if covered and all(covered):
         score += 10
     score += COVERED_SLOT * sum(covered)
@@ -1161,6 +1167,11 @@ def rank(cand: Candidate, traits: QueryTraits, *, population_last: bool) -> tupl
             score -= 8
         if variant:
             score -= 4
+        head, includes, _rest = lower.partition("includes ")
+        if includes and sum(_covers(_title_words(head), traits)) < sum(covered):
+            # "Home glucose disposable monitor, includes test strips" is a monitor:
+            # words found only in what the item includes do not name it.
+            score -= 6
     if traits.sides:
         printed = {side for side in SIDES if side in words}
         if printed & traits.sides:

@@ -177,6 +177,25 @@ SYNONYMS: tuple[Synonym, ...] = (
     _s("low potassium", "hypokalemia", "E87.6; Index: Hypokalemia E87.6", CM),
     _s("high potassium", "hyperkalemia", "E87.5; Index: Hyperkalemia E87.5", CM),
     _s("low sodium", "hyponatremia", "E87.1; Index: Hyponatremia E87.1", CM),
+    # the element symbols a lab line or progress note writes
+    _s("low na", "hyponatremia", "E87.1; Index: Hyponatremia E87.1", CM),
+    _s("high na", "hypernatremia", "E87.0; Index: Hypernatremia E87.0", CM),
+    _s("low k", "hypokalemia", "E87.6; Index: Hypokalemia E87.6", CM),
+    _s("high k", "hyperkalemia", "E87.5; Index: Hyperkalemia E87.5", CM),
+    _s("low mg", "hypomagnesemia", "E83.42; Index: Hypomagnesemia E83.42", CM),
+    _s(
+        "low ca",
+        "hypocalcemia",
+        "E83.51; Index: Hypocalcemia E83.51",
+        CM,
+    ),
+    _s("high ca", "hypercalcemia", "E83.52; Index: Hypercalcemia E83.52", CM),
+    _s(
+        "low phos",
+        "hypophosphatemia",
+        "E83.39; Index: Hypophosphatemia E83.39",
+        CM,
+    ),
     _s(
         "low blood sugar",
         "hypoglycemia",
@@ -2155,6 +2174,11 @@ SYNONYMS: tuple[Synonym, ...] = (
 DEFAULTS: dict[str, dict[str, tuple[str, str]]] = {
     CM: {
         "diabetes": ("E119", "Index: Diabetes, diabetic (mellitus) (sugar) E11.9"),
+        "hypophosphatemia": (
+            "E8339",
+            "Index: Hypophosphatemia (acquired) (congenital) (renal) E83.39;"
+            " familial E83.31",
+        ),
         "diabetes mellitus": (
             "E119",
             "Index: Diabetes, diabetic (mellitus) (sugar) E11.9",

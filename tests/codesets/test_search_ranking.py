@@ -559,3 +559,33 @@ def test_hcpcs_preservative_free_only_when_asked():
     ]
     assert _ranked("kenalog 40 mg injection", System.HCPCS, rows)[0] == "J3301"
     assert _ranked("preservative free kenalog", System.HCPCS, rows)[0] == "J3300"
+
+
+def test_hcpcs_words_found_only_in_what_an_item_includes_do_not_name_it():
+    monitor = ("A9275", "Home glucose disposable monitor, includes test strips")
+    strips = (
+        "A4253",
+        "Blood glucose test or reagent strips for home blood glucose monitor, per 50 strips",
+    )
+    assert _ranked("glucose test strips", System.HCPCS, [monitor, strips])[0] == "A4253"
+    assert (
+        _ranked("disposable glucose monitor", System.HCPCS, [monitor, strips])[0]
+        == "A9275"
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("code_sets")
+@pytest.mark.parametrize(
+    ("written", "means"),
+    [
+        ("low Na", "hyponatremia"),
+        ("high K", "hyperkalemia"),
+        ("low Mg", "hypomagnesemia"),
+    ],
+)
+def test_element_symbols_of_a_lab_line_read_as_the_condition(written, means):
+    from codesets.query_words import parse_query
+
+    slot = parse_query(written, [System.ICD10CM]).required[0]
+    assert means in slot.phrasings
