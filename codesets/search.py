@@ -966,32 +966,26 @@ class QueryTraits:
     @classmethod
     def of(cls, parsed: ParsedQuery) -> QueryTraits:
         typed = " ".join(parsed.typed)
+        stems = tuple(_stem(w) for w in parsed.typed if w not in ("with", "without"))
+        slot_stems = tuple(
+            tuple(
+                tuple(_stem(w.lstrip("-")) for w, _mode in alternative)
+                for alternative in slot.ranked
+            )
+            for slot in parsed.required
+        )
         return cls(
             typed=typed,
             tokens=frozenset(parsed.typed),
-            stems=tuple(_stem(w) for w in parsed.typed if w not in ("with", "without")),
+            stems=stems,
             denied=_denied(parsed.typed),
             decisive=tuple(
                 dict.fromkeys(
-                    [
-                        *(_stem(w) for w in parsed.typed),
-                        *(
-                            _stem(w.lstrip("-"))
-                            for slot in parsed.required
-                            for alternative in slot.ranked
-                            for w, _mode in alternative
-                        ),
-                    ]
+                    [*stems, *(s for slot in slot_stems for alt in slot for s in alt)]
                 )
             ),
             sex=_sex_typed(parsed.typed),
-            slot_stems=tuple(
-                tuple(
-                    tuple(_stem(w.lstrip("-")) for w, _mode in alternative)
-                    for alternative in slot.ranked
-                )
-                for slot in parsed.required
-            ),
+            slot_stems=slot_stems,
             asks_later=_asks(parsed.typed, ASKS_LATER),
             asks_subsequent=_asks(parsed.typed, ASKS_SUBSEQUENT),
             asks_intent=any(w in typed for w in ASKS_INTENT),
